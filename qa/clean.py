@@ -1,0 +1,469 @@
+"""Raw scraped article (text or HTML) -> cleaned Article with metadata."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from . import config
+from .types import Article, Skipped
+
+log = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------------------
+# Generic web vocabulary. These are the words of site chrome on any news site
+# (sign-up forms, appeals, comment sections), not strings taken from one page.
+_STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below between
+    both but by can could did do does doing down during each few for from further had has have having he her here
+    hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now of
+    off on once only or other our ours ourselves out over own same she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up very was we were what
+    when where which while who whom why will with would you your yours yourself yourselves also has said says
+    which while""".split()
+)
+_CHROME_WORDS = re.compile(
+    r"\b(subscrib\w*|newsletters?|sign(?:ing)? up|log ?in|sign in|donat\w+|contribut\w+|members?|membership|"
+    r"supporters?|support us|join us|fund(?:ed|ing)?|readers?|cookies?|privacy|terms of (?:use|service)|"
+    r"comments?|reply|spam|advertis\w+|sponsored|read more|share this|follow us|email address|inbox|"
+    r"copyright|all rights reserved|click here|skip to content|podcasts?|app store|google play)\b",
+    re.I,
+)
+_SITE_VOICE = re.compile(r"\b(we|we['’](?:ve|re|ll|d)|our|ours|us|you|your|you['’](?:ve|re|ll|d))\b", re.I)
+_QUOTE_CHARS = "\"“”«»„"
+
+_MONTHS = (
+    "january february march april may june july august september october november december".split()
+)
+_MONTH_RE = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+_DATE_MDY = re.compile(rf"\b(?P<m>{_MONTH_RE})\.?\s+(?P<d>\d{{1,2}}),?\s+(?P<y>(?:19|20)\d\d)\b", re.I)
+_DATE_DMY = re.compile(rf"\b(?P<d>\d{{1,2}})\.?\s+(?P<m>{_MONTH_RE})\.?,?\s+(?P<y>(?:19|20)\d\d)\b", re.I)
+_DATE_ISO = re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)(?:[T ][\d:.]+Z?)?")
+_TIME_ONLY = re.compile(r"^\d{1,2}:\d\d(?:\s*[AP]\.?M\.?)?$", re.I)
+
+_BYLINE = re.compile(r"^(?:by|written by|posted by)\b:?\s+(?P<rest>[A-Z].*)$", re.I)
+_LABELLED = re.compile(
+    r"^(?P<label>authors?|by|written by|created|published|updated|posted|date|source|credits?)\s*:\s*(?P<value>.*)$",
+    re.I,
+)
+_INLINE_LABEL = re.compile(r"\b(?:Created|Published|Updated|Posted)\s*:\s*\S", re.I)
+_ORG_WORDS = re.compile(
+    r"\s*\b(news ?desk|desk|staff|newsroom|editorial(?: team| board)?|editors|reporters|team|wire)\b\s*$", re.I
+)
+_CREDIT_LINE = re.compile(r"^(?:©|\(c\)\s|(?:photo|picture|image|video)s?(?:\s+credits?)?\s*:)", re.I)
+_CREDIT_INLINE = re.compile(r"\b(?:photo|picture|image)\s+credits?\s*:", re.I)
+_TRAILING_CREDIT = re.compile(r"\([^()]{3,100}\)\s*$")
+_BULLET = re.compile(r"^(?:[•·▪●◦‣∙–—-]|\*(?=\s))\s+")
+_DOMAIN = re.compile(r"\b([A-Za-z][\w-]*\.(?:[a-z]{2,6}))\b")
+_WORD = re.compile(r"[^\W_](?:[\w'’.-]*[^\W_])?")
+_TERMINAL = re.compile(r"[.!?…]['\"’”»)\]]*$")
+
+
+# ---------------------------------------------------------------------------
+# Reading files
+
+
+@dataclass(frozen=True)
+class RawDoc:
+    """A seed file read and decoded, before cleaning."""
+
+    doc_id: str
+    path: Path
+    text: str
+    is_html: bool
+    sha256: str
+
+
+def read_seed(path: Path) -> RawDoc | Skipped:
+    """Read one seed file; return a Skipped with the reason when it is not usable text."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return Skipped(str(path), f"unreadable: {exc.strerror or exc}")
+    if not data.strip():
+        return Skipped(str(path), "empty file")
+    if b"\x00" in data[:8192]:
+        return Skipped(str(path), "binary file (contains NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return Skipped(str(path), f"not UTF-8 text (undecodable byte at offset {exc.start})")
+    is_html = path.suffix.lower() in (".html", ".htm")
+    return RawDoc(path.stem, path, text, is_html, hashlib.sha256(data).hexdigest())
+
+
+# ---------------------------------------------------------------------------
+# Line features
+
+
+def _norm_line(line: str) -> str:
+    line = unicodedata.normalize("NFC", line).replace("\u00a0", " ")
+    line = re.sub(r"\s+", " ", line).strip()
+    return _BULLET.sub("", line)
+
+
+def _key(line: str) -> str:
+    """Comparison key: letters and digits only, lower case."""
+    return re.sub(r"[\W_]+", "", line.lower())
+
+
+def _words(line: str) -> list[str]:
+    return _WORD.findall(line)
+
+
+def _is_terminal(line: str) -> bool:
+    return bool(_TERMINAL.search(line))
+
+
+def _is_title_case(words: list[str]) -> bool:
+    content = [w for w in words if w.lower() not in _STOPWORDS and w[0].isalpha()]
+    return len(content) >= 3 and sum(w[0].isupper() for w in content) / len(content) >= 0.85
+
+
+def _join_split_sentences(lines: list[str]) -> list[str]:
+    """Re-join a sentence that an inline link broke into several lines."""
+    out: list[str] = []
+    for line in lines:
+        continues = line[0].islower() or line[0] in ",:;.)"
+        if out and not _is_terminal(out[-1]) and continues and not _parse_byline(line):
+            # "...the portal" / "NEXTA spread" / "this Tuesday ..." : pull the short link text in too.
+            prev = out.pop()
+            if out and out[-1] and not _is_terminal(out[-1]) and len(_words(prev)) <= 3 and out[-1][-1:].isalpha():
+                prev = f"{out.pop()} {prev}"
+            sep = "" if line[0] in ",:;.)" else " "
+            out.append(f"{prev}{sep}{line}")
+        else:
+            out.append(line)
+    return out
+
+
+def _parse_date(text: str) -> date | None:
+    for rx in (_DATE_MDY, _DATE_DMY, _DATE_ISO):
+        m = rx.search(text)
+        if not m:
+            continue
+        try:
+            month = m.group("m")
+            mon = int(month) if month.isdigit() else next(
+                i + 1 for i, name in enumerate(_MONTHS) if name.startswith(month.lower()[:3])
+            )
+            return date(int(m.group("y")), mon, int(m.group("d")))
+        except (ValueError, StopIteration):
+            continue
+    return None
+
+
+def _split_names(names: str) -> tuple[list[str], list[str]]:
+    """'A and B, The X news desk' -> (['A', 'B'], ['The X'])."""
+    people, orgs = [], []
+    for part in re.split(r"\s*(?:,|\band\b|&)\s*", names):
+        part = part.strip(" .")
+        if not part:
+            continue
+        org = _ORG_WORDS.sub("", part)
+        if org != part:
+            if org:
+                orgs.append(org)
+            continue
+        tokens = part.split()
+        if 2 <= len(tokens) <= 4 and all(t[0].isupper() for t in tokens if t.lower() not in ("de", "van", "von", "al", "bin")):
+            people.append(part)
+    return people, orgs
+
+
+def _parse_byline(line: str) -> tuple[list[str], list[str], date | None] | None:
+    """Names, organisations and date from a byline such as 'by A and B February 5, 2024 3:30 PM'."""
+    m = _BYLINE.match(line)
+    if m:
+        rest = m.group("rest")
+    else:
+        m = _LABELLED.match(line)
+        if not m or m.group("label").lower() not in ("author", "authors", "by", "written by"):
+            return None
+        rest = m.group("value")
+    if len(_words(rest)) > 25:
+        return None
+    when = _parse_date(rest)
+    cut = re.search(rf"(\b{_MONTH_RE}\.?\s+\d|\b\d{{1,2}}\s+{_MONTH_RE}\b|\b(?:19|20)\d\d-\d\d|\b\d{{1,2}}:\d\d|\||·)", rest)
+    names = rest[: cut.start()] if cut else rest
+    people, orgs = _split_names(names)
+    return people, orgs, when
+
+
+@dataclass
+class _Line:
+    text: str
+    key: str
+    words: list[str]
+    kind: str = "prose"  # prose | heading | meta | credit | caption | chrome | repeated | dup | title
+    score: float = 0.0
+
+
+def _classify(lines: list[str], repeated: frozenset[str]) -> list[_Line]:
+    items = [_Line(t, _key(t), _words(t)) for t in lines]
+    keys = [it.key for it in items]
+    for i, it in enumerate(items):
+        t, n = it.text, len(it.words)
+        quoted = any(c in t for c in _QUOTE_CHARS)
+        chrome_hits = len(_CHROME_WORDS.findall(t)) + (0 if quoted else len(_SITE_VOICE.findall(t)))
+        later_same = it.key in keys[i + 1 :]
+        contained = len(it.key) >= 30 and any(len(k) > len(it.key) + 10 and it.key in k for k in keys)
+        if not it.key:
+            it.kind = "meta"
+        elif it.key in repeated:
+            it.kind = "repeated"
+        elif _LABELLED.match(t) or _BYLINE.match(t) and n <= 25 or _INLINE_LABEL.search(t):
+            it.kind = "meta"
+        elif _TIME_ONLY.match(t) or (_DATE_ISO.fullmatch(t) is not None):
+            it.kind = "meta"
+        elif _CREDIT_LINE.match(t) or _CREDIT_INLINE.search(t):
+            it.kind = "credit"
+        elif _TRAILING_CREDIT.search(t) and n >= 6:
+            it.kind = "caption"
+        elif later_same or contained:
+            it.kind = "dup"
+        elif chrome_hits >= 2 or (chrome_hits >= 1 and n <= 8):
+            it.kind = "chrome"
+        elif not _is_terminal(t) or (_is_title_case(it.words) and "." not in t.rstrip(".?!")):
+            it.kind = "heading"
+    # A line right above a photo credit is that photo's caption.
+    for prev, it in zip(items, items[1:]):
+        if _CREDIT_LINE.match(it.text) and prev.kind in ("prose", "dup"):
+            prev.kind = "caption"
+    for it in items:
+        if it.kind == "prose":
+            n = len(it.words)
+            stop = sum(w.lower() in _STOPWORDS for w in it.words) / max(n, 1)
+            it.score = 1.0 + min(n, 40) / 10 * (0.5 if stop < 0.1 and n > 6 else 1.0)
+        elif it.kind == "heading":
+            it.score = -1.0
+        else:
+            it.score = -4.0
+    return items
+
+
+def _best_block(items: list[_Line]) -> tuple[int, int]:
+    """The contiguous run of lines with the highest total score (Kadane): the article body."""
+    best, best_span, cur, start = float("-inf"), (0, 0), 0.0, 0
+    for i, it in enumerate(items):
+        if cur <= 0:
+            cur, start = 0.0, i
+        cur += it.score
+        if cur > best:
+            best, best_span = cur, (start, i + 1)
+    return best_span
+
+
+def _find_title(items: list[_Line], body_start: int) -> int | None:
+    """Index of the headline: above the byline, else a repeated headline-like line, else the nearest one above the body."""
+    def headline_like(it: _Line) -> bool:
+        return 3 <= len(it.words) <= 30 and it.kind in ("heading", "dup", "prose") and not it.text.endswith(".")
+
+    for i in range(body_start):
+        if _parse_byline(items[i].text) and i > 0:
+            j = i - 1
+            if headline_like(items[j]) or items[j].kind == "dup":
+                return j
+    counts = Counter(it.key for it in items[:body_start])
+    for i in range(body_start):
+        if counts[items[i].key] > 1 and headline_like(items[i]):
+            return i
+    for i in range(body_start - 1, -1, -1):
+        if items[i].kind == "heading" and headline_like(items[i]):
+            return i
+    return None
+
+
+@dataclass
+class _Meta:
+    title: str | None = None
+    people: list[str] = field(default_factory=list)
+    orgs: list[str] = field(default_factory=list)
+    published: date | None = None
+    source: str | None = None
+
+
+def _extract_meta(items: list[_Line], body: tuple[int, int], full_text: str) -> _Meta:
+    meta = _Meta()
+    t = _find_title(items, body[0])
+    if t is not None:
+        meta.title = items[t].text
+    header_dates: list[date] = []
+    for i, it in enumerate(items):
+        if body[0] <= i < body[1] and it.kind not in ("meta", "repeated"):
+            continue
+        by = _parse_byline(it.text)
+        if by:
+            people, orgs, when = by
+            meta.people += [p for p in people if p not in meta.people]
+            meta.orgs += [o for o in orgs if o not in meta.orgs]
+            meta.published = meta.published or when
+            continue
+        m = _LABELLED.match(it.text)
+        if m and m.group("label").lower() in ("created", "published", "date", "posted"):
+            meta.published = meta.published or _parse_date(m.group("value"))
+        elif m and m.group("label").lower() == "source" and m.group("value").strip():
+            meta.source = m.group("value").strip()
+        elif i < body[0]:
+            d = _parse_date(it.text)
+            if d and (it.kind in ("meta", "heading") or len(it.words) <= 8):
+                header_dates.append(d)
+    if meta.published is None and header_dates:
+        meta.published = header_dates[0]
+    if meta.source:
+        # Sites often name their source by its domain elsewhere on the page ("Source: merkur" ... "Merkur.de").
+        for dom in _DOMAIN.findall(full_text):
+            if dom.lower().startswith(meta.source.lower() + "."):
+                meta.source = dom
+                break
+    return meta
+
+
+def _publisher(meta: _Meta) -> str | None:
+    if meta.orgs:
+        return meta.orgs[0]
+    return meta.source
+
+
+# ---------------------------------------------------------------------------
+# Public entry points
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """A cleaned article plus the page chrome it was cut from (used to match publishers across a collection)."""
+
+    article: Article
+    chrome: str
+
+
+def clean_text(raw: str, doc_id: str, *, repeated: frozenset[str] = frozenset(), source: str = "") -> Cleaned | None:
+    """Clean one scraped plain-text page. Returns None when no article body is recognisable.
+
+    Args:
+        raw: the page text.
+        doc_id: the id to give the article.
+        repeated: comparison keys of lines that occur in other articles of the collection (site chrome).
+        source: the file name, kept for reference.
+    """
+    lines = [_norm_line(line) for line in raw.splitlines()]
+    lines = _join_split_sentences([line for line in lines if line])
+    items = _classify(lines, repeated)
+    start, end = _best_block(items)
+    body = [it.text for it in items[start:end] if it.kind == "prose"]
+    if not body or sum(len(_words(p)) for p in body) < 15:
+        return None
+    meta = _extract_meta(items, (start, end), raw)
+    if meta.title and body and _key(body[0]) == _key(meta.title):
+        body = body[1:]
+    chrome = "\n".join(it.text for i, it in enumerate(items) if not (start <= i < end and it.kind == "prose"))
+    article = Article(
+        doc_id=doc_id,
+        title=meta.title,
+        publisher=_publisher(meta),
+        published=meta.published,
+        authors=tuple(meta.people),
+        text="\n\n".join(body),
+        source=source,
+    )
+    return Cleaned(article, chrome)
+
+
+def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
+    """Clean one HTML page with trafilatura (body and metadata)."""
+    import trafilatura  # lazy: lxml and friends are only needed for HTML seeds
+
+    doc = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False, include_tables=False)
+    if doc is None:
+        return None
+    get = (lambda k: getattr(doc, k, None)) if not isinstance(doc, dict) else doc.get
+    text = get("text") or ""
+    paras = [_norm_line(p) for p in text.splitlines()]
+    paras = [p for p in paras if p]
+    if not paras or sum(len(_words(p)) for p in paras) < 15:
+        return None
+    people, orgs = _split_names(get("author") or "")
+    if not people and get("author"):
+        people = [a.strip() for a in re.split(r";|,|\band\b", get("author")) if a.strip()]
+    published = _parse_date(get("date") or "")
+    article = Article(
+        doc_id=doc_id,
+        title=get("title") or None,
+        publisher=get("sitename") or (orgs[0] if orgs else None) or get("hostname") or None,
+        published=published,
+        authors=tuple(people),
+        text="\n\n".join(paras),
+        source=source,
+    )
+    return Cleaned(article, "")
+
+
+def _collection_repeats(docs: list[RawDoc]) -> frozenset[str]:
+    """Keys of lines found in two or more distinct articles: navigation, appeals, sidebars, teasers."""
+    seen_texts: set[str] = set()
+    df: Counter[str] = Counter()
+    for d in docs:
+        if d.is_html:
+            continue
+        keys = {_key(x) for x in _join_split_sentences([_norm_line(l) for l in d.text.splitlines() if l.strip()])}
+        keys.discard("")
+        digest = hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()
+        if digest in seen_texts:  # the same page twice must not erase itself
+            continue
+        seen_texts.add(digest)
+        df.update(keys)
+    return frozenset(k for k, c in df.items() if c >= 2)
+
+
+def list_seed_files(folder: Path) -> list[Path]:
+    """Seed files (.txt, .html) directly in `folder`, sorted by name."""
+    return sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in config.SEED_SUFFIXES and not p.name.startswith(".")
+    )
+
+
+def clean_collection(paths: list[Path]) -> tuple[list[Article], list[Skipped]]:
+    """Clean every file, using the collection itself to spot site chrome; report what was skipped and why."""
+    docs: list[RawDoc] = []
+    skipped: list[Skipped] = []
+    for p in paths:
+        r = read_seed(p)
+        (skipped if isinstance(r, Skipped) else docs).append(r)
+    repeated = _collection_repeats(docs)
+    cleaned: list[Cleaned] = []
+    seen: dict[str, str] = {}
+    for d in docs:
+        c = (
+            clean_html(d.text, d.doc_id, source=d.path.name)
+            if d.is_html
+            else clean_text(d.text, d.doc_id, repeated=repeated, source=d.path.name)
+        )
+        if c is None:
+            skipped.append(Skipped(str(d.path), "no recognisable article text"))
+            continue
+        body_key = _key(c.article.text)
+        if body_key in seen:
+            skipped.append(Skipped(str(d.path), f"duplicate of {seen[body_key]}"))
+            continue
+        seen[body_key] = d.path.name
+        cleaned.append(c)
+    # A publisher named by one page's byline is recognised in the chrome of its sister pages.
+    known = sorted({c.article.publisher for c in cleaned if c.article.publisher}, key=len, reverse=True)
+    articles = []
+    for c in cleaned:
+        a = c.article
+        if a.publisher is None:
+            for name in known:
+                bare = re.sub(r"^the\s+", "", name, flags=re.I)
+                if re.search(rf"\b{re.escape(bare)}\b", c.chrome, re.I):
+                    a = Article(a.doc_id, a.title, name, a.published, a.authors, a.text, a.source)
+                    break
+        articles.append(a)
+    for s in skipped:
+        log.info("skipped %s: %s", s.path, s.reason)
+    return articles, skipped

