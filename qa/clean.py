@@ -384,7 +384,8 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
     get = (lambda k: getattr(doc, k, None)) if not isinstance(doc, dict) else doc.get
     text = get("text") or ""
     paras = [_norm_line(p) for p in text.splitlines()]
-    paras = [p for p in paras if p]
+    title = get("title") or None
+    paras = [p for p in paras if p and not (title and _key(p) == _key(title))]  # trafilatura keeps the <h1>
     if not paras or sum(len(_words(p)) for p in paras) < 15:
         return None
     people, orgs = _split_names(get("author") or "")
@@ -393,7 +394,7 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
     published = _parse_date(get("date") or "")
     article = Article(
         doc_id=doc_id,
-        title=get("title") or None,
+        title=title,
         publisher=get("sitename") or (orgs[0] if orgs else None) or get("hostname") or None,
         published=published,
         authors=tuple(people),

@@ -1,0 +1,4 @@
+"""python -m qa"""
+from .cli import main
+
+raise SystemExit(main())

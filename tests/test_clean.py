@@ -1,0 +1,124 @@
+"""Cleaning: the quality gate against hand-written bodies, metadata, and bad files."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from qa.clean import clean_collection, clean_html, clean_text, list_seed_files, read_seed
+from qa.types import Skipped
+
+from .conftest import DATA, SEEDS, TINY_ARTICLE
+
+GATE = 0.95
+
+
+@pytest.fixture(scope="module")
+def seed_articles():
+    articles, skipped = clean_collection(list_seed_files(SEEDS))
+    assert skipped == []
+    return {a.doc_id: a for a in articles}
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("doc_id", sorted(p.stem for p in SEEDS.glob("*.txt")))
+def test_cleaning_gate_line_precision_recall(seed_articles, doc_id):
+    expected = Counter(_lines((DATA / "expected" / f"{doc_id}.txt").read_text(encoding="utf-8")))
+    got = Counter(_lines(seed_articles[doc_id].text))
+    tp = sum((expected & got).values())
+    precision, recall = tp / max(sum(got.values()), 1), tp / sum(expected.values())
+    print(f"\ncleaning {doc_id}: precision={precision:.3f} recall={recall:.3f} ({sum(got.values())} lines, {sum(expected.values())} expected)")
+    assert precision >= GATE and recall >= GATE, (
+        f"extra: {list((got - expected).elements())[:5]} missing: {list((expected - got).elements())[:5]}"
+    )
+
+
+@pytest.mark.parametrize("doc_id", sorted(p.stem for p in SEEDS.glob("*.txt")))
+def test_metadata_matches_hand_labels(seed_articles, doc_id):
+    exp = json.loads((DATA / "expected" / f"{doc_id}.json").read_text(encoding="utf-8"))
+    a = seed_articles[doc_id]
+    assert a.title == exp["title"]
+    assert a.publisher == exp["publisher"]
+    assert (a.published.isoformat() if a.published else None) == exp["published"]
+    assert list(a.authors) == exp["authors"]
+    # metadata lines never leak into the body
+    assert exp["title"] not in a.text
+    for name in exp["authors"]:
+        assert not any(line.lower().startswith(("by ", "by:")) for line in _lines(a.text))
+
+
+def test_other_site_layout_cleans():
+    c = clean_text(TINY_ARTICLE, "lake")
+    a = c.article
+    assert a.title == "Lake Balkhash water levels fall to a ten-year low"
+    assert a.authors == ("Jane Example",)
+    assert a.published == date(2023, 3, 3)
+    assert a.publisher is None  # the page never names its outlet
+    assert a.paragraphs[0].startswith("Water levels in Lake Balkhash")
+    assert a.paragraphs[-1] == "The authority plans to release more water from the Kapchagay reservoir in May."
+    assert "Subscribe" not in a.text and "Leave a comment" not in a.text
+
+
+def test_lines_repeated_across_collection_are_dropped(tmp_path):
+    chrome = "Trending now: markets rally as central bank holds rates steady for the third month in a row."
+    body = "The council approved the new budget on Tuesday after a long debate. " * 3
+    (tmp_path / "a.txt").write_text(f"Budget passes\n\n{body}\n\n{chrome}\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text(f"Bridge reopens\n\n{body.replace('budget', 'bridge plan')}\n\n{chrome}\n", encoding="utf-8")
+    articles, _ = clean_collection(sorted(tmp_path.glob("*.txt")))
+    assert len(articles) == 2
+    assert all("Trending now" not in a.text for a in articles)
+
+
+def test_split_sentence_rejoined():
+    raw = "Headline of the day\n\n" + "The minister said on Monday that the plan would go ahead as agreed. " * 2 + "\n\nAs the\n\nDaily Planet\n\nreported, the vote was close and the result was contested by the opposition.\n"
+    a = clean_text(raw, "x").article
+    assert "As the Daily Planet reported, the vote was close" in a.text
+
+
+def test_html_goes_through_trafilatura():
+    html = """<html><head><title>Steppe eagles return | Example News</title>
+    <meta property="og:site_name" content="Example News"><meta name="author" content="Ann Writer">
+    <meta property="article:published_time" content="2023-05-02"></head>
+    <body><nav><a href="/">Home</a><a href="/world">World</a></nav><article><h1>Steppe eagles return</h1>
+    <p>Steppe eagles have returned to nesting sites in central Kazakhstan for the first time in a decade, researchers said.</p>
+    <p>The birds were counted by a team from the national academy during a two-week survey in April.</p></article>
+    <footer>Subscribe to our newsletter. Copyright Example News.</footer></body></html>"""
+    a = clean_html(html, "eagles").article
+    assert a.text.startswith("Steppe eagles have returned")
+    assert "Home" not in a.text and "Subscribe" not in a.text
+    assert a.publisher == "Example News"
+    assert a.published == date(2023, 5, 2)
+    assert a.authors == ("Ann Writer",)
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"", "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+        ("Caf\u00e9 society news".encode("latin-1"), "not UTF-8"),
+    ],
+)
+def test_unusable_files_are_reported(tmp_path, content, reason):
+    p = tmp_path / "bad.txt"
+    p.write_bytes(content)
+    r = read_seed(p)
+    assert isinstance(r, Skipped) and reason in r.reason
+
+
+def test_duplicates_and_junk_are_skipped_not_fatal(tmp_path):
+    src = (SEEDS / "003_a38c060e4e498b4b.txt").read_bytes()
+    (tmp_path / "one.txt").write_bytes(src)
+    (tmp_path / "two copy.txt").write_bytes(src)
+    (tmp_path / "menu.txt").write_text("Home\nAbout\nContact\n", encoding="utf-8")
+    articles, skipped = clean_collection(list_seed_files(tmp_path))
+    assert [a.doc_id for a in articles] == ["one"]
+    reasons = {Path(s.path).name: s.reason for s in skipped}
+    assert reasons["two copy.txt"] == "duplicate of one.txt"
+    assert reasons["menu.txt"] == "no recognisable article text"

@@ -1,0 +1,132 @@
+"""Index build, manifest verification, incremental rebuilds and crash safety."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import qa
+from qa.index import MANIFEST, load_index
+
+from .conftest import ROOT, SEEDS
+
+
+def _copy_index(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _manifest(d: Path) -> dict:
+    return json.loads((d / MANIFEST).read_text())
+
+
+def test_build_writes_manifest_and_loads(tiny_index):
+    m = _manifest(tiny_index)
+    assert m["model"] == {
+        "name": "sentence-transformers/all-MiniLM-L6-v2",
+        "weights_sha256": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        "dimension": 384,
+        "normalized": True,
+    }
+    assert set(m["articles"]) == {"000_6870258d6367f5ae", "003_a38c060e4e498b4b", "lake"}
+    assert all(len(v["content_sha256"]) == 64 for v in m["articles"].values())
+    loaded = load_index(tiny_index)
+    assert loaded.faiss.ntotal == m["passages"] == len(loaded.chunks)
+    assert not list(tiny_index.glob("*.pkl")) and not list(tiny_index.rglob("*.pickle"))
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda d: (d / MANIFEST).unlink(), "manifest.json is missing"),
+        (lambda d: (d / MANIFEST).write_text("{not json"), "unreadable"),
+        (lambda d: _edit(d, lambda m: m["model"].update(name="other/model")), "built with model 'other/model'"),
+        (lambda d: _edit(d, lambda m: m["model"].update(dimension=768)), "768-dimensional"),
+        (lambda d: _edit(d, lambda m: m.update(format=0)), "format 0"),
+        (lambda d: _data(d, "index.faiss").write_bytes(_data(d, "index.faiss").read_bytes()[:100]), "truncated"),
+        (lambda d: _data(d, "passages.jsonl").unlink(), "is missing"),
+    ],
+)
+def test_damaged_index_gives_clear_error(tiny_index, tmp_path, damage, message):
+    d = _copy_index(tiny_index, tmp_path / "idx")
+    damage(d)
+    with pytest.raises(qa.QAError) as err:
+        qa.retrieve("acting prime minister", index_dir=d)
+    assert message in str(err.value)
+    assert "qa build" in str(err.value)
+
+
+def test_missing_index_folder(tmp_path):
+    with pytest.raises(qa.IndexNotFoundError, match="qa build"):
+        qa.retrieve("anything", index_dir=tmp_path / "nope")
+
+
+def _edit(d: Path, fn) -> None:
+    m = _manifest(d)
+    fn(m)
+    (d / MANIFEST).write_text(json.dumps(m))
+
+
+def _data(d: Path, name: str) -> Path:
+    return d / _manifest(d)["data_dir"] / name
+
+
+def test_incremental_rebuild(tiny_seeds, tiny_index, tmp_path):
+    seeds = tmp_path / "seeds"
+    shutil.copytree(tiny_seeds, seeds)
+    out = _copy_index(tiny_index, tmp_path / "idx")
+
+    same = qa.build(seeds, out)
+    assert same.embedded == () and not same.changed and same.articles == 3
+
+    lake = seeds / "lake.txt"
+    lake.write_text(lake.read_text().replace("ten years", "twelve years"))
+    (seeds / "empty.txt").write_bytes(b"")
+    r = qa.build(seeds, out)
+    assert r.changed and r.embedded == ("lake",)
+    assert set(r.reused) == {"000_6870258d6367f5ae", "003_a38c060e4e498b4b"}
+    assert [s.reason for s in r.skipped] == ["empty file"]
+    assert "twelve years" in qa.get_article("lake", index_dir=out).text
+
+    forced = qa.build(seeds, out, force=True)
+    assert len(forced.embedded) == 3 and forced.reused == ()
+    # only the current generation is kept on disk
+    assert len([p for p in out.iterdir() if p.name.startswith("gen-")]) == 1
+
+
+def test_build_with_no_usable_article_is_an_error(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"\x00\x01binary")
+    with pytest.raises(qa.BuildError, match="No usable article"):
+        qa.build(tmp_path, tmp_path / "idx")
+    with pytest.raises(qa.BuildError, match="does not exist"):
+        qa.build(tmp_path / "missing", tmp_path / "idx")
+
+
+def test_build_killed_midway_leaves_old_index_loadable(tiny_seeds, tiny_index, tmp_path):
+    seeds = tmp_path / "seeds"
+    shutil.copytree(tiny_seeds, seeds)
+    shutil.copy(SEEDS / "002_686b9ab0d986a4d5.txt", seeds)
+    out = _copy_index(tiny_index, tmp_path / "idx")
+    before = _manifest(out)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "qa", "build", "--seeds", str(seeds), "--index", str(out)], env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.glob(".tmp-*")) and proc.poll() is None:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    after = _manifest(out)
+    assert after["data_dir"] == before["data_dir"], "the kill came too late to test anything"
+    loaded = load_index(out)
+    assert set(loaded.articles) == set(before["articles"])
+    # and the next build recovers and cleans up the debris
+    r = qa.build(seeds, out)
+    assert "002_686b9ab0d986a4d5" in r.embedded
+    assert not list(out.glob(".tmp-*"))

@@ -1,0 +1,91 @@
+"""The public API on the committed index, and `qa ask`."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+
+import qa
+from qa.cli import main
+
+from .conftest import ROOT
+
+
+def test_retrieve_returns_cited_passages_with_exact_offsets():
+    passages = qa.retrieve("Who became acting prime minister of Kazakhstan?", k=5)
+    assert 1 <= len(passages) <= 5
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+    for p in passages:
+        assert qa.get_article(p.doc_id).text[p.start : p.end] == p.text
+        assert p.title and p.title in p.citation
+    assert any("Roman Sklyar" in p.text for p in passages)
+
+
+def test_citation_leaves_out_unknown_parts():
+    p = next(p for p in qa.retrieve("Kazakh government resigns Sklyar", k=10) if p.doc_id == "000_6870258d6367f5ae")
+    assert p.citation == "Kazakh government resigns, President Tokayev appoints new PM — The Kyiv Independent, 2024-02-05"
+    assert p.published == date(2024, 2, 5) and p.authors == ("Nate Ostiller",)
+    q = next(p for p in qa.retrieve("Nazarbayev statue toppled Taldykorgan", k=10) if p.doc_id == "003_a38c060e4e498b4b")
+    assert q.citation == "Kazakhstan president Tokayev boosts ties with Russia while pushing aside his strongman predecessor"
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t", None, 42, ["who?"]])
+def test_bad_questions_raise_value_error(question):
+    with pytest.raises(ValueError, match="question"):
+        qa.retrieve(question)
+
+
+@pytest.mark.parametrize("k", [0, -1, 2.5, "5", True])
+def test_bad_k_raises_value_error(k):
+    with pytest.raises(ValueError, match="k must be"):
+        qa.retrieve("Who is Samat Abish?", k=k)
+
+
+def test_k_larger_than_corpus_returns_everything():
+    n = len(qa.retrieve("Kazakhstan", k=10_000))
+    assert n > 10
+
+
+@pytest.mark.parametrize("doc_id", ["nope", "", "../../etc/passwd"])
+def test_unknown_article_raises_key_error(doc_id):
+    with pytest.raises(KeyError, match="No article with id"):
+        qa.get_article(doc_id)
+
+
+def test_index_dir_env_override(tiny_index, monkeypatch):
+    monkeypatch.setenv("QA_INDEX_DIR", str(tiny_index))
+    assert {p.doc_id for p in qa.retrieve("Lake Balkhash water level", k=3)} <= {"lake", "000_6870258d6367f5ae", "003_a38c060e4e498b4b"}
+    assert qa.retrieve("Lake Balkhash water level", k=1)[0].doc_id == "lake"
+
+
+def test_cli_ask_json(capsys):
+    assert main(["ask", "Who is Samat Abish?", "-k", "3", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 3
+    assert set(rows[0]) >= {"text", "score", "doc_id", "title", "publisher", "published", "authors", "start", "end", "chunk_id", "citation"}
+    assert any("Abish" in r["text"] for r in rows)
+
+
+def test_cli_reports_errors_without_traceback(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "qa", "ask", "x", "--index", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2
+    assert "qa build" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, "-m", "qa", "ask", "   "], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and "question is empty" in r.stderr
+
+
+def test_console_script_installed():
+    exe = ROOT / ".venv" / "bin" / "qa"
+    if not exe.exists():
+        pytest.skip("console script not installed in .venv (run make install)")
+    r = subprocess.run([str(exe), "ask", "Nazarbayev nephew", "-k", "1"], capture_output=True, text=True)
+    assert r.returncode == 0 and "[1]" in r.stdout
+
+
+def test_import_qa_is_light():
+    code = "import sys, qa; bad = [m for m in ('torch', 'sentence_transformers', 'transformers', 'gradio', 'faiss') if m in sys.modules]; print(bad)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    assert out == "[]"
