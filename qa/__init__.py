@@ -11,11 +11,13 @@ from .errors import (
     ModelError,
     QAError,
 )
+from .answer import ask
 from .builder import build
 from .retrieve import get_article, retrieve
-from .types import Article, BuildReport, Passage, Skipped
+from .types import Answer, Article, BuildReport, Passage, Skipped
 
 __all__ = [
+    "Answer",
     "Article",
     "BuildError",
     "BuildLockedError",
@@ -27,6 +29,7 @@ __all__ = [
     "Passage",
     "QAError",
     "Skipped",
+    "ask",
     "build",
     "get_article",
     "retrieve",

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from . import config
-from .chunk import chunk_article
+from .chunk import chunk_article, split_sentences
 from .clean import clean_collection, list_seed_files, read_seed
 from .errors import BuildError, BuildLockedError, IndexError_
-from .index import load_index, text_hash, write_index
+from .index import chunker_settings, load_index, text_hash, write_index
 from .types import Article, BuildReport, Chunk, Skipped
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def _unchanged(old_manifest: dict, articles: list[Article], hashes: dict[str, st
     old = old_manifest.get("articles", {})
     return (
         old_manifest.get("cleaner_version") == config.CLEANER_VERSION
-        and old_manifest.get("chunker_version") == config.CHUNKER_VERSION
+        and old_manifest.get("chunker") == chunker_settings()
         and set(old) == {a.doc_id for a in articles}
         and all(
             old[a.doc_id].get("content_sha256") == hashes[a.doc_id] and old[a.doc_id].get("text_sha256") == text_hash(a)
@@ -102,45 +102,57 @@ def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool
             return BuildReport(str(out), len(articles), old.manifest["passages"], tuple(a.doc_id for a in articles), (), tuple(skipped), time.perf_counter() - t0, False)
 
         # Reuse vectors of any article whose cleaned text was embedded before with the same chunker.
-        reusable: dict[str, tuple[list[Chunk], np.ndarray]] = {}
-        if old is not None and not force and old.manifest.get("chunker_version") == config.CHUNKER_VERSION:
+        reusable: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = {}
+        if old is not None and not force and old.manifest.get("chunker") == chunker_settings():
             rows: dict[str, list[int]] = {}
             for i, c in enumerate(old.chunks):
                 rows.setdefault(c.doc_id, []).append(i)
-            for doc_id, a in old.articles.items():
+            for n, doc_id in enumerate(old.order):
+                srows = np.flatnonzero(old.sentences[:, 0] == n)
                 if doc_id in rows:
-                    reusable[text_hash(a)] = ([old.chunks[i] for i in rows[doc_id]], np.asarray(old.vectors[rows[doc_id]]))
+                    texts = [old.chunks[i].text for i in rows[doc_id]]
+                    reusable[text_hash(old.articles[doc_id])] = (
+                        texts, np.asarray(old.vectors[rows[doc_id]]), np.asarray(old.sentence_vectors[srows])
+                    )
 
         all_chunks: list[Chunk] = []
-        parts: list[np.ndarray | None] = []
-        to_embed: list[Chunk] = []
+        sentences: list[tuple[int, int, int]] = []
+        plan: list[tuple[list[Chunk], list[tuple[int, int]], tuple | None]] = []
+        texts_to_embed: list[str] = []
         reused, embedded = [], []
-        for a in articles:
+        for n, a in enumerate(articles):
             chunks = chunk_article(a)
+            spans = split_sentences(a.text)
             prev = reusable.get(text_hash(a))
-            if prev is not None and [c.text for c in prev[0]] == [c.text for c in chunks]:
-                parts.append(prev[1])
+            if prev is not None and prev[0] == [c.text for c in chunks] and len(prev[2]) == len(spans):
                 reused.append(a.doc_id)
             else:
-                parts.append(None)
-                to_embed.extend(chunks)
+                prev = None
+                texts_to_embed += [c.text for c in chunks] + [a.text[s:e] for s, e in spans]
                 embedded.append(a.doc_id)
+            plan.append((chunks, spans, prev))
             all_chunks.extend(chunks)
-        new_vecs = None
-        if to_embed:
+            sentences += [(n, s, e) for s, e in spans]
+        new_vecs = np.zeros((0, config.MODEL_DIM), np.float32)
+        if texts_to_embed:
             from .embed import encode_documents
 
-            new_vecs = encode_documents([c.text for c in to_embed], progress=progress and len(embedded) > config.PROGRESS_MIN_ARTICLES)
-        blocks, pos = [], 0
-        for a, part in zip(articles, parts):
-            if part is None:
-                n = sum(1 for c in all_chunks if c.doc_id == a.doc_id)
-                part = new_vecs[pos : pos + n]
-                pos += n
-            blocks.append(part)
-        vectors = np.vstack(blocks) if blocks else np.zeros((0, config.MODEL_DIM), np.float32)
+            new_vecs = encode_documents(texts_to_embed, progress=progress and len(embedded) > config.PROGRESS_MIN_ARTICLES)
+        chunk_blocks, sent_blocks, pos = [], [], 0
+        for chunks, spans, prev in plan:
+            if prev is None:
+                chunk_blocks.append(new_vecs[pos : pos + len(chunks)])
+                pos += len(chunks)
+                sent_blocks.append(new_vecs[pos : pos + len(spans)])
+                pos += len(spans)
+            else:
+                chunk_blocks.append(prev[1])
+                sent_blocks.append(prev[2])
+        empty = np.zeros((0, config.MODEL_DIM), np.float32)
+        vectors = np.vstack(chunk_blocks) if chunk_blocks else empty
+        sentence_vectors = np.vstack(sent_blocks) if sent_blocks else empty
         try:
-            write_index(out, articles, all_chunks, vectors.astype(np.float32), hashes)
+            write_index(out, articles, all_chunks, vectors, hashes, np.array(sentences, dtype=np.int64), sentence_vectors)
         except PermissionError as exc:
             raise BuildError(f"Cannot write the index folder {out}: {exc.strerror}. Choose another with --index.") from exc
         return BuildReport(str(out), len(articles), len(all_chunks), tuple(reused), tuple(embedded), tuple(skipped), time.perf_counter() - t0, True)

@@ -42,6 +42,21 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import format_table, run
+
+    result = run(args.file, index_dir=args.index)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    print(format_table(result["qa"], result["baseline"], result["counts"]))
+    if args.verbose and result["misses"]:
+        print("\nNot first or not answered:")
+        for m in result["misses"]:
+            print(f"  {m}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Ask questions of a folder of news articles.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
@@ -59,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--json", action="store_true", help="one JSON object per passage, every field")
     a.add_argument("--index", default=None, help="index folder (default $QA_INDEX_DIR or embeddings/)")
     a.set_defaults(func=_cmd_ask)
+    e = sub.add_parser("eval", help="measure retrieval and answer quality against a naive baseline")
+    e.add_argument("file", nargs="?", default=None, help="eval questions, JSON lines (default tests/data/eval.jsonl)")
+    e.add_argument("--json", action="store_true", help="print the figures as JSON")
+    e.add_argument("--index", default=None, help="index folder (default $QA_INDEX_DIR or embeddings/)")
+    e.set_defaults(func=_cmd_eval)
     return parser
 
 

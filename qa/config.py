@@ -23,9 +23,9 @@ CHUNKER_VERSION = "1"
 INDEX_FORMAT = 1
 
 # Passages: a few whole sentences, well under the model's 256-token window.
-CHUNK_TARGET_WORDS = 70
+CHUNK_TARGET_WORDS = int(os.environ.get("QA_CHUNK_TARGET_WORDS", "70"))
 CHUNK_MAX_WORDS = 120
-CHUNK_OVERLAP_SENTENCES = 1
+CHUNK_OVERLAP_SENTENCES = int(os.environ.get("QA_CHUNK_OVERLAP", "1"))
 
 DEFAULT_K = 5
 EMBED_BATCH_SIZE = 32
@@ -48,3 +48,22 @@ def seeds_dir(override: str | os.PathLike | None = None) -> Path:
         return Path(override)
     env = os.environ.get("QA_SEEDS_DIR")
     return Path(env) if env else DEFAULT_SEEDS_DIR
+
+# Retrieval: hybrid of dense (FAISS) and keyword (BM25) scores; tuned with `qa eval` (see README).
+MAX_K = 100
+CANDIDATE_POOL = 50
+FUSION = os.environ.get("QA_FUSION", "weighted")  # "weighted" (normalised sum) or "rrf"
+DENSE_WEIGHT = float(os.environ.get("QA_DENSE_WEIGHT", "0.6"))
+RRF_K = 60
+
+# Answers: the best sentence among the top passages, and when to say "not in the articles".
+ANSWER_PASSAGES = 3
+HISTORY_TURNS = 3
+SENT_W_COS = 1.0
+SENT_W_OVERLAP = 0.5
+SENT_W_RANK = 0.1
+ABSTAIN_BIAS = -6.0
+ABSTAIN_W_DENSE = 4.0
+ABSTAIN_W_SENT = 4.0
+ABSTAIN_W_COVER = 4.0
+ABSTAIN_THRESHOLD = 0.5

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from . import config
+from . import bm25, config
 from .errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from .types import Article, Chunk
 
@@ -25,6 +25,8 @@ VECTORS = "vectors.npy"
 FAISS_FILE = "index.faiss"
 PASSAGES = "passages.jsonl"
 ARTICLES = "articles.jsonl"
+SENT_VECTORS = "sentence_vectors.npy"
+SENTENCES = "sentences.npy"  # int64 rows of (article number, start, end)
 # Hash every data file on load while the index is small; past this only sizes are checked (speed at scale).
 _HASH_ON_LOAD_LIMIT = 64 << 20
 
@@ -65,6 +67,16 @@ def article_from_json(d: dict[str, Any]) -> Article:
     )
 
 
+def chunker_settings() -> dict[str, int | str]:
+    """Everything that decides passage boundaries; a change means passages must be re-embedded."""
+    return {
+        "version": config.CHUNKER_VERSION,
+        "target_words": config.CHUNK_TARGET_WORDS,
+        "max_words": config.CHUNK_MAX_WORDS,
+        "overlap_sentences": config.CHUNK_OVERLAP_SENTENCES,
+    }
+
+
 def text_hash(a: Article) -> str:
     """What the vectors depend on: the cleaned body."""
     return sha256_bytes(a.text.encode("utf-8"))
@@ -90,6 +102,10 @@ class LoadedIndex:
     vectors: np.ndarray
     chunks: list[Chunk]
     articles: dict[str, Article]
+    sentences: np.ndarray  # (n, 3) int64: article number in `order`, start, end
+    sentence_vectors: np.ndarray
+    order: list[str]  # doc_ids in file order; sentences refer to them by number
+    keyword: Any  # qa.bm25.Keyword
 
     @property
     def data_dir(self) -> Path:
@@ -116,7 +132,8 @@ def write_index(
     chunks: list[Chunk],
     vectors: np.ndarray,
     article_hashes: dict[str, str],
-    extra_writers: Iterable[Any] = (),
+    sentences: np.ndarray,
+    sentence_vectors: np.ndarray,
 ) -> dict[str, Any]:
     """Write a new generation into a temporary folder, then swap it in by replacing manifest.json atomically.
 
@@ -136,8 +153,9 @@ def write_index(
         faiss.write_index(findex, str(tmp / FAISS_FILE))
         _write_jsonl(tmp / PASSAGES, ({"chunk_id": c.chunk_id, "doc_id": c.doc_id, "start": c.start, "end": c.end, "text": c.text} for c in chunks))
         _write_jsonl(tmp / ARTICLES, (article_to_json(a) for a in articles))
-        for writer in extra_writers:
-            writer(tmp, chunks)
+        np.save(tmp / SENTENCES, np.asarray(sentences, dtype=np.int64).reshape(-1, 3))
+        np.save(tmp / SENT_VECTORS, np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+        bm25.write(tmp, [c.text for c in chunks])
         files = {}
         for p in sorted(tmp.rglob("*")):
             if p.is_file():
@@ -156,6 +174,7 @@ def write_index(
             },
             "cleaner_version": config.CLEANER_VERSION,
             "chunker_version": config.CHUNKER_VERSION,
+            "chunker": chunker_settings(),
             "index": index_info,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "data_dir": gen,
@@ -253,7 +272,7 @@ def load_index(index_dir: Path) -> LoadedIndex:
             )
         if total <= _HASH_ON_LOAD_LIMIT and file_sha256(p) != info.get("sha256"):
             raise IndexCorruptError(f"Index file {p} does not match its checksum in the manifest. {REBUILD_HINT}")
-    for required in (VECTORS, FAISS_FILE, PASSAGES, ARTICLES):
+    for required in (VECTORS, FAISS_FILE, PASSAGES, ARTICLES, SENTENCES, SENT_VECTORS):
         if required not in files:
             raise IndexCorruptError(f"The manifest does not list {required}. {REBUILD_HINT}")
     try:
@@ -271,6 +290,9 @@ def load_index(index_dir: Path) -> LoadedIndex:
             if line:
                 a = article_from_json(json.loads(line))
                 articles[a.doc_id] = a
+        sentences = np.load(data / SENTENCES, allow_pickle=False)
+        sentence_vectors = np.load(data / SENT_VECTORS, mmap_mode="r", allow_pickle=False)
+        keyword = bm25.Keyword(data)
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise IndexCorruptError(f"The index at {index_dir} has an unreadable data file ({exc}). {REBUILD_HINT}") from exc
     n = manifest["passages"]
@@ -286,4 +308,7 @@ def load_index(index_dir: Path) -> LoadedIndex:
         a = articles.get(c.doc_id)
         if a is None or a.text[c.start : c.end] != c.text:
             raise IndexCorruptError(f"Passage {c.chunk_id} does not match its article text. {REBUILD_HINT}")
-    return LoadedIndex(index_dir, manifest, findex, vectors, chunks, articles)
+    order = list(articles)
+    if sentences.ndim != 2 or sentences.shape[1] != 3 or len(sentence_vectors) != len(sentences):
+        raise IndexCorruptError(f"The sentence store at {index_dir} is inconsistent. {REBUILD_HINT}")
+    return LoadedIndex(index_dir, manifest, findex, vectors, chunks, articles, sentences, sentence_vectors, order, keyword)

@@ -1,9 +1,11 @@
-"""Question -> ranked passages with citations."""
+"""Question -> ranked passages: dense (FAISS) + keyword (BM25) fusion, filters, near-duplicate suppression."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 
@@ -35,12 +37,22 @@ def get_index(index_dir=None) -> LoadedIndex:
         return loaded
 
 
+# ---------------------------------------------------------------------------
+# Input checks at the public boundary
+
+
 def check_question(question: object) -> str:
     if not isinstance(question, str):
         raise ValueError(f"question must be a string, got {type(question).__name__}")
-    q = question.replace("\x00", " ").strip()
+    q = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", " ", question).strip()
     if not q:
         raise ValueError("question is empty; ask something about the articles, e.g. 'Who became acting prime minister?'")
+    if not re.search(r"\w", q):
+        raise ValueError("question has no words in it; ask something about the articles, e.g. 'Who is Samat Abish?'")
+    if len(q) > config.MAX_QUESTION_CHARS:
+        raise ValueError(
+            f"question is {len(q)} characters long; the limit is {config.MAX_QUESTION_CHARS}. Ask a shorter question."
+        )
     return q
 
 
@@ -49,7 +61,150 @@ def check_k(k: object) -> int:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    return int(k)
+    return min(int(k), config.MAX_K)
+
+
+def _check_date(value: object, name: str) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"{name} must be a date or an ISO date string like '2024-02-05', got {value!r}")
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: date | None = None
+    until: date | None = None
+    publisher: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.since or self.until or self.publisher)
+
+
+def check_filters(index: LoadedIndex, since=None, until=None, publisher=None) -> Filters:
+    s, u = _check_date(since, "since"), _check_date(until, "until")
+    if s and u and s > u:
+        raise ValueError(f"since ({s}) is after until ({u}); swap them or widen the range")
+    pub = None
+    if publisher not in (None, ""):
+        if not isinstance(publisher, str):
+            raise ValueError(f"publisher must be a string, got {type(publisher).__name__}")
+        known = publishers(index)
+        match = [p for p in known if p.lower() == publisher.strip().lower()]
+        if not match:
+            raise ValueError(f"unknown publisher {publisher!r}; the index has: {', '.join(known) or 'none'}")
+        pub = match[0]
+    return Filters(s, u, pub)
+
+
+def publishers(index: LoadedIndex) -> list[str]:
+    return sorted({a.publisher for a in index.articles.values() if a.publisher})
+
+
+# ---------------------------------------------------------------------------
+# Search
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A candidate passage with the evidence used to rank it."""
+
+    row: int
+    score: float
+    dense: float
+    keyword: float  # BM25 divided by the best BM25 among candidates
+
+
+def _allowed(index: LoadedIndex, f: Filters) -> np.ndarray | None:
+    if not f.active:
+        return None
+    ok_docs = set()
+    for doc_id, a in index.articles.items():
+        if f.publisher and a.publisher != f.publisher:
+            continue
+        if (f.since or f.until) and a.published is None:
+            continue  # an undated article never matches a date filter
+        if f.since and a.published < f.since or f.until and a.published > f.until:
+            continue
+        ok_docs.add(doc_id)
+    return np.array([i for i, c in enumerate(index.chunks) if c.doc_id in ok_docs], dtype=np.int64)
+
+
+def _dense_pool(index: LoadedIndex, qvec: np.ndarray, n: int, allowed: np.ndarray | None) -> np.ndarray:
+    import faiss
+
+    n = min(n, index.faiss.ntotal if allowed is None else len(allowed))
+    if n <= 0:
+        return np.zeros(0, np.int64)
+    q = np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32)
+    if allowed is None:
+        _, rows = index.faiss.search(q, n)
+    else:
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+        _, rows = index.faiss.search(q, n, params=params)
+    return rows[0][rows[0] >= 0]
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.lower())
+    return {tuple(words[i : i + 5]) for i in range(max(len(words) - 4, 1))}
+
+
+def _near_duplicate(a: set, b: set) -> bool:
+    return bool(a) and bool(b) and len(a & b) / min(len(a), len(b)) >= 0.5
+
+
+def search(index: LoadedIndex, query: str, qvec: np.ndarray, k: int, filters: Filters = Filters()) -> list[Hit]:
+    """Fuse dense and BM25 rankings, then drop passages that repeat text already in the result."""
+    allowed = _allowed(index, filters)
+    if allowed is not None and len(allowed) == 0:
+        return []
+    pool = max(config.CANDIDATE_POOL, k * 4)
+    dense_rows = _dense_pool(index, qvec, pool, allowed)
+    bm = index.keyword.scores(query)
+    if allowed is not None:
+        mask = np.zeros(len(bm), bool)
+        mask[allowed] = True
+        bm = np.where(mask, bm, 0.0)
+    top_bm = np.argsort(-bm)[:pool]
+    top_bm = top_bm[bm[top_bm] > 0]
+    rows = np.unique(np.concatenate([dense_rows, top_bm])).astype(np.int64)
+    if len(rows) == 0:
+        return []
+    dense = np.asarray(index.vectors[rows], dtype=np.float32) @ qvec.astype(np.float32)
+    kw = bm[rows]
+    kw_norm = kw / kw.max() if kw.max() > 0 else np.zeros_like(kw)
+    if config.FUSION == "rrf":
+        rank_d = np.argsort(np.argsort(-dense))
+        rank_k = np.where(kw > 0, np.argsort(np.argsort(-kw)), len(rows) * 10)
+        fused = 1.0 / (config.RRF_K + rank_d + 1) + 1.0 / (config.RRF_K + rank_k + 1)
+    else:
+        fused = config.DENSE_WEIGHT * dense + (1 - config.DENSE_WEIGHT) * kw_norm
+    order = np.argsort(-fused, kind="stable")
+    hits: list[Hit] = []
+    taken_spans: dict[str, list[tuple[int, int]]] = {}
+    taken_shingles: list[set] = []
+    for i in order:
+        c = index.chunks[int(rows[i])]
+        spans = taken_spans.setdefault(c.doc_id, [])
+        if any(c.start < e and s < c.end for s, e in spans):
+            continue  # overlapping window of a passage already shown
+        sh = _shingles(c.text)
+        if any(_near_duplicate(sh, t) for t in taken_shingles):
+            continue  # the same text syndicated in another article
+        spans.append((c.start, c.end))
+        taken_shingles.append(sh)
+        hits.append(Hit(int(rows[i]), float(fused[i]), float(dense[i]), float(kw_norm[i])))
+        if len(hits) == k:
+            break
+    return hits
 
 
 def to_passage(index: LoadedIndex, row: int, score: float) -> Passage:
@@ -61,7 +216,7 @@ def to_passage(index: LoadedIndex, row: int, score: float) -> Passage:
         text=c.text,
         start=c.start,
         end=c.end,
-        score=float(score),
+        score=round(float(score), 6),
         title=a.title,
         publisher=a.publisher,
         published=a.published,
@@ -69,28 +224,29 @@ def to_passage(index: LoadedIndex, row: int, score: float) -> Passage:
     )
 
 
-def dense_search(index: LoadedIndex, qvec: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    n = min(n, index.faiss.ntotal)
-    if n == 0:
-        return np.zeros(0, np.float32), np.zeros(0, np.int64)
-    scores, rows = index.faiss.search(np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32), n)
-    keep = rows[0] >= 0
-    return scores[0][keep], rows[0][keep]
-
-
-def retrieve(question: str, k: int = config.DEFAULT_K, *, index_dir=None) -> list[Passage]:
+def retrieve(
+    question: str,
+    k: int = config.DEFAULT_K,
+    *,
+    since: date | str | None = None,
+    until: date | str | None = None,
+    publisher: str | None = None,
+    index_dir=None,
+) -> list[Passage]:
     """Find the passages that best answer a question, best first.
 
     Args:
         question: the question, in your own words.
-        k: how many passages to return (at least 1).
+        k: how many passages to return (at least 1; at most config.MAX_K are returned).
+        since, until: only articles published in this date range (inclusive); undated articles never match.
+        publisher: only articles from this publisher (case-insensitive; must be one the index knows).
         index_dir: the index folder; default $QA_INDEX_DIR, else the repository's embeddings/.
 
     Returns:
         Up to k Passage objects, each with text, score, character offsets into its article and a citation.
 
     Raises:
-        ValueError: the question is not a non-empty string, or k is not a positive integer.
+        ValueError: the question is not a non-empty string, k is not a positive integer, or a filter is invalid.
         IndexNotFoundError, IndexCorruptError, IndexMismatchError: the index cannot be used; the message says how to rebuild.
     """
     from .embed import encode_queries
@@ -98,9 +254,9 @@ def retrieve(question: str, k: int = config.DEFAULT_K, *, index_dir=None) -> lis
     q = check_question(question)
     k = check_k(k)
     index = get_index(index_dir)
-    qvec = encode_queries([q[: config.MAX_QUESTION_CHARS]])[0]
-    scores, rows = dense_search(index, qvec, k)
-    return [to_passage(index, int(r), float(s)) for s, r in zip(scores, rows)]
+    filters = check_filters(index, since, until, publisher)
+    qvec = encode_queries([q])[0]
+    return [to_passage(index, h.row, h.score) for h in search(index, q, qvec, k, filters)]
 
 
 def get_article(doc_id: str, *, index_dir=None) -> Article:

@@ -101,3 +101,35 @@ class BuildReport:
     skipped: tuple[Skipped, ...]
     seconds: float
     changed: bool
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `qa.ask` returns: the answering sentence (with offsets in its article) and the supporting passages."""
+
+    question: str
+    query: str  # the text actually searched (a follow-up carries terms of earlier questions)
+    found: bool
+    confidence: float
+    passages: tuple[Passage, ...] = ()
+    sentence: str | None = None
+    sentence_start: int | None = None  # offsets of `sentence` in the article's text
+    sentence_end: int | None = None
+    passage: Passage | None = None
+
+    @property
+    def rewritten(self) -> bool:
+        return self.query != self.question
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "query": self.query,
+            "found": self.found,
+            "confidence": self.confidence,
+            "sentence": self.sentence,
+            "sentence_start": self.sentence_start,
+            "sentence_end": self.sentence_end,
+            "passage": self.passage.to_dict() if self.passage else None,
+            "passages": [p.to_dict() for p in self.passages],
+        }

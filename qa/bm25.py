@@ -1,0 +1,65 @@
+"""BM25 keyword index (bm25s) saved beside the FAISS index; tokenised with English stemming and stopwords."""
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+BM25_DIR = "bm25"
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    import bm25s
+
+    # bm25s splits on \w\w+ by default; fold apostrophes first so "Tokayev’s" stems like "Tokayev's".
+    texts = [re.sub(r"[’‘`]", "'", t) for t in texts]
+    return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+
+
+def write(folder: Path, texts: Sequence[str]) -> None:
+    """Build the BM25 index over passage texts and save it (JSON + .npy, no pickles) under folder/bm25."""
+    import bm25s
+
+    retriever = bm25s.BM25()
+    retriever.index(tokenize(texts) if texts else [[]], show_progress=False)
+    retriever.save(str(folder / BM25_DIR))
+
+
+class Keyword:
+    """A loaded BM25 index."""
+
+    def __init__(self, folder: Path):
+        import bm25s
+
+        self._bm25 = bm25s.BM25.load(str(folder / BM25_DIR), mmap=False)
+        self.vocab = self._bm25.vocab_dict
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every passage for the query (zeros when no query term is in the vocabulary)."""
+        tokens = [t for t in tokenize([query])[0] if t in self.vocab]
+        n = self._bm25.scores["num_docs"]
+        if not tokens:
+            return np.zeros(n, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+
+    def idf(self, token: str) -> float:
+        """Inverse document frequency of a stemmed token (0 when unknown)."""
+        i = self.vocab.get(token)
+        if i is None:
+            return 0.0
+        s = self._bm25.scores
+        df = s["indptr"][i + 1] - s["indptr"][i]
+        n = s["num_docs"]
+        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
