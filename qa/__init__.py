@@ -13,8 +13,8 @@ from .errors import (
 )
 from .answer import ask
 from .builder import build
-from .retrieve import get_article, retrieve
-from .types import Answer, Article, BuildReport, Passage, Skipped
+from .retrieve import get_article, index_info, retrieve
+from .types import Answer, Article, BuildReport, IndexInfo, Passage, Skipped
 
 __all__ = [
     "Answer",
@@ -23,6 +23,7 @@ __all__ = [
     "BuildLockedError",
     "BuildReport",
     "IndexCorruptError",
+    "IndexInfo",
     "IndexMismatchError",
     "IndexNotFoundError",
     "ModelError",
@@ -32,6 +33,7 @@ __all__ = [
     "ask",
     "build",
     "get_article",
+    "index_info",
     "retrieve",
 ]
 __version__ = "0.1.0"

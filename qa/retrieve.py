@@ -11,7 +11,7 @@ import numpy as np
 
 from . import config
 from .index import MANIFEST, LoadedIndex, load_index
-from .types import Article, Passage
+from .types import Article, IndexInfo, Passage
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +257,24 @@ def retrieve(
     filters = check_filters(index, since, until, publisher)
     qvec = encode_queries([q])[0]
     return [to_passage(index, h.row, h.score) for h in search(index, q, qvec, k, filters)]
+
+
+def index_info(*, index_dir=None) -> IndexInfo:
+    """Describe the index: articles with their metadata, passage count, build time, publishers.
+
+    Raises:
+        IndexNotFoundError, IndexCorruptError, IndexMismatchError: the index cannot be used.
+    """
+    index = get_index(index_dir)
+    m = index.manifest
+    return IndexInfo(
+        index_dir=str(index.path),
+        built_at=str(m.get("built_at", "")),
+        passages=int(m["passages"]),
+        articles=tuple(index.articles.values()),
+        publishers=tuple(publishers(index)),
+        model=str(m["model"]["name"]),
+    )
 
 
 def get_article(doc_id: str, *, index_dir=None) -> Article:

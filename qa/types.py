@@ -133,3 +133,15 @@ class Answer:
             "passage": self.passage.to_dict() if self.passage else None,
             "passages": [p.to_dict() for p in self.passages],
         }
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What an index holds: for a corpus panel or a status line."""
+
+    index_dir: str
+    built_at: str
+    passages: int
+    articles: tuple[Article, ...]
+    publishers: tuple[str, ...]
+    model: str
