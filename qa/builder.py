@@ -22,11 +22,19 @@ def _seed_paths(seeds: Path) -> tuple[list[Path], list[Skipped]]:
         raise BuildError(f"The seeds folder {seeds} does not exist. Create it and put article files (.txt, .html) in it.")
     if not seeds.is_dir():
         raise BuildError(f"{seeds} is not a folder. Pass the folder holding the article files with --seeds.")
+    try:
+        files = list_seed_files(seeds)
+        root = seeds.resolve()
+    except OSError as exc:
+        raise BuildError(f"Cannot read the seeds folder {seeds}: {exc.strerror or exc}.") from exc
     paths, skipped = [], []
-    root = seeds.resolve()
-    for p in list_seed_files(seeds):
+    for p in files:
         if p.is_symlink():
-            target = p.resolve()
+            try:
+                target = p.resolve(strict=True)
+            except (OSError, RuntimeError):  # dangling, or a loop (RuntimeError before Python 3.13)
+                skipped.append(Skipped(str(p), "broken symlink"))
+                continue
             if not target.is_relative_to(root):
                 skipped.append(Skipped(str(p), f"symlink to {target}, outside the seeds folder"))
                 continue
@@ -35,6 +43,20 @@ def _seed_paths(seeds: Path) -> tuple[list[Path], list[Skipped]]:
             continue
         paths.append(p)
     return paths, skipped
+
+
+def _unique_ids(articles: list[Article], seeds: Path) -> tuple[list[Article], list[Skipped]]:
+    """Keep the first article per id: `a.txt` and `a.html` would both be article `a`, and one would silently
+    replace the other's text under the first one's passages."""
+    kept: dict[str, Article] = {}
+    clashes = []
+    for a in articles:
+        first = kept.setdefault(a.doc_id, a)
+        if first is not a:
+            clashes.append(
+                Skipped(str(seeds / a.source), f"same article id {a.doc_id!r} as {first.source}; rename one of them")
+            )
+    return list(kept.values()), clashes
 
 
 def _unchanged(old_manifest: dict, articles: list[Article], hashes: dict[str, str]) -> bool:
@@ -74,15 +96,22 @@ def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool
     paths, skipped = _seed_paths(seeds)
     articles, bad = clean_collection(paths)
     skipped += bad
+    articles, clashes = _unique_ids(articles, seeds)
+    skipped += clashes
     if not articles:
         reasons = "; ".join(f"{Path(s.path).name}: {s.reason}" for s in skipped) or "no .txt or .html files"
         raise BuildError(f"No usable article in {seeds} ({reasons}).")
-    hashes = {}
+    sources = {a.source for a in articles}
+    by_name = {}
     for p in paths:
-        r = read_seed(p)
-        if not isinstance(r, Skipped):
-            hashes[r.doc_id] = r.sha256
+        if p.name in sources:
+            r = read_seed(p)
+            if not isinstance(r, Skipped):
+                by_name[p.name] = r.sha256
+    hashes = {a.doc_id: by_name.get(a.source) for a in articles}
 
+    if out.exists() and not out.is_dir():
+        raise BuildError(f"The index path {out} is a file, not a folder. Choose another with --index.")
     try:
         out.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(out / ".lock"), timeout=0)
@@ -102,7 +131,7 @@ def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool
             return BuildReport(str(out), len(articles), old.manifest["passages"], tuple(a.doc_id for a in articles), (), tuple(skipped), time.perf_counter() - t0, False)
 
         # Reuse vectors of any article whose cleaned text was embedded before with the same chunker.
-        reusable: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = {}
+        reusable: dict[str, tuple] = {}
         if old is not None and not force and old.manifest.get("chunker") == chunker_settings():
             rows: dict[str, list[int]] = {}
             for i, c in enumerate(old.chunks):
@@ -111,8 +140,11 @@ def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool
                 srows = np.flatnonzero(old.sentences[:, 0] == n)
                 if doc_id in rows:
                     texts = [old.chunks[i].text for i in rows[doc_id]]
+                    toks = None
+                    if old.tokens is not None:
+                        toks = [(np.asarray(old.tokens.passage(i)), np.asarray(old.tokens.ids[old.tokens.offsets[i] : old.tokens.offsets[i + 1]])) for i in rows[doc_id]]
                     reusable[text_hash(old.articles[doc_id])] = (
-                        texts, np.asarray(old.vectors[rows[doc_id]]), np.asarray(old.sentence_vectors[srows])
+                        texts, np.asarray(old.vectors[rows[doc_id]]), np.asarray(old.sentence_vectors[srows]), toks
                     )
 
         all_chunks: list[Chunk] = []
@@ -148,13 +180,27 @@ def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool
             else:
                 chunk_blocks.append(prev[1])
                 sent_blocks.append(prev[2])
+        token_states = None
+        if len(all_chunks) <= config.LATE_INTERACTION_MAX_PASSAGES:
+            from .embed import encode_passage_tokens
+
+            token_states = []
+            for chunks, _, prev in plan:
+                if prev is not None and prev[3] is not None:
+                    token_states += prev[3]
+                else:
+                    token_states += encode_passage_tokens([c.text for c in chunks])
         empty = np.zeros((0, config.MODEL_DIM), np.float32)
         vectors = np.vstack(chunk_blocks) if chunk_blocks else empty
         sentence_vectors = np.vstack(sent_blocks) if sent_blocks else empty
         try:
-            write_index(out, articles, all_chunks, vectors, hashes, np.array(sentences, dtype=np.int64), sentence_vectors)
-        except PermissionError as exc:
-            raise BuildError(f"Cannot write the index folder {out}: {exc.strerror}. Choose another with --index.") from exc
+            write_index(
+                out, articles, all_chunks, vectors, hashes, np.array(sentences, dtype=np.int64), sentence_vectors,
+                token_states, vocab_size=config.MODEL_VOCAB,
+            )
+        except OSError as exc:
+            # Read-only folder or file system, disk full, quota: write_index has already removed its partial files.
+            raise BuildError(f"Cannot write the index folder {out}: {exc.strerror or exc}. Choose another with --index.") from exc
         return BuildReport(str(out), len(articles), len(all_chunks), tuple(reused), tuple(embedded), tuple(skipped), time.perf_counter() - t0, True)
     finally:
         lock.release()

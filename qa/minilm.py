@@ -150,7 +150,26 @@ class MiniLM:
             out[idx] = self._forward([ids[i] for i in idx])
         return out
 
-    def _forward(self, seqs: list[list[int]]) -> np.ndarray:
+    def encode_tokens(self, texts: Sequence[str], batch_size: int = 32) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per text: the sentence vector, the unit-norm contextual vectors of its tokens ([CLS]/[SEP] dropped)
+        and their wordpiece ids, all from one forward pass (for late-interaction scoring)."""
+        ids = [e.ids for e in self._tok.encode_batch(list(texts))]
+        out: list = [None] * len(ids)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            pooled, h, bounds = self._forward([ids[i] for i in idx], return_tokens=True)
+            for j, i in enumerate(idx):
+                t = h[bounds[j] + 1 : bounds[j + 1] - 1]
+                t = t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
+                out[i] = (pooled[j], t, np.asarray(ids[i][1:-1], dtype=np.int32))
+        return out
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the wordpieces that encode_tokens returns for text."""
+        return self._tok.encode(text).offsets[1:-1]
+
+    def _forward(self, seqs: list[list[int]], return_tokens: bool = False):
         """Run the encoder on a batch packed as one (tokens, hidden) matrix.
 
         Packing instead of padding means the dense layers never see pad tokens, and attention
@@ -186,4 +205,5 @@ class MiniLM:
             ffn += h
             h = _layer_norm_(ffn, *ln2, self._eps)
         pooled = np.add.reduceat(h, bounds[:-1], axis=0) / lengths[:, None].astype(np.float32)
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return (pooled, h, bounds) if return_tokens else pooled

@@ -120,6 +120,8 @@ class Hit:
     score: float
     dense: float
     keyword: float  # BM25 divided by the best BM25 among candidates
+    start: int  # the span shown: the passage, possibly merged with an overlapping neighbour
+    end: int
 
 
 def _allowed(index: LoadedIndex, f: Filters) -> np.ndarray | None:
@@ -161,8 +163,58 @@ def _near_duplicate(a: set, b: set) -> bool:
     return bool(a) and bool(b) and len(a & b) / min(len(a), len(b)) >= 0.5
 
 
-def search(index: LoadedIndex, query: str, qvec: np.ndarray, k: int, filters: Filters = Filters()) -> list[Hit]:
-    """Fuse dense and BM25 rankings, then drop passages that repeat text already in the result."""
+def _late_interaction(index: LoadedIndex, rows: np.ndarray, qtok: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """IDF-weighted MaxSim: each content token of the question finds its best-matching token in the passage."""
+    from .embed import content_token_mask
+
+    states, ids = qtok
+    keep = content_token_mask()[ids]
+    if not keep.any():
+        keep = np.ones(len(ids), bool)
+    q, w = states[keep], index.tokens.idf[ids[keep]]
+    w = w / w.sum() if w.sum() > 0 else np.full(len(w), 1 / len(w), np.float32)
+    lo, hi = index.tokens.offsets[rows], index.tokens.offsets[rows + 1]
+    sims = q @ np.concatenate([np.asarray(index.tokens.states[a:b], dtype=np.float32) for a, b in zip(lo, hi)]).T
+    out = np.empty(len(rows), np.float32)
+    pos = 0
+    for i, n in enumerate(hi - lo):
+        out[i] = float(w @ sims[:, pos : pos + n].max(axis=1)) if n else 0.0
+        pos += n
+    return out
+
+
+def sentence_rows(index: LoadedIndex, doc_id: str, start: int, end: int) -> np.ndarray:
+    """Rows of the stored sentences lying inside article[start:end]."""
+    n = index.doc_numbers[doc_id]
+    key = index.sentences[:, 0] * (1 << 32)
+    lo = np.searchsorted(key + index.sentences[:, 1], n * (1 << 32) + start, side="left")
+    hi = np.searchsorted(key + index.sentences[:, 2], n * (1 << 32) + end, side="right")
+    return np.arange(lo, hi)
+
+
+def _best_sentence_cos(index: LoadedIndex, rows: np.ndarray, qvec: np.ndarray) -> np.ndarray:
+    out = np.empty(len(rows), np.float32)
+    for i, r in enumerate(rows):
+        lo, hi = index.chunk_sentences[r]
+        out[i] = float((np.asarray(index.sentence_vectors[lo:hi], dtype=np.float32) @ qvec).max()) if hi > lo else -1.0
+    return out
+
+
+def search(
+    index: LoadedIndex,
+    query: str,
+    qvec: np.ndarray,
+    k: int,
+    filters: Filters = Filters(),
+    qtok: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[Hit]:
+    """Rank passages in two stages, then drop passages that repeat text already in the result.
+
+    1. Candidates: the best of dense (FAISS) and keyword (BM25) search, fused by a normalised weighted sum
+       (or reciprocal rank, config.FUSION).
+    2. Rerank the top candidates by passage cosine, best-sentence cosine and late interaction (token MaxSim),
+       when the index stores token vectors.
+    """
     allowed = _allowed(index, filters)
     if allowed is not None and len(allowed) == 0:
         return []
@@ -188,35 +240,72 @@ def search(index: LoadedIndex, query: str, qvec: np.ndarray, k: int, filters: Fi
     else:
         fused = config.DENSE_WEIGHT * dense + (1 - config.DENSE_WEIGHT) * kw_norm
     order = np.argsort(-fused, kind="stable")
+    if config.RERANK and index.tokens is not None and qtok is not None:
+        top = order[: config.RERANK_POOL]
+        li = _late_interaction(index, rows[top], qtok)
+        sc = _best_sentence_cos(index, rows[top], qvec)
+        w = config.RERANK_WEIGHTS
+        final = (w["dense"] * dense[top] + w["sentence"] * sc + w["late"] * li + w["keyword"] * kw_norm[top]) / sum(w.values())
+        # reranked candidates first (scores in 0..1), the rest keep their fused order below them
+        order = np.concatenate([top[np.argsort(-final, kind="stable")], order[config.RERANK_POOL :]])
+        fused = fused.copy()
+        fused[top] = final
+        if len(order) > len(top):
+            fused[order[len(top) :]] = np.minimum(fused[order[len(top) :]], final.min() - 1e-6)
+    return _assemble(index, rows, order, fused, dense, kw_norm, k)
+
+
+def _assemble(index, rows, order, scores, dense, kw_norm, k: int) -> list[Hit]:
+    """Take passages best first, never showing the same text twice.
+
+    A passage overlapping one already taken (neighbouring windows share a sentence) is merged into it while the
+    union stays readable (config.CHUNK_MAX_WORDS), else reduced to its sentences not shown yet. A passage whose
+    text is syndicated in an article already taken is dropped.
+    """
     hits: list[Hit] = []
-    taken_spans: dict[str, list[tuple[int, int]]] = {}
-    taken_shingles: list[set] = []
+    shingles: list[set] = []
     for i in order:
-        c = index.chunks[int(rows[i])]
-        spans = taken_spans.setdefault(c.doc_id, [])
-        if any(c.start < e and s < c.end for s, e in spans):
-            continue  # overlapping window of a passage already shown
-        sh = _shingles(c.text)
-        if any(_near_duplicate(sh, t) for t in taken_shingles):
+        row = int(rows[i])
+        c = index.chunks[row]
+        text = index.articles[c.doc_id].text
+        start, end = c.start, c.end
+        merged = False
+        for j, h in enumerate(hits):
+            hc = index.chunks[h.row]
+            if hc.doc_id != c.doc_id or not (start < h.end and h.start < end):
+                continue
+            lo, hi = min(start, h.start), max(end, h.end)
+            if len(text[lo:hi].split()) <= config.CHUNK_MAX_WORDS:
+                hits[j] = Hit(h.row, h.score, h.dense, h.keyword, lo, hi)
+                shingles[j] = _shingles(text[lo:hi])
+                merged = True
+                break
+            # keep only what is not shown yet: the part before or after the taken span
+            start, end = (start, h.start) if start < h.start else (h.end, end)
+            while start < end and text[start].isspace():
+                start += 1
+        if merged or end - start < 2 or not re.search(r"\w", text[start:end]):
+            continue
+        sh = _shingles(text[start:end])
+        if any(_near_duplicate(sh, t) for t in shingles):
             continue  # the same text syndicated in another article
-        spans.append((c.start, c.end))
-        taken_shingles.append(sh)
-        hits.append(Hit(int(rows[i]), float(fused[i]), float(dense[i]), float(kw_norm[i])))
+        shingles.append(sh)
+        hits.append(Hit(row, float(scores[i]), float(dense[i]), float(kw_norm[i]), start, end))
         if len(hits) == k:
             break
     return hits
 
 
-def to_passage(index: LoadedIndex, row: int, score: float) -> Passage:
-    c = index.chunks[row]
+def to_passage(index: LoadedIndex, hit: Hit) -> Passage:
+    c = index.chunks[hit.row]
     a: Article = index.articles[c.doc_id]
     return Passage(
         chunk_id=c.chunk_id,
         doc_id=c.doc_id,
-        text=c.text,
-        start=c.start,
-        end=c.end,
-        score=round(float(score), 6),
+        text=a.text[hit.start : hit.end],
+        start=hit.start,
+        end=hit.end,
+        score=round(float(hit.score), 6),
         title=a.title,
         publisher=a.publisher,
         published=a.published,
@@ -249,14 +338,14 @@ def retrieve(
         ValueError: the question is not a non-empty string, k is not a positive integer, or a filter is invalid.
         IndexNotFoundError, IndexCorruptError, IndexMismatchError: the index cannot be used; the message says how to rebuild.
     """
-    from .embed import encode_queries
+    from .embed import encode_query_tokens
 
     q = check_question(question)
     k = check_k(k)
     index = get_index(index_dir)
     filters = check_filters(index, since, until, publisher)
-    qvec = encode_queries([q])[0]
-    return [to_passage(index, h.row, h.score) for h in search(index, q, qvec, k, filters)]
+    qvec, states, ids = encode_query_tokens(q)
+    return [to_passage(index, h) for h in search(index, q, qvec, k, filters, (states, ids))]
 
 
 def index_info(*, index_dir=None) -> IndexInfo:
