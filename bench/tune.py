@@ -27,6 +27,7 @@ retrieve = importlib.import_module("qa.retrieve")  # the module; `qa.retrieve` i
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--index", default=None)
+    ap.add_argument("--calibrate", action="store_true", help="fit the abstention logistic instead")
     ap.add_argument("--folds", type=int, default=5, help="repeats of 2-fold cross-validation for the chosen grid")
     args = ap.parse_args()
     qs = [q for q in load_questions(DEFAULT_EVAL_FILE) if q["kind"] != "unanswerable"]
@@ -83,5 +84,42 @@ def main() -> None:
     print(f"2-fold cross-validated hit@1 of choosing weights this way: {np.mean(held):.3f} (honest estimate on unseen questions)")
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and "--calibrate" not in sys.argv:
     main()
+
+
+def calibrate(index_dir=None) -> None:
+    """Fit the 'not in the articles' logistic on the eval set and print the refusal/answer trade-off."""
+    from qa import answer as A
+
+    index = retrieve.get_index(index_dir)
+    feats, labels = [], []
+    for q in load_questions(DEFAULT_EVAL_FILE):
+        query = A.rewrite(q["question"], q.get("history", []))
+        vec, st, ids = embed.encode_query_tokens(query)
+        hits = retrieve.search(index, query, vec, 5, retrieve.Filters(), (st, ids))
+        pq = A._prepare(index, query, vec, st, ids)
+        sent = A._best_sentence(index, hits, pq, config.ANSWER_PASSAGES)
+        best = A._token_sims(index, pq, hits[0].row).max(axis=1)
+        feats.append([float(pq.weights @ best), float(pq.weights[best < config.ABSTAIN_TOKEN_MATCH].sum()), sent.cosine if sent else 0.0])
+        labels.append(q["kind"] != "unanswerable")
+    X, y = np.array(feats), np.array(labels, float)
+    # class-balanced logistic regression by gradient descent (small, no extra dependency)
+    w, b = np.zeros(X.shape[1]), 0.0
+    cw = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
+    for _ in range(20000):
+        p = 1 / (1 + np.exp(-(X @ w + b)))
+        g = cw * (p - y)
+        w -= 0.5 * (X.T @ g / len(y) + 1e-3 * w)
+        b -= 0.5 * g.mean()
+    p = 1 / (1 + np.exp(-(X @ w + b)))
+    print(f"\nabstention logistic: bias {b:.2f}, weights late {w[0]:.2f}, missing {w[1]:.2f}, sentence {w[2]:.2f}")
+    print("| threshold | answerable answered | unanswerable refused |\n|---|---|---|")
+    refuse_all = p[y == 0].max()
+    for t in sorted({0.3, 0.4, 0.5, 0.6, round(float(refuse_all) + 1e-3, 3)}):
+        print(f"| {t:.3f} | {np.mean(p[y == 1] > t):.3f} | {np.mean(p[y == 0] <= t):.3f} |")
+    print(f"lowest threshold refusing every unanswerable question: {refuse_all + 1e-3:.3f}")
+
+
+if __name__ == "__main__" and "--calibrate" in sys.argv:
+    calibrate()

@@ -74,7 +74,7 @@ class _Sentence:
 
 def _query_tokens(index: LoadedIndex, query: str) -> list[tuple[str, float]]:
     """Stemmed query tokens with their IDF; tokens unknown to the corpus get the highest IDF (they matter most)."""
-    toks = list(dict.fromkeys(bm25.tokenize([query])[0]))
+    toks = list(dict.fromkeys(bm25.terms(query)))
     idfs = [index.keyword.idf(t) for t in toks]
     top = max(idfs, default=1.0) or 1.0
     return [(t, i if i > 0 else top * 1.5) for t, i in zip(toks, idfs)]
@@ -84,7 +84,7 @@ def _coverage(qtoks: list[tuple[str, float]], text: str) -> float:
     """IDF-weighted share of the query's tokens that occur in text."""
     if not qtoks:
         return 0.0
-    have = set(bm25.tokenize([text])[0])
+    have = set(bm25.terms(text))
     total = sum(w for _, w in qtoks)
     return sum(w for t, w in qtoks if t in have) / total
 

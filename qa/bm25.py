@@ -35,6 +35,17 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
 
 
+_SPLIT = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
+
+
+def terms(text: str) -> list[str]:
+    """Tokenise one text exactly as tokenize() does, without bm25s's per-call overhead (the query path calls this
+    for every candidate sentence; tests/test_bm25.py checks the two agree)."""
+    stop = stopwords()
+    words = [w for w in _SPLIT.findall(re.sub(r"[’‘`]", "'", text).lower()) if w not in stop]
+    return _stemmer().stemWords(words)
+
+
 def write(folder: Path, texts: Sequence[str]) -> None:
     """Build the BM25 index over passage texts and save it (JSON + .npy, no pickles) under folder/bm25."""
     import bm25s
@@ -55,7 +66,7 @@ class Keyword:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every passage for the query (zeros when no query term is in the vocabulary)."""
-        tokens = [t for t in tokenize([query])[0] if t in self.vocab]
+        tokens = [t for t in terms(query) if t in self.vocab]
         n = self._bm25.scores["num_docs"]
         if not tokens:
             return np.zeros(n, dtype=np.float32)

@@ -53,6 +53,7 @@ class Scores:
     name: str
     ranks: list[int | None] = field(default_factory=list)
     sentence_hits: list[bool] = field(default_factory=list)
+    sentence_answered: list[bool] = field(default_factory=list)
     followup_ranks: list[int | None] = field(default_factory=list)
     answered_answerable: list[bool] = field(default_factory=list)
     abstained_unanswerable: list[bool] = field(default_factory=list)
@@ -72,6 +73,9 @@ class Scores:
             "hit@5": hit(self.ranks, 5),
             "mrr": sum(1 / r for r in self.ranks if r) / len(self.ranks) if self.ranks else None,
             "answer_sentence": sum(self.sentence_hits) / len(self.sentence_hits) if self.sentence_hits else None,
+            "answer_sentence_answered": (
+                sum(self.sentence_hits) / sum(self.sentence_answered) if any(self.sentence_answered) else None
+            ),
             "answered_rate": sum(self.answered_answerable) / len(self.answered_answerable) if self.answered_answerable else None,
             "abstain_precision": (tp / (tp + fp) if tp + fp else 1.0) if self.abstained_unanswerable else None,
             "abstain_recall": tp / len(self.abstained_unanswerable) if self.abstained_unanswerable else None,
@@ -101,6 +105,7 @@ def evaluate_system(questions: list[dict[str, Any]], index_dir=None, k: int = 5)
         else:
             s.ranks.append(r)
             s.sentence_hits.append(bool(ans.found and ans.sentence and _norm(row["answer"]) in _norm(ans.sentence)))
+            s.sentence_answered.append(ans.found)
         if r != 1 or not ans.found:
             s.misses.append(f"{row.get('id')}: rank={r} found={ans.found} q={row['question']!r} searched={ans.query!r}")
     return s
@@ -134,7 +139,8 @@ METRICS = [
     ("hit@3", "hit@3"),
     ("hit@5", "hit@5"),
     ("MRR", "mrr"),
-    ("answer sentence hit", "answer_sentence"),
+    ("answer sentence hit (all answerable)", "answer_sentence"),
+    ("answer sentence hit (when answered)", "answer_sentence_answered"),
     ("answerable answered", "answered_rate"),
     ("abstention precision", "abstain_precision"),
     ("abstention recall", "abstain_recall"),
