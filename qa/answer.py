@@ -190,7 +190,7 @@ def ask(
         ValueError: invalid question, history, k or filter.
         IndexNotFoundError, IndexCorruptError, IndexMismatchError: the index cannot be used.
     """
-    from .embed import encode_query_tokens
+    from .embed import encode_query_tokens, single_thread
 
     q = check_question(question)
     k = check_k(k)
@@ -201,6 +201,11 @@ def ask(
     filters = check_filters(index, since, until, publisher)
     query = rewrite(q, hist)
     qvec, states, ids = encode_query_tokens(query)
+    with single_thread():
+        return _answer(index, q, query, qvec, states, ids, k, filters)
+
+
+def _answer(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, filters) -> Answer:
     hits = search(index, query, qvec, max(k, config.ANSWER_PASSAGES), filters, (states, ids))
     passages = tuple(to_passage(index, h) for h in hits[:k])
     if not hits:

@@ -81,6 +81,19 @@ def _query_model(folder: str):
     return MiniLM(folder)
 
 
+@lru_cache(maxsize=1)
+def _blas():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def single_thread():
+    """Run BLAS on one thread for the query path. A question's matrices are tiny: extra BLAS threads only
+    spin and contend, which on a busy 2-core machine made a query 10x slower (bench/latency.py)."""
+    return _blas().limit(limits=1, user_api="blas")
+
+
 def encode_documents(texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
     """Embed passages for the index with sentence-transformers (the reference implementation)."""
     folder = verify_model()
@@ -103,7 +116,8 @@ def encode_queries(texts: Sequence[str]) -> np.ndarray:
     folder = verify_model()
     with _lock:
         model = _query_model(str(folder))
-    return model.encode(list(texts))
+    with single_thread():
+        return model.encode(list(texts))
 
 
 def encode_passage_tokens(texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -119,7 +133,8 @@ def encode_query_tokens(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     folder = verify_model()
     with _lock:
         model = _query_model(str(folder))
-    return model.encode_tokens([text])[0]
+    with single_thread():
+        return model.encode_tokens([text])[0]
 
 
 @lru_cache(maxsize=1)

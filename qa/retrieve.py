@@ -10,7 +10,7 @@ from datetime import date
 import numpy as np
 
 from . import config
-from .index import MANIFEST, LoadedIndex, load_index
+from .index import FLAT_MAX_PASSAGES, MANIFEST, LoadedIndex, load_index
 from .types import Article, IndexInfo, Passage
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,16 @@ def _dense_pool(index: LoadedIndex, qvec: np.ndarray, n: int, allowed: np.ndarra
     q = np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32)
     if allowed is None:
         _, rows = index.faiss.search(q, n)
+    elif isinstance(index.faiss, faiss.IndexHNSW):
+        if len(allowed) <= FLAT_MAX_PASSAGES:
+            # A graph walk that may keep only a few of the nodes it visits finds too few; a subset this small is
+            # scanned exactly, as a whole corpus this small would be.
+            scores = np.asarray(index.vectors[allowed], dtype=np.float32) @ q[0]
+            top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+            return allowed[top[np.argsort(-scores[top], kind="stable")]]
+        # the per-query parameters replace the index's own, so they must carry its efSearch too
+        params = faiss.SearchParametersHNSW(sel=faiss.IDSelectorBatch(allowed), efSearch=index.faiss.hnsw.efSearch)
+        _, rows = index.faiss.search(q, n, params=params)
     else:
         params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
         _, rows = index.faiss.search(q, n, params=params)
@@ -225,7 +235,8 @@ def search(
         mask = np.zeros(len(bm), bool)
         mask[allowed] = True
         bm = np.where(mask, bm, 0.0)
-    top_bm = np.argsort(-bm)[:pool]
+    # the pool best without sorting all N scores; their order does not matter, np.unique sorts the rows below
+    top_bm = np.argpartition(-bm, pool - 1)[:pool] if pool < len(bm) else np.arange(len(bm))
     top_bm = top_bm[bm[top_bm] > 0]
     rows = np.unique(np.concatenate([dense_rows, top_bm])).astype(np.int64)
     if len(rows) == 0:
@@ -338,14 +349,15 @@ def retrieve(
         ValueError: the question is not a non-empty string, k is not a positive integer, or a filter is invalid.
         IndexNotFoundError, IndexCorruptError, IndexMismatchError: the index cannot be used; the message says how to rebuild.
     """
-    from .embed import encode_query_tokens
+    from .embed import encode_query_tokens, single_thread
 
     q = check_question(question)
     k = check_k(k)
     index = get_index(index_dir)
     filters = check_filters(index, since, until, publisher)
     qvec, states, ids = encode_query_tokens(q)
-    return [to_passage(index, h) for h in search(index, q, qvec, k, filters, (states, ids))]
+    with single_thread():
+        return [to_passage(index, h) for h in search(index, q, qvec, k, filters, (states, ids))]
 
 
 def index_info(*, index_dir=None) -> IndexInfo:
