@@ -49,18 +49,21 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     except UnicodeEncodeError:
         # argv bytes that are not UTF-8 arrive as lone surrogates, which the tokenizer rejects with a TypeError.
         raise ValueError("the question is not valid UTF-8 text; check your terminal's encoding") from None
-    passages = qa.retrieve(
-        args.question, k=args.k, since=args.since, until=args.until, publisher=args.publisher, index_dir=args.index
-    )
+    filters = dict(since=args.since, until=args.until, publisher=args.publisher, index_dir=args.index)
     if args.json:
-        for p in passages:
+        for p in qa.retrieve(args.question, k=args.k, **filters):
             print(json.dumps(p.to_dict(), ensure_ascii=False))  # JSON escapes control characters itself
         return 0
-    if not passages:
-        print("No passages found.")
+    answer = qa.ask(args.question, k=args.k, **filters)
+    passages = answer.passages
+    if answer.found:
+        print(f"Answer: {_show(answer.sentence)}\n")
+    else:
+        print("Not in the articles: no passage answers this. The closest passages:\n" if passages else "No passages found.")
     for i, p in enumerate(passages, 1):
         print(f"[{i}] {_one_line(p.citation)}  (score {p.score:.2f}, {_one_line(p.doc_id)} chars {p.start}-{p.end})")
-        print(f"    {_show(p.text)}\n")
+        body = "\n    ".join(line for line in _show(p.text).splitlines() if line.strip())
+        print(f"    {body}\n")
     return 0
 
 
