@@ -54,7 +54,7 @@ def seeds_dir(override: str | os.PathLike | None = None) -> Path:
 MAX_K = 100
 CANDIDATE_POOL = 50
 FUSION = os.environ.get("QA_FUSION", "weighted")  # "weighted" (normalised sum) or "rrf"
-DENSE_WEIGHT = float(os.environ.get("QA_DENSE_WEIGHT", "0.6"))
+DENSE_WEIGHT = float(os.environ.get("QA_DENSE_WEIGHT", "0.7"))
 RRF_K = 60
 
 # Answers: the best sentence among the top passages, and when to say "not in the articles".
