@@ -20,6 +20,7 @@ EXAMPLES = [
 ALL_PUBLISHERS = "All publishers"
 DEFAULT_K = 5
 MAX_K = 20
+MAX_HISTORY = 10  # earlier questions kept per session for follow-ups
 MAX_SHOWN_QUESTION = 500  # a pasted essay is echoed shortened; qa itself rejects > 2000 characters
 SOURCES_LABEL = "Sources of the last answer — pick one to read the article"
 RELATED_LABEL = "Related passages (not an answer) — pick one to read the article"
@@ -442,7 +443,7 @@ def build_ui():
             if user is not None:
                 chat.append({"role": "user", "content": user})
             chat.append({"role": "assistant", "content": reply})
-            asked = [*asked, accepted] if accepted else asked
+            asked = [*asked, accepted][-MAX_HISTORY:] if accepted else asked  # qa.ask uses only the last few
             if not cites:
                 return "", chat, asked, [], gr.Radio(choices=[], value=None, label=SOURCES_LABEL), VIEWER_PLACEHOLDER
             choices = [(label, i) for i, (label, _) in enumerate(cites)]
@@ -501,7 +502,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     threading.Thread(target=_warm_up, daemon=True).start()
-    build_ui().launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS, show_error=False)
+    # Two answers at once: measured ~30% more throughput under 50 concurrent users (bench/load.py); more gains nothing.
+    build_ui().queue(default_concurrency_limit=2).launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS, show_error=False)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,10 @@ def get_index(index_dir=None) -> LoadedIndex:
 def check_question(question: object) -> str:
     if not isinstance(question, str):
         raise ValueError(f"question must be a string, got {type(question).__name__}")
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, e.g. from undecodable bytes
+        raise ValueError("question is not valid Unicode text (it contains unpaired surrogates); retype it") from None
     q = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", " ", question).strip()
     if not q:
         raise ValueError("question is empty; ask something about the articles, e.g. 'Who became acting prime minister?'")
