@@ -14,6 +14,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+	$(BIN)/python -m qa.onnx_runtime
 
 run: install
 	$(BIN)/python app.py $(ARGS)

@@ -74,8 +74,34 @@ def _sentence_transformer(folder: str):
     return SentenceTransformer(folder, device="cpu", local_files_only=True)
 
 
+def _ort_model(folder: str):
+    """The ONNX Runtime encoder when its export is present and verifies, else None (logged). Never exports:
+    that needs torch, which must stay off the query path."""
+    try:
+        from .onnx_runtime import OrtMiniLM, cached_model_path
+    except ImportError as exc:
+        log.info("query encoder: numpy (onnxruntime unavailable: %s)", exc)
+        return None
+    path = cached_model_path()
+    if not path.exists():
+        log.info("query encoder: numpy (no ONNX export at %s; `make install` or `python -m qa.onnx_runtime` "
+                 "creates it)", path)
+        return None
+    try:
+        return OrtMiniLM(folder, path)
+    except ImportError as exc:
+        log.info("query encoder: numpy (onnxruntime unavailable: %s)", exc)
+    except ModelError as exc:
+        log.warning("query encoder: numpy, the ONNX export is unusable: %s", exc)
+    return None
+
+
 @lru_cache(maxsize=2)
 def _query_model(folder: str):
+    """ONNX Runtime when its export is ready (~2x faster per question), else the numpy MiniLM."""
+    model = _ort_model(folder)
+    if model is not None:
+        return model
     from .minilm import MiniLM
 
     return MiniLM(folder)

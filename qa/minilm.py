@@ -70,7 +70,63 @@ def _layer_norm_(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float)
     return x
 
 
-class MiniLM:
+class Encoder:
+    """What every runtime of the model shares: the tokenizer set up as sentence-transformers does, length-sorted
+    batching, and per-token outputs. A subclass runs the network in `_run(seqs) -> (pooled, per-text states)`."""
+
+    def _init_tokenizer(self, root: Path) -> None:
+        cfg = json.loads((root / "config.json").read_text())
+        st_cfg = json.loads((root / "sentence_bert_config.json").read_text())
+        self._hidden = int(cfg["hidden_size"])
+        self._max_len = min(int(st_cfg["max_seq_length"]), int(cfg["max_position_embeddings"]))
+        self._tok = Tokenizer.from_file(str(root / "tokenizer.json"))
+        # tokenizer.json ships with truncation=128 and fixed padding to 128; sentence-transformers
+        # overrides both, so we must too or long texts diverge and short ones pay for 128 tokens.
+        self._tok.no_padding()
+        self._tok.enable_truncation(max_length=self._max_len)
+
+    @property
+    def dim(self) -> int:
+        return self._hidden
+
+    def _run(self, seqs: list[list[int]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        raise NotImplementedError
+
+    def _batches(self, texts: Sequence[str], batch_size: int):
+        """(input positions, their token ids) per batch; similar lengths per batch keep wasted work small."""
+        if isinstance(texts, str):
+            raise TypeError("expected a sequence of strings, not a single string")
+        ids = [e.ids for e in self._tok.encode_batch(list(texts))]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            yield idx, [ids[i] for i in idx]
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Embed texts; returns float32 (len(texts), dim) with unit-norm rows in input order."""
+        out = np.empty((len(texts), self._hidden), dtype=np.float32)
+        for idx, seqs in self._batches(texts, batch_size):
+            out[idx] = self._run(seqs)[0]
+        return out
+
+    def encode_tokens(self, texts: Sequence[str], batch_size: int = 32) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per text: the sentence vector, the unit-norm contextual vectors of its tokens ([CLS]/[SEP] dropped)
+        and their wordpiece ids, all from one forward pass (for late-interaction scoring)."""
+        out: list = [None] * len(texts)
+        for idx, seqs in self._batches(texts, batch_size):
+            pooled, states = self._run(seqs)
+            for j, i in enumerate(idx):
+                t = states[j][1:-1]
+                t = t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
+                out[i] = (pooled[j], np.ascontiguousarray(t), np.asarray(seqs[j][1:-1], dtype=np.int32))
+        return out
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the wordpieces that encode_tokens returns for text."""
+        return self._tok.encode(text).offsets[1:-1]
+
+
+class MiniLM(Encoder):
     """BERT encoder + mean pooling + L2 normalisation, numerically matching sentence-transformers.
 
     Weights are transposed and Q/K/V fused once at load time so each layer is three GEMMs plus
@@ -90,16 +146,9 @@ class MiniLM:
         if modes != {"pooling_mode_mean_tokens"}:
             raise ValueError(f"only mean pooling is implemented, got {sorted(modes)}")
 
-        self._hidden = int(cfg["hidden_size"])
+        self._init_tokenizer(root)
         self._heads = int(cfg["num_attention_heads"])
         self._eps = float(cfg["layer_norm_eps"])
-        self._max_len = min(int(st_cfg["max_seq_length"]), int(cfg["max_position_embeddings"]))
-
-        self._tok = Tokenizer.from_file(str(root / "tokenizer.json"))
-        # tokenizer.json ships with truncation=128 and fixed padding to 128; sentence-transformers
-        # overrides both, so we must too or long texts diverge and short ones pay for 128 tokens.
-        self._tok.no_padding()
-        self._tok.enable_truncation(max_length=self._max_len)
 
         w = {k.removeprefix("bert."): v for k, v in load_file(str(root / "model.safetensors")).items()}
 
@@ -131,43 +180,9 @@ class MiniLM:
             ))
         log.debug("loaded MiniLM from %s in %.3fs", root, time.perf_counter() - t0)
 
-    @property
-    def dim(self) -> int:
-        return self._hidden
-
-    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """Embed texts; returns float32 (len(texts), dim) with unit-norm rows in input order."""
-        if isinstance(texts, str):
-            raise TypeError("encode expects a sequence of strings, not a single string")
-        out = np.empty((len(texts), self._hidden), dtype=np.float32)
-        if not len(texts):
-            return out
-        ids = [e.ids for e in self._tok.encode_batch(list(texts))]
-        # Similar lengths per batch keep the per-sequence attention work and peak memory even.
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            out[idx] = self._forward([ids[i] for i in idx])
-        return out
-
-    def encode_tokens(self, texts: Sequence[str], batch_size: int = 32) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Per text: the sentence vector, the unit-norm contextual vectors of its tokens ([CLS]/[SEP] dropped)
-        and their wordpiece ids, all from one forward pass (for late-interaction scoring)."""
-        ids = [e.ids for e in self._tok.encode_batch(list(texts))]
-        out: list = [None] * len(ids)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            pooled, h, bounds = self._forward([ids[i] for i in idx], return_tokens=True)
-            for j, i in enumerate(idx):
-                t = h[bounds[j] + 1 : bounds[j + 1] - 1]
-                t = t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
-                out[i] = (pooled[j], t, np.asarray(ids[i][1:-1], dtype=np.int32))
-        return out
-
-    def token_offsets(self, text: str) -> list[tuple[int, int]]:
-        """Character spans of the wordpieces that encode_tokens returns for text."""
-        return self._tok.encode(text).offsets[1:-1]
+    def _run(self, seqs: list[list[int]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        pooled, h, bounds = self._forward(seqs, return_tokens=True)
+        return pooled, [h[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
 
     def _forward(self, seqs: list[list[int]], return_tokens: bool = False):
         """Run the encoder on a batch packed as one (tokens, hidden) matrix.

@@ -239,9 +239,11 @@ def search(
         mask = np.zeros(len(bm), bool)
         mask[allowed] = True
         bm = np.where(mask, bm, 0.0)
-    # the pool best without sorting all N scores; their order does not matter, np.unique sorts the rows below
-    top_bm = np.argpartition(-bm, pool - 1)[:pool] if pool < len(bm) else np.arange(len(bm))
-    top_bm = top_bm[bm[top_bm] > 0]
+    # the pool best of the passages that match at all, without sorting all N scores; their order does not
+    # matter, np.unique sorts the rows below
+    top_bm = np.flatnonzero(bm > 0)
+    if pool < len(top_bm):
+        top_bm = top_bm[np.argpartition(-bm[top_bm], pool - 1)[:pool]]
     rows = np.unique(np.concatenate([dense_rows, top_bm])).astype(np.int64)
     if len(rows) == 0:
         return []
