@@ -135,6 +135,7 @@ class LoadedIndex:
     tokens: TokenStore | None = None  # for late-interaction reranking; absent on very large indexes
     chunk_sentences: np.ndarray | None = None  # (passages, 2): the range of sentence rows inside each passage
     doc_numbers: dict[str, int] | None = None  # doc_id -> its number in `order`
+    chunk_docs: np.ndarray | None = None  # (passages,) each passage's article number, for fast filters
 
 
 @dataclass
@@ -460,12 +461,13 @@ def _load_verified(index_dir: Path) -> LoadedIndex:
         raise IndexCorruptError(f"The token store at {index_dir} is inconsistent. {REBUILD_HINT}")
     # Sentences are stored in article order then by offset, so each passage's sentences are one contiguous range.
     doc_num = {d: i for i, d in enumerate(order)}
+    chunk_docs = np.fromiter((doc_num[c.doc_id] for c in chunks), dtype=np.int64, count=len(chunks))
     key = sentences[:, 0] * (1 << 32) + sentences[:, 1]
     ends = sentences[:, 0] * (1 << 32) + sentences[:, 2]
-    lo = np.searchsorted(key, [doc_num[c.doc_id] * (1 << 32) + c.start for c in chunks], side="left")
+    lo = np.searchsorted(key, chunk_docs * (1 << 32) + np.fromiter((c.start for c in chunks), np.int64, len(chunks)), side="left")
     hi = np.searchsorted(ends, [doc_num[c.doc_id] * (1 << 32) + c.end for c in chunks], side="right")
     chunk_sentences = np.stack([lo, hi], axis=1) if chunks else np.zeros((0, 2), np.int64)
     return LoadedIndex(
         index_dir, manifest, findex, vectors, chunks, articles, sentences, sentence_vectors, order, keyword, tokens,
-        chunk_sentences, doc_num,
+        chunk_sentences, doc_num, chunk_docs,
     )

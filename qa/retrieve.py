@@ -131,7 +131,7 @@ class Hit:
 def _allowed(index: LoadedIndex, f: Filters) -> np.ndarray | None:
     if not f.active:
         return None
-    ok_docs = set()
+    ok_docs = []
     for doc_id, a in index.articles.items():
         if f.publisher and a.publisher != f.publisher:
             continue
@@ -139,8 +139,8 @@ def _allowed(index: LoadedIndex, f: Filters) -> np.ndarray | None:
             continue  # an undated article never matches a date filter
         if f.since and a.published < f.since or f.until and a.published > f.until:
             continue
-        ok_docs.add(doc_id)
-    return np.array([i for i, c in enumerate(index.chunks) if c.doc_id in ok_docs], dtype=np.int64)
+        ok_docs.append(index.doc_numbers[doc_id])
+    return np.flatnonzero(np.isin(index.chunk_docs, ok_docs)).astype(np.int64)
 
 
 def _dense_pool(index: LoadedIndex, qvec: np.ndarray, n: int, allowed: np.ndarray | None) -> np.ndarray:
