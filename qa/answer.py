@@ -111,7 +111,8 @@ def _prepare(index: LoadedIndex, query: str, vec: np.ndarray, states: np.ndarray
 
 
 def _token_sims(index: LoadedIndex, q: _Query, row: int) -> np.ndarray:
-    return q.states @ np.asarray(index.tokens.passage(row), dtype=np.float32).T
+    t = index.tokens
+    return q.states @ t.as_float32()[t.offsets[row] : t.offsets[row + 1]].T
 
 
 def _best_sentence(index: LoadedIndex, hits: list[Hit], q: _Query, limit: int) -> _Sentence | None:

@@ -32,6 +32,7 @@ TOKEN_STATES = "token_states.npy"  # float16 (tokens, dim): contextual token vec
 TOKEN_IDS = "token_ids.npy"  # int32 (tokens,): their wordpiece ids
 TOKEN_OFFSETS = "token_offsets.npy"  # int64 (passages + 1,): passage i owns tokens [off[i], off[i+1])
 TOKEN_IDF = "token_idf.npy"  # float32 (vocab,): wordpiece IDF over passages
+_TOKEN_CACHE_LIMIT = 256 << 20  # float16 bytes of token states worth keeping as float32 in memory
 # Hash every data file on load while the index is small; past this only sizes are checked (speed at scale).
 _HASH_ON_LOAD_LIMIT = 64 << 20
 
@@ -146,9 +147,19 @@ class TokenStore:
     ids: np.ndarray
     offsets: np.ndarray
     idf: np.ndarray
+    _f32: np.ndarray | None = None
 
     def passage(self, row: int) -> np.ndarray:
         return self.states[self.offsets[row] : self.offsets[row + 1]]
+
+    def as_float32(self) -> np.ndarray:
+        """The states as float32 in memory, converted once (float16 on disk halves the files); a large store
+        stays memory-mapped and is converted per query instead."""
+        if self._f32 is None:
+            if self.states.nbytes > _TOKEN_CACHE_LIMIT:
+                return self.states
+            self._f32 = np.asarray(self.states, dtype=np.float32)
+        return self._f32
 
 
 def token_idf(ids_per_passage: list[np.ndarray], vocab_size: int) -> np.ndarray:

@@ -188,13 +188,15 @@ def _late_interaction(index: LoadedIndex, rows: np.ndarray, qtok: tuple[np.ndarr
     q, w = states[keep], index.tokens.idf[ids[keep]]
     w = w / w.sum() if w.sum() > 0 else np.full(len(w), 1 / len(w), np.float32)
     lo, hi = index.tokens.offsets[rows], index.tokens.offsets[rows + 1]
-    sims = q @ np.concatenate([np.asarray(index.tokens.states[a:b], dtype=np.float32) for a, b in zip(lo, hi)]).T
-    out = np.empty(len(rows), np.float32)
-    pos = 0
-    for i, n in enumerate(hi - lo):
-        out[i] = float(w @ sims[:, pos : pos + n].max(axis=1)) if n else 0.0
-        pos += n
-    return out
+    lengths = hi - lo
+    if not lengths.sum():
+        return np.zeros(len(rows), np.float32)
+    states_f32 = index.tokens.as_float32()
+    sims = q @ np.concatenate([states_f32[a:b] for a, b in zip(lo, hi)]).T
+    # best match per question token within each passage: one reduceat over the passages' column ranges
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    best = np.maximum.reduceat(sims, np.minimum(starts, sims.shape[1] - 1), axis=1)
+    return np.where(lengths > 0, w @ best, 0.0).astype(np.float32)
 
 
 def sentence_rows(index: LoadedIndex, doc_id: str, start: int, end: int) -> np.ndarray:
@@ -207,11 +209,12 @@ def sentence_rows(index: LoadedIndex, doc_id: str, start: int, end: int) -> np.n
 
 
 def _best_sentence_cos(index: LoadedIndex, rows: np.ndarray, qvec: np.ndarray) -> np.ndarray:
-    out = np.empty(len(rows), np.float32)
-    for i, r in enumerate(rows):
-        lo, hi = index.chunk_sentences[r]
-        out[i] = float((np.asarray(index.sentence_vectors[lo:hi], dtype=np.float32) @ qvec).max()) if hi > lo else -1.0
-    return out
+    lo, hi = index.chunk_sentences[rows, 0], index.chunk_sentences[rows, 1]
+    ranges = [np.arange(a, b) for a, b in zip(lo, hi)]
+    cos = np.asarray(index.sentence_vectors[np.concatenate(ranges)], dtype=np.float32) @ qvec
+    starts = np.concatenate([[0], np.cumsum(hi - lo)[:-1]])
+    best = np.maximum.reduceat(cos, np.minimum(starts, max(len(cos) - 1, 0))) if len(cos) else np.zeros(len(rows))
+    return np.where(hi > lo, best, -1.0).astype(np.float32)
 
 
 def search(
