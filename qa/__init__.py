@@ -1,7 +1,7 @@
 """Question answering over a folder of news articles: exact passages with citations, offline."""
 from __future__ import annotations
 
-from . import config as _config  # sets HF_HUB_OFFLINE before anything could reach a hub
+from . import config as _config  # noqa: F401  (sets HF_HUB_OFFLINE before anything could reach a hub)
 from .errors import (
     BuildError,
     BuildLockedError,

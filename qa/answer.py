@@ -20,7 +20,6 @@ log = logging.getLogger(__name__)
 _FOLLOWUP_PRONOUNS = re.compile(
     r"\b(he|him|his|she|her|hers|it|its|they|them|their|theirs|this|that|these|those|there|then|the same)\b", re.I
 )
-_FOLLOWUP_OPENERS = re.compile(r"^\s*(and|but|also|so|what about|how about|and what about|what else|why|why not|when|where)\b[\s,?]*", re.I)
 _WH = {"who", "what", "when", "where", "why", "how", "which", "whom", "whose", "did", "does", "do", "is", "was", "are", "were"}
 
 

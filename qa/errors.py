@@ -9,13 +9,21 @@ class QAError(Exception):
 
 
 class IndexError_(QAError):
-    """The index is missing, corrupt, or was built differently from what this code expects."""
+    """The index is missing, corrupt, or was built differently from what this code expects.
+
+    (The underscore keeps it from shadowing the builtin IndexError inside the package.)"""
 
 
-# A public, readable name; the trailing underscore above only avoids shadowing the builtin internally.
-IndexNotFoundError = type("IndexNotFoundError", (IndexError_,), {"__doc__": "No index exists at the given folder."})
-IndexCorruptError = type("IndexCorruptError", (IndexError_,), {"__doc__": "Index files are missing, truncated or unreadable."})
-IndexMismatchError = type("IndexMismatchError", (IndexError_,), {"__doc__": "The index was built with another model, dimension or format."})
+class IndexNotFoundError(IndexError_):
+    """No index exists at the given folder."""
+
+
+class IndexCorruptError(IndexError_):
+    """Index files are missing, truncated or unreadable."""
+
+
+class IndexMismatchError(IndexError_):
+    """The index was built with another model, dimension or format."""
 
 
 class ModelError(QAError):

@@ -137,7 +137,6 @@ class MiniLM(Encoder):
         t0 = time.perf_counter()
         root = Path(model_dir)
         cfg = json.loads((root / "config.json").read_text())
-        st_cfg = json.loads((root / "sentence_bert_config.json").read_text())
         pool_cfg = json.loads((root / "1_Pooling" / "config.json").read_text())
         variant = (cfg.get("hidden_act"), cfg.get("position_embedding_type", "absolute"))
         if variant != ("gelu", "absolute"):

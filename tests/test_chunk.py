@@ -1,7 +1,6 @@
 """Chunking: whole sentences, exact offsets, inside the model window, overlapping."""
 from __future__ import annotations
 
-import re
 
 import pytest
 
