@@ -1,8 +1,10 @@
 """Shared fixtures: a tiny real index built once per session with the real bundled model."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,20 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 DATA = Path(__file__).resolve().parent / "data"
+
+
+
+def bench_module(name: str):
+    """A script from bench/ as a module (the load test and the browser tests share bench/load.py's app launcher)."""
+    mod_name = f"bench_{name}"
+    if mod_name in sys.modules:
+        return sys.modules[mod_name]
+    spec = importlib.util.spec_from_file_location(mod_name, ROOT / "bench" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = mod  # dataclasses look their module up by name
+    spec.loader.exec_module(mod)
+    return mod
+
 
 TINY_ARTICLE = """Home | World | Sport
 Subscribe to our newsletter

@@ -3,18 +3,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 import qa
 
-from .conftest import ROOT, SEEDS
+from .conftest import SEEDS, bench_module
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -28,7 +23,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-START_TIMEOUT = 120  # seconds for the app to serve its page
 ANSWER_TIMEOUT = 60_000  # ms for one reply
 PUTIN_TITLE = "Putin holds 'private' talks with Kazakhstan's ex-president"
 SCRIPT = "<script>window.__xss=1</script>"
@@ -72,61 +66,9 @@ def browser():
         pw.stop()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`python app.py --port P` in a subprocess, ready when its page loads over HTTP."""
-
-    def __init__(self, log_path: Path, index_dir: Path | None = None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.pop("QA_HOST", None)
-        if index_dir is not None:
-            env["QA_INDEX_DIR"] = str(index_dir)
-        else:
-            env.pop("QA_INDEX_DIR", None)
-        self.log_path = log_path
-        self._log = open(log_path, "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "--port", str(self.port)],
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"app exited with {self.proc.returncode}:\n{self.log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(self.url, timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.25)
-        raise RuntimeError(f"app did not serve {self.url} within {START_TIMEOUT}s:\n{self.log_path.read_text()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._log.close()
-
-
 def serve(tmp_path_factory, name: str, index_dir: Path | None = None):
-    server = Server(tmp_path_factory.mktemp(name) / "app.log", index_dir)
+    env = {"QA_INDEX_DIR": str(index_dir)} if index_dir is not None else None
+    server = bench_module("load").Server(tmp_path_factory.mktemp(name) / "app.log", env)
     try:
         server.wait_ready()
         yield server

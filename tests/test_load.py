@@ -7,11 +7,7 @@ else runs on it). Memory is gated, with bounds explained below.
 """
 from __future__ import annotations
 
-import importlib.util
-import sys
-
-
-from .conftest import ROOT
+from .conftest import bench_module
 
 CONCURRENT = 50
 SEQUENTIAL = 500
@@ -25,15 +21,7 @@ MAX_SEQUENTIAL_GROWTH_MB = 48
 MAX_TOTAL_GROWTH_MB = 150
 
 
-def _load_module():
-    spec = importlib.util.spec_from_file_location("bench_load", ROOT / "bench" / "load.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up by name
-    spec.loader.exec_module(mod)
-    return mod
-
-
-load = _load_module()
+load = bench_module("load")
 
 
 def test_check_reply_rejects_wrong_answers():
