@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from . import bm25, config
+from .answer_type import expected_type, has_answer_type
 from .index import LoadedIndex
 from .retrieve import Hit, check_filters, check_k, check_question, get_index, search, sentence_rows, to_passage
 from .types import Answer
@@ -68,7 +69,10 @@ class _Sentence:
     start: int
     end: int
     cosine: float
+    maxsim: float
+    missing: float  # share of the question's weight with no good match inside the sentence
     score: float
+    row: int  # the passage (chunk row) of the hit it was found in
 
 
 def _query_tokens(index: LoadedIndex, query: str) -> list[tuple[str, float]]:
@@ -114,8 +118,11 @@ def _token_sims(index: LoadedIndex, q: _Query, row: int) -> np.ndarray:
     return q.states @ t.as_float32()[t.offsets[row] : t.offsets[row + 1]].T
 
 
-def _best_sentence(index: LoadedIndex, hits: list[Hit], q: _Query, limit: int) -> _Sentence | None:
-    """The sentence that best answers: token MaxSim inside the sentence, term overlap and passage rank."""
+def _best_sentence(
+    index: LoadedIndex, hits: list[Hit], q: _Query, limit: int, kind: str | None = None, query: str = ""
+) -> _Sentence | None:
+    """The sentence that best answers: token MaxSim inside the sentence, term overlap and passage rank. When the
+    question asks for a kind of answer (a date, a number...), only sentences holding one qualify; None if none does."""
     from .embed import token_offsets
 
     best: _Sentence | None = None
@@ -130,14 +137,18 @@ def _best_sentence(index: LoadedIndex, hits: list[Hit], q: _Query, limit: int) -
                 per_chunk[r] = (_token_sims(index, q, r), token_offsets(index.chunks[r].text))
         for srow in sentence_rows(index, doc_id, h.start, h.end):
             s, e = int(index.sentences[srow, 1]), int(index.sentences[srow, 2])
+            if not has_answer_type(text[s:e], kind, query):
+                continue
             cos = float(np.asarray(index.sentence_vectors[srow], dtype=np.float32) @ q.vec)
-            maxsim = cos
+            maxsim, missing = cos, (1.0 if per_chunk else 0.0)  # without token vectors: cosine only
             for r, (sims, offs) in per_chunk.items():
                 c = index.chunks[r]
                 if c.start <= s and e <= c.end:
                     sel = (offs[:, 0] + c.start >= s) & (offs[:, 1] + c.start <= e)
                     if sel.any():
-                        maxsim = float(q.weights @ sims[:, sel].max(axis=1))
+                        tok_best = sims[:, sel].max(axis=1)
+                        maxsim = float(q.weights @ tok_best)
+                        missing = float(q.weights[tok_best < config.ABSTAIN_TOKEN_MATCH].sum())
                     break
             score = (
                 config.SENT_W_MAXSIM * maxsim
@@ -146,20 +157,22 @@ def _best_sentence(index: LoadedIndex, hits: list[Hit], q: _Query, limit: int) -
                 + config.SENT_W_RANK / (1 + rank)
             )
             if best is None or score > best.score:
-                best = _Sentence(doc_id, s, e, cos, score)
+                best = _Sentence(doc_id, s, e, cos, maxsim, missing, score, h.row)
     return best
 
 
-def confidence(index: LoadedIndex, top: Hit, q: _Query, sentence: _Sentence | None) -> float:
-    """A 0..1 belief that the top passage answers the question: logistic over late-interaction match, the share of
-    question weight with no good match in the passage, and the best sentence's cosine (fit in bench/tune.py)."""
-    sent_cos = sentence.cosine if sentence else 0.0
-    if index.tokens is not None:
-        best = _token_sims(index, q, top.row).max(axis=1)
-        late, missing = float(q.weights @ best), float(q.weights[best < config.ABSTAIN_TOKEN_MATCH].sum())
-    else:  # very large indexes keep no token vectors: fall back on the passage cosine
-        late, missing = top.dense, 0.0
-    z = config.ABSTAIN_BIAS + config.ABSTAIN_W_LATE * late + config.ABSTAIN_W_MISSING * missing + config.ABSTAIN_W_SENT * sent_cos
+def confidence(sentence: _Sentence | None) -> float:
+    """A 0..1 belief that the answer sentence answers the question: a logistic over the sentence's cosine with the
+    question, its late-interaction match (IDF-weighted token MaxSim inside the sentence) and the share of the
+    question's weight it leaves unmatched. Fit by `python bench/tune.py --calibrate` on tests/data/eval.jsonl."""
+    if sentence is None:
+        return 0.0
+    z = (
+        config.ABSTAIN_BIAS
+        + config.ABSTAIN_W_SENT_COS * sentence.cosine
+        + config.ABSTAIN_W_SENT_MAXSIM * sentence.maxsim
+        + config.ABSTAIN_W_SENT_MISSING * sentence.missing
+    )
     return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -211,8 +224,9 @@ def _answer(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, f
     if not hits:
         return Answer(question=q, query=query, found=False, confidence=0.0, passages=passages)
     prepared = _prepare(index, query, qvec, states, ids)
-    sent = _best_sentence(index, hits, prepared, min(k, config.ANSWER_PASSAGES))  # the answer is always among the passages returned
-    conf = confidence(index, hits[0], prepared, sent)
+    # the answer is always among the passages returned; the kind of answer asked for comes from the user's own words
+    sent = _best_sentence(index, hits, prepared, min(k, config.ANSWER_PASSAGES), expected_type(q), query)
+    conf = confidence(sent)
     if conf < config.ABSTAIN_THRESHOLD or sent is None:
         return Answer(question=q, query=query, found=False, confidence=conf, passages=passages)
     text = index.articles[sent.doc_id].text

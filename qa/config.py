@@ -67,15 +67,19 @@ SENT_W_RANK = 0.25
 ABSTAIN_TOKEN_MATCH = 0.6  # a question token whose best match in the passage is below this is "missing"
 # Fit by `python bench/tune.py --calibrate`; the threshold is the lowest that refuses every unanswerable question
 # of tests/data/eval.jsonl (README: the trade-off table).
-ABSTAIN_BIAS = -1.12
-ABSTAIN_W_LATE = 3.93
-ABSTAIN_W_MISSING = -4.98
-ABSTAIN_W_SENT = 4.83
-ABSTAIN_THRESHOLD = float(os.environ.get("QA_ABSTAIN_THRESHOLD", "0.635"))
+ABSTAIN_BIAS = 1.60
+ABSTAIN_W_SENT_COS = 5.81
+ABSTAIN_W_SENT_MAXSIM = 4.91
+ABSTAIN_W_SENT_MISSING = -7.11
+ABSTAIN_THRESHOLD = float(os.environ.get("QA_ABSTAIN_THRESHOLD", "0.39"))
 
 # Late interaction: contextual token vectors of every passage are stored (float16, ~70 KB a passage) and used
 # to rerank candidates by IDF-weighted MaxSim. Past this many passages the store is not built (disk, memory).
 LATE_INTERACTION_MAX_PASSAGES = 20_000
 RERANK = os.environ.get("QA_RERANK", "1") != "0"
 RERANK_POOL = 30
+# Rerank bonuses (qa/answer_type.py): a passage holding the kind of answer asked for (a date for "when"...), and
+# for "Who is X?" the passage where the article first mentions X (news introduces people there).
+ANSWER_TYPE_BONUS = float(os.environ.get("QA_ANSWER_TYPE_BONUS", "0.05"))
+FIRST_MENTION_BONUS = float(os.environ.get("QA_FIRST_MENTION_BONUS", "0.15"))
 RERANK_WEIGHTS = {"dense": 0.25, "sentence": 0.25, "late": 1.0, "keyword": 0.0}

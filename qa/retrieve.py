@@ -10,6 +10,7 @@ from datetime import date
 import numpy as np
 
 from . import config
+from .answer_type import definition_subject, expected_type, first_mention, has_answer_type
 from .index import FLAT_MAX_PASSAGES, MANIFEST, LoadedIndex, load_index
 from .types import Article, IndexInfo, Passage
 
@@ -217,6 +218,21 @@ def _best_sentence_cos(index: LoadedIndex, rows: np.ndarray, qvec: np.ndarray) -
     return np.where(hi > lo, best, -1.0).astype(np.float32)
 
 
+def _answer_type_match(index: LoadedIndex, query: str, rows: np.ndarray) -> np.ndarray:
+    """A rerank bonus for the passages holding the kind of answer the question asks for (qa/answer_type.py): a date
+    for "when", a number for "how many", the person's introduction for "Who is X?"; 0 for other questions."""
+    match = np.zeros(len(rows), np.float32)
+    kind = expected_type(query)
+    if kind is not None:
+        match[:] = [config.ANSWER_TYPE_BONUS * has_answer_type(index.chunks[r].text, kind, query) for r in rows]
+    elif (name := definition_subject(query)) is not None:
+        for i, r in enumerate(rows):
+            c = index.chunks[r]
+            at = first_mention(index.articles[c.doc_id].text, name)
+            match[i] = config.FIRST_MENTION_BONUS * (at is not None and c.start <= at < c.end)
+    return match
+
+
 def search(
     index: LoadedIndex,
     query: str,
@@ -266,6 +282,7 @@ def search(
         sc = _best_sentence_cos(index, rows[top], qvec)
         w = config.RERANK_WEIGHTS
         final = (w["dense"] * dense[top] + w["sentence"] * sc + w["late"] * li + w["keyword"] * kw_norm[top]) / sum(w.values())
+        final = final + _answer_type_match(index, query, rows[top])
         # reranked candidates first (scores in 0..1), the rest keep their fused order below them
         order = np.concatenate([top[np.argsort(-final, kind="stable")], order[config.RERANK_POOL :]])
         fused = fused.copy()
