@@ -21,19 +21,30 @@ from qa import config, embed  # noqa: E402
 from qa.answer import rewrite  # noqa: E402
 from qa.evaluate import DEFAULT_EVAL_FILE, _norm, load_questions  # noqa: E402
 
+HOLDOUT_FILE = DEFAULT_EVAL_FILE.with_name("holdout.jsonl")
+
 retrieve = importlib.import_module("qa.retrieve")  # the module; `qa.retrieve` is the public function
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--index", default=None)
+    ap.add_argument("--questions", default=str(DEFAULT_EVAL_FILE), help="eval file (default tests/data/eval.jsonl)")
     ap.add_argument("--calibrate", action="store_true", help="fit the abstention logistic instead")
     ap.add_argument("--folds", type=int, default=5, help="repeats of 2-fold cross-validation for the chosen grid")
     args = ap.parse_args()
-    qs = [q for q in load_questions(DEFAULT_EVAL_FILE) if q["kind"] != "unanswerable"]
+    qs = [q for q in load_questions(Path(args.questions)) if q["kind"] != "unanswerable"]
     index = retrieve.get_index(args.index)
     cached = lru_cache(maxsize=None)(embed.encode_query_tokens)
-    shipped = dict(FUSION=config.FUSION, DENSE_WEIGHT=config.DENSE_WEIGHT, RERANK=True, RERANK_WEIGHTS=dict(config.RERANK_WEIGHTS))
+    shipped = dict(
+        FUSION=config.FUSION,
+        DENSE_WEIGHT=config.DENSE_WEIGHT,
+        RERANK=True,
+        RERANK_WEIGHTS=dict(config.RERANK_WEIGHTS),
+        ANSWER_TYPE_BONUS=config.ANSWER_TYPE_BONUS,
+        FIRST_MENTION_BONUS=config.FIRST_MENTION_BONUS,
+    )
+    no_type = dict(ANSWER_TYPE_BONUS=0.0, FIRST_MENTION_BONUS=0.0)
 
     def ranks(setting: dict) -> list[int]:
         for k, v in setting.items():
@@ -53,7 +64,7 @@ def main() -> None:
         print(f"| {name} | {np.mean(r == 1):.3f} | {np.mean(r <= 5):.3f} | {np.mean(np.where(r < 99, 1 / r, 0)):.3f} |")
         return list(r)
 
-    base = dict(FUSION="weighted", DENSE_WEIGHT=1.0, RERANK=False)
+    base = dict(FUSION="weighted", DENSE_WEIGHT=1.0, RERANK=False, **no_type)
     print(f"{len(qs)} answerable questions (incl. follow-ups), {len(index.chunks)} passages\n")
     print("| technique | hit@1 | hit@5 | MRR |\n|---|---|---|---|")
     show("dense only (FAISS)", base)
@@ -61,16 +72,18 @@ def main() -> None:
     for w in (0.3, 0.5, 0.6, 0.7, 0.8):
         show(f"hybrid, weighted sum, dense weight {w}", dict(base, DENSE_WEIGHT=w))
     show("hybrid, reciprocal rank fusion", dict(base, FUSION="rrf"))
-    defaults = shipped
+    defaults = dict(shipped, **no_type)
     show("+ rerank: sentence cosine only", dict(defaults, RERANK_WEIGHTS={"dense": 0.0, "sentence": 1.0, "late": 0.0, "keyword": 0.0}))
     show("+ rerank: late interaction only", dict(defaults, RERANK_WEIGHTS={"dense": 0.0, "sentence": 0.0, "late": 1.0, "keyword": 0.0}))
-    show(f"+ rerank: shipped defaults {shipped['RERANK_WEIGHTS']}", defaults)
+    show(f"+ rerank: weights {shipped['RERANK_WEIGHTS']}", defaults)
+    show(f"+ answer-type bonus {shipped['ANSWER_TYPE_BONUS']}", dict(defaults, ANSWER_TYPE_BONUS=shipped["ANSWER_TYPE_BONUS"]))
+    show(f"+ first-mention bonus {shipped['FIRST_MENTION_BONUS']} (shipped)", shipped)
 
     grid = [
         {"dense": d, "sentence": s, "late": 1.0, "keyword": kw}
         for d, s, kw in itertools.product((0.0, 0.25, 0.5), (0.0, 0.25, 0.5, 1.0), (0.0, 0.1, 0.25))
     ]
-    results = {i: np.array(ranks(dict(defaults, RERANK_WEIGHTS=g))) for i, g in enumerate(grid)}
+    results = {i: np.array(ranks(dict(shipped, RERANK_WEIGHTS=g))) for i, g in enumerate(grid)}
     best = max(results, key=lambda i: (np.mean(results[i] == 1), np.mean(results[i] <= 5)))
     print(f"\nbest rerank weights on the whole set: {grid[best]} hit@1 {np.mean(results[best] == 1):.3f}")
     rng = np.random.default_rng(0)
@@ -88,22 +101,37 @@ if __name__ == "__main__" and "--calibrate" not in sys.argv:
     main()
 
 
-def calibrate(index_dir=None) -> None:
-    """Fit the 'not in the articles' logistic on the eval set and print the refusal/answer trade-off."""
+def _abstain_features(index, path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The answer sentence's (cosine, MaxSim, missing) for every question of an eval file, with the labels
+    (answerable or not) and whether no sentence of the asked-for kind was found (then the answer is "not found")."""
     from qa import answer as A
+    from qa.answer_type import expected_type
 
-    index = retrieve.get_index(index_dir)
-    feats, labels = [], []
-    for q in load_questions(DEFAULT_EVAL_FILE):
+    feats, labels, none = [], [], []
+    for q in load_questions(path):
         query = A.rewrite(q["question"], q.get("history", []))
         vec, st, ids = embed.encode_query_tokens(query)
         hits = retrieve.search(index, query, vec, 5, retrieve.Filters(), (st, ids))
         pq = A._prepare(index, query, vec, st, ids)
-        sent = A._best_sentence(index, hits, pq, config.ANSWER_PASSAGES)
-        best = A._token_sims(index, pq, hits[0].row).max(axis=1)
-        feats.append([float(pq.weights @ best), float(pq.weights[best < config.ABSTAIN_TOKEN_MATCH].sum()), sent.cosine if sent else 0.0])
+        sent = A._best_sentence(index, hits, pq, config.ANSWER_PASSAGES, expected_type(q["question"]), query)
+        feats.append([sent.cosine, sent.maxsim, sent.missing] if sent else [0.0, 0.0, 1.0])
         labels.append(q["kind"] != "unanswerable")
-    X, y = np.array(feats), np.array(labels, float)
+        none.append(sent is None)
+    return np.array(feats), np.array(labels, float), np.array(none)
+
+
+def _trade_off(name: str, p: np.ndarray, y: np.ndarray, thresholds) -> None:
+    print(f"\n{name}\n| threshold | answerable answered | unanswerable refused |\n|---|---|---|")
+    for t in thresholds:
+        print(f"| {t:.3f} | {np.mean(p[y == 1] > t):.3f} | {np.mean(p[y == 0] <= t):.3f} |")
+    print(f"refusing every unanswerable question needs threshold {p[y == 0].max():.3f}: answers {np.mean(p[y == 1] > p[y == 0].max()):.3f} of the answerable")
+
+
+def calibrate(index_dir=None) -> None:
+    """Fit the 'not in the articles' logistic on the eval set, print the refusal/answer trade-off there and on the
+    held-out set (tests/data/holdout.jsonl, written blind and never used for fitting)."""
+    index = retrieve.get_index(index_dir)
+    X, y, none = _abstain_features(index, DEFAULT_EVAL_FILE)
     # class-balanced logistic regression by gradient descent (small, no extra dependency)
     w, b = np.zeros(X.shape[1]), 0.0
     cw = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
@@ -112,13 +140,17 @@ def calibrate(index_dir=None) -> None:
         g = cw * (p - y)
         w -= 0.5 * (X.T @ g / len(y) + 1e-3 * w)
         b -= 0.5 * g.mean()
-    p = 1 / (1 + np.exp(-(X @ w + b)))
-    print(f"\nabstention logistic: bias {b:.2f}, weights late {w[0]:.2f}, missing {w[1]:.2f}, sentence {w[2]:.2f}")
-    print("| threshold | answerable answered | unanswerable refused |\n|---|---|---|")
-    refuse_all = p[y == 0].max()
-    for t in sorted({0.3, 0.4, 0.5, 0.6, round(float(refuse_all) + 1e-3, 3)}):
-        print(f"| {t:.3f} | {np.mean(p[y == 1] > t):.3f} | {np.mean(p[y == 0] <= t):.3f} |")
-    print(f"lowest threshold refusing every unanswerable question: {refuse_all + 1e-3:.3f}")
+    print(f"abstention logistic: bias {b:.2f}, weights sentence cosine {w[0]:.2f}, MaxSim {w[1]:.2f}, missing {w[2]:.2f}")
+
+    def prob(X, none):
+        p = 1 / (1 + np.exp(-(X @ w + b)))
+        return np.where(none, 0.0, p)
+
+    p = prob(X, none)
+    ts = sorted({0.2, 0.3, 0.4, 0.5, 0.6, config.ABSTAIN_THRESHOLD, round(float(p[y == 0].max()) + 1e-3, 3)})
+    _trade_off(f"tuning set ({DEFAULT_EVAL_FILE.name})", p, y, ts)
+    Xh, yh, nh = _abstain_features(index, HOLDOUT_FILE)
+    _trade_off(f"held-out set ({HOLDOUT_FILE.name}, not used to fit)", prob(Xh, nh), yh, ts)
 
 
 if __name__ == "__main__" and "--calibrate" in sys.argv:

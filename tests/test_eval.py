@@ -8,39 +8,58 @@ import pytest
 from qa.cli import main
 from qa.evaluate import DEFAULT_EVAL_FILE, evaluate_system, load_questions
 
-# Measured 2026-11-22 on the committed index: hit@1 0.880, hit@5 1.000, MRR 0.937, follow-up hit@1 1.000,
-# abstention recall 1.000, answered 0.782, sentence hit when answered ~0.70.
+HOLDOUT_FILE = DEFAULT_EVAL_FILE.with_name("holdout.jsonl")
+
+# Measured 2026-11-22 on the committed index (README "Answer quality").
+# eval.jsonl (the set the settings were tuned on): hit@1 0.907, hit@5 1.000, MRR 0.949, follow-up hit@1 1.000,
+# abstention recall 1.000 with 1.000 of the answerable answered, sentence hit when answered 0.747.
+# holdout.jsonl (written blind, never fitted on): hit@1 0.900, hit@5 0.975, follow-up hit@1 0.875, abstention
+# recall 0.700, answered 0.979, sentence hit when answered 0.769.
 FLOORS = {
-    "hit@1": 0.86,
-    "hit@5": 0.98,
-    "mrr": 0.92,
-    "followup_hit@1": 0.90,
-    "abstain_recall": 0.92,
-    "answered_rate": 0.74,
-    "answer_sentence_answered": 0.62,
+    "eval.jsonl": {
+        "hit@1": 0.89,
+        "hit@5": 0.98,
+        "mrr": 0.93,
+        "followup_hit@1": 0.90,
+        "abstain_recall": 0.92,
+        "answered_rate": 0.95,
+        "answer_sentence_answered": 0.70,
+    },
+    "holdout.jsonl": {
+        "hit@1": 0.87,
+        "hit@5": 0.95,
+        "mrr": 0.90,
+        "followup_hit@1": 0.85,
+        "abstain_recall": 0.65,
+        "answered_rate": 0.93,
+        "answer_sentence_answered": 0.72,
+    },
 }
+FILES = {"eval.jsonl": DEFAULT_EVAL_FILE, "holdout.jsonl": HOLDOUT_FILE}
 
 
-@pytest.fixture(scope="module")
-def figures():
-    s = evaluate_system(load_questions(DEFAULT_EVAL_FILE))
-    return s.summary()
+@pytest.fixture(scope="module", params=sorted(FILES))
+def figures(request):
+    return request.param, evaluate_system(load_questions(FILES[request.param])).summary()
 
 
-def test_eval_set_shape():
-    qs = load_questions(DEFAULT_EVAL_FILE)
+@pytest.mark.parametrize("path", sorted(FILES.values()), ids=sorted(FILES))
+def test_eval_set_shape(path):
+    qs = load_questions(path)
     kinds = [q["kind"] for q in qs]
-    assert kinds.count("answerable") >= 60 and kinds.count("unanswerable") >= 10 and kinds.count("followup") >= 8
+    assert kinds.count("answerable") >= 40 and kinds.count("unanswerable") >= 10 and kinds.count("followup") >= 8
+    assert len({q["id"] for q in qs}) == len(qs)
 
 
-@pytest.mark.parametrize("metric", sorted(FLOORS))
-def test_quality_floor(figures, metric):
-    print(f"\n{metric} = {figures[metric]:.3f} (floor {FLOORS[metric]})")
-    assert figures[metric] >= FLOORS[metric]
+def test_quality_floors(figures):
+    name, got = figures
+    low = {m: round(got[m], 3) for m, floor in FLOORS[name].items() if got[m] < floor}
+    print(f"\n{name}: " + ", ".join(f"{m} {got[m]:.3f} (floor {f})" for m, f in FLOORS[name].items()))
+    assert not low, f"{name}: below the floor: {low}"
 
 
 def test_passages_are_short(figures):
-    assert figures["mean_passage_words"] <= 100
+    assert figures[1]["mean_passage_words"] <= 100
 
 
 def test_qa_eval_cli_json_with_baseline(tmp_path, capsys):
