@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import qa
+from qa.answer_type import DESCRIPTIONS
 
 log = logging.getLogger("qa.app")
 
@@ -226,7 +227,11 @@ def format_reply(answer) -> str:
     else:
         parts.append(
             '<div class="qa-notfound"><strong>Not in the articles.</strong> '
-            "The indexed articles don’t answer this question.</div>"
+            + (
+                f"No passage gives {DESCRIPTIONS[answer.answer_type]} for this question.</div>"
+                if answer.missing_type
+                else "The indexed articles don’t answer this question.</div>"
+            )
         )
         parts.append(searched_for(answer))
         if passages:

@@ -225,10 +225,11 @@ def _answer(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, f
         return Answer(question=q, query=query, found=False, confidence=0.0, passages=passages)
     prepared = _prepare(index, query, qvec, states, ids)
     # the answer is always among the passages returned; the kind of answer asked for comes from the user's own words
-    sent = _best_sentence(index, hits, prepared, min(k, config.ANSWER_PASSAGES), expected_type(q), query)
+    kind = expected_type(q)
+    sent = _best_sentence(index, hits, prepared, min(k, config.ANSWER_PASSAGES), kind, query)
     conf = confidence(sent)
     if conf < config.ABSTAIN_THRESHOLD or sent is None:
-        return Answer(question=q, query=query, found=False, confidence=conf, passages=passages)
+        return Answer(question=q, query=query, found=False, confidence=conf, passages=passages, answer_type=kind)
     text = index.articles[sent.doc_id].text
     holder = next(h for h in hits if index.chunks[h.row].doc_id == sent.doc_id and h.start <= sent.start and sent.end <= h.end)
     return Answer(
@@ -241,4 +242,5 @@ def _answer(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, f
         sentence_end=sent.end,
         passage=to_passage(index, holder),
         passages=passages,
+        answer_type=kind,
     )

@@ -8,6 +8,7 @@ import re
 import sys
 
 from . import config
+from .answer_type import DESCRIPTIONS
 
 # C0/C1 control characters except tab and newline: article text and file names come from the web and from
 # other people's folders, and an escape sequence printed raw can rewrite the user's terminal.
@@ -59,7 +60,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     if answer.found:
         print(f"Answer: {_show(answer.sentence)}\n")
     else:
-        print("Not in the articles: no passage answers this. The closest passages:\n" if passages else "No passages found.")
+        why = f"no passage gives {DESCRIPTIONS[answer.answer_type]} for this" if answer.missing_type else "no passage answers this"
+        print(f"Not in the articles: {why}. The closest passages:\n" if passages else "No passages found.")
     for i, p in enumerate(passages, 1):
         print(f"[{i}] {_one_line(p.citation)}  (score {p.score:.2f}, {_one_line(p.doc_id)} chars {p.start}-{p.end})")
         body = "\n    ".join(line for line in _show(p.text).splitlines() if line.strip())

@@ -116,10 +116,17 @@ class Answer:
     sentence_start: int | None = None  # offsets of `sentence` in the article's text
     sentence_end: int | None = None
     passage: Passage | None = None
+    # the kind of answer the question asks for: "date", "year", "number", "age", "duration", "place" or None
+    answer_type: str | None = None
 
     @property
     def rewritten(self) -> bool:
         return self.query != self.question
+
+    @property
+    def missing_type(self) -> bool:
+        """Not found because no passage holds the kind of answer asked for (no year for "In what year...?")."""
+        return not self.found and self.answer_type is not None and self.confidence == 0.0 and bool(self.passages)
 
     def to_dict(self) -> dict:
         return {
@@ -132,6 +139,7 @@ class Answer:
             "sentence_end": self.sentence_end,
             "passage": self.passage.to_dict() if self.passage else None,
             "passages": [p.to_dict() for p in self.passages],
+            "answer_type": self.answer_type,
         }
 
 

@@ -90,3 +90,21 @@ def test_ask_answers_a_typed_question_with_a_sentence_of_that_kind():
 def test_who_is_question_ranks_the_introduction_first():
     top = qa.retrieve("Who is Arman Shuraev?", k=1)[0]
     assert "media manager from Kazakhstan Arman Shuraev" in top.text
+
+
+def test_refusal_says_which_kind_of_answer_is_missing(capsys):
+    from qa.cli import main
+
+    ans = qa.ask("How long was Karim Massimov sentenced to prison for?")
+    assert ans.answer_type == "duration" and ans.missing_type and ans.to_dict()["answer_type"] == "duration"
+    assert main(["ask", "How long was Karim Massimov sentenced to prison for?", "-k", "1"]) == 0
+    assert "Not in the articles: no passage gives a length of time for this." in capsys.readouterr().out
+    other = qa.ask("What is the recipe for beef stroganoff?")
+    assert not other.found and other.answer_type is None and not other.missing_type
+
+
+def test_app_refusal_names_the_missing_kind():
+    import app
+
+    html_out = app.format_reply(qa.ask("In what year did Kazakhstan move its capital from Almaty to Astana?"))
+    assert "No passage gives a year for this question." in html_out
