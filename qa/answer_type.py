@@ -87,7 +87,7 @@ DESCRIPTIONS = {"year": "a year", "duration": "a length of time", "place": "a pl
 
 
 def expected_type(question: str) -> str | None:
-    """The kind of answer the question asks for: 'year', 'duration', 'age', 'date', 'number', or None (any)."""
+    """The kind of answer the question asks for: 'year', 'duration', 'place', 'age', 'date', 'number', or None (any)."""
     for name, cue, _ in _TYPES:
         if cue.search(question):
             return name

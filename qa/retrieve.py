@@ -283,7 +283,7 @@ def search(
         w = config.RERANK_WEIGHTS
         final = (w["dense"] * dense[top] + w["sentence"] * sc + w["late"] * li + w["keyword"] * kw_norm[top]) / sum(w.values())
         final = final + _answer_type_match(index, query, rows[top])
-        # reranked candidates first (scores in 0..1), the rest keep their fused order below them
+        # reranked candidates first (about 0..1, plus any answer-type bonus); the rest keep their fused order below
         order = np.concatenate([top[np.argsort(-final, kind="stable")], order[config.RERANK_POOL :]])
         fused = fused.copy()
         fused[top] = final
