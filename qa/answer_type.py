@@ -35,7 +35,10 @@ _TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
         ),
         re.compile(
             rf"\b{_NUMBER_WORD}[- ](?:\w+ )?(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|centuries)\b"
-            r"|\blife (?:sentence|imprisonment|in prison)\b|\bsince (?:1[5-9]\d\d|20\d\d)\b",
+            r"|\blife (?:sentence|imprisonment|in prison)\b|\bsince (?:1[5-9]\d\d|20\d\d)\b"
+            # a span of years: "between 1991 and 2019", "from 1991 to 2019", "1991-2019"
+            r"|\b(?:between|from) (?:1[5-9]\d\d|20\d\d) (?:and|to|until|till) (?:1[5-9]\d\d|20\d\d)\b"
+            r"|\b(?:1[5-9]\d\d|20\d\d) ?[-–] ?(?:1[5-9]\d\d|20\d\d)\b",
             re.I,
         ),
     ),
