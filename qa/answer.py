@@ -153,7 +153,7 @@ def _best_sentence(
             score = (
                 config.SENT_W_MAXSIM * maxsim
                 + config.SENT_W_COS * cos
-                + config.SENT_W_OVERLAP * _coverage(q.terms, text[s:e])
+                + (config.SENT_W_OVERLAP * _coverage(q.terms, text[s:e]) if config.SENT_W_OVERLAP else 0.0)
                 + config.SENT_W_RANK / (1 + rank)
             )
             if best is None or score > best.score:
