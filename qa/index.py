@@ -130,6 +130,9 @@ class LoadedIndex:
     chunk_sentences: np.ndarray | None = None  # (passages, 2): the range of sentence rows inside each passage
     doc_numbers: dict[str, int] | None = None  # doc_id -> its number in `order`
     chunk_docs: np.ndarray | None = None  # (passages,) each passage's article number, for fast filters
+    doc_publishers: np.ndarray | None = None  # (articles,) a code per article number, -1 when unknown
+    publisher_codes: dict[str, int] | None = None  # publisher -> its code in doc_publishers
+    doc_dates: np.ndarray | None = None  # (articles,) publication date as a proleptic ordinal, -1 when undated
 
 
 @dataclass
@@ -471,7 +474,20 @@ def _load_verified(index_dir: Path) -> LoadedIndex:
     lo = np.searchsorted(key, chunk_docs * (1 << 32) + np.fromiter((c.start for c in chunks), np.int64, len(chunks)), side="left")
     hi = np.searchsorted(ends, [doc_num[c.doc_id] * (1 << 32) + c.end for c in chunks], side="right")
     chunk_sentences = np.stack([lo, hi], axis=1) if chunks else np.zeros((0, 2), np.int64)
+    # per-article columns, so a publisher or date filter is a few array comparisons, not a loop over articles
+    publisher_codes: dict[str, int] = {}
+    for a in articles.values():
+        if a.publisher is not None:
+            publisher_codes.setdefault(a.publisher, len(publisher_codes))
+    doc_publishers = np.fromiter(
+        (publisher_codes.get(articles[d].publisher, -1) if articles[d].publisher is not None else -1 for d in order),
+        dtype=np.int32,
+        count=len(order),
+    )
+    doc_dates = np.fromiter(
+        (articles[d].published.toordinal() if articles[d].published else -1 for d in order), dtype=np.int64, count=len(order)
+    )
     return LoadedIndex(
         index_dir, manifest, findex, vectors, chunks, articles, sentences, sentence_vectors, order, keyword, tokens,
-        chunk_sentences, doc_num, chunk_docs,
+        chunk_sentences, doc_num, chunk_docs, doc_publishers, publisher_codes, doc_dates,
     )

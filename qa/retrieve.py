@@ -130,18 +130,37 @@ class Hit:
 
 
 def _allowed(index: LoadedIndex, f: Filters) -> np.ndarray | None:
+    """Rows of the passages whose article passes the filters (None when there are no filters)."""
     if not f.active:
         return None
-    ok_docs = []
-    for doc_id, a in index.articles.items():
-        if f.publisher and a.publisher != f.publisher:
-            continue
-        if (f.since or f.until) and a.published is None:
-            continue  # an undated article never matches a date filter
-        if f.since and a.published < f.since or f.until and a.published > f.until:
-            continue
-        ok_docs.append(index.doc_numbers[doc_id])
-    return np.flatnonzero(np.isin(index.chunk_docs, ok_docs)).astype(np.int64)
+    ok = np.ones(len(index.order), bool)
+    if f.publisher:
+        code = index.publisher_codes.get(f.publisher)
+        ok &= index.doc_publishers == (-2 if code is None else code)
+    if f.since or f.until:
+        ok &= index.doc_dates >= 0  # an undated article never matches a date filter
+        if f.since:
+            ok &= index.doc_dates >= f.since.toordinal()
+        if f.until:
+            ok &= index.doc_dates <= f.until.toordinal()
+    return np.flatnonzero(ok[index.chunk_docs]).astype(np.int64)
+
+
+def _subset_scores(index: LoadedIndex, q: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Inner products of the query with the given passages' vectors: in C++ over the HNSW index's own in-memory
+    copy of the vectors when it has one (no gather of the rows into a new array), else from vectors.npy."""
+    import faiss
+
+    try:
+        storage = faiss.downcast_index(index.faiss.storage)
+    except Exception:  # not an index with a separate storage, or one faiss cannot downcast
+        storage = None
+    if isinstance(storage, faiss.IndexFlatIP):
+        scores = np.empty((1, len(rows)), np.float32)
+        labels = np.ascontiguousarray(rows.reshape(1, -1), dtype=np.int64)
+        storage.compute_distance_subset(1, faiss.swig_ptr(q), len(rows), faiss.swig_ptr(scores), faiss.swig_ptr(labels))
+        return scores[0]
+    return np.asarray(index.vectors[rows], dtype=np.float32) @ q[0]
 
 
 def _dense_pool(index: LoadedIndex, qvec: np.ndarray, n: int, allowed: np.ndarray | None) -> np.ndarray:
@@ -157,7 +176,7 @@ def _dense_pool(index: LoadedIndex, qvec: np.ndarray, n: int, allowed: np.ndarra
         if len(allowed) <= FLAT_MAX_PASSAGES:
             # A graph walk that may keep only a few of the nodes it visits finds too few; a subset this small is
             # scanned exactly, as a whole corpus this small would be.
-            scores = np.asarray(index.vectors[allowed], dtype=np.float32) @ q[0]
+            scores = _subset_scores(index, q, allowed)
             top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
             return allowed[top[np.argsort(-scores[top], kind="stable")]]
         # the per-query parameters replace the index's own, so they must carry its efSearch too

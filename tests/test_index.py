@@ -130,3 +130,41 @@ def test_build_killed_midway_leaves_old_index_loadable(tiny_seeds, tiny_index, t
     r = qa.build(seeds, out)
     assert "002_686b9ab0d986a4d5" in r.embedded
     assert not list(out.glob(".tmp-*"))
+
+
+def test_hnsw_index_filters_exactly_within_the_subset(tiny_seeds, tmp_path, monkeypatch):
+    """Past FLAT_MAX_PASSAGES the index is an HNSW graph; a filtered search scores the allowed passages exactly
+    from the graph's in-memory vectors. Forced here on the tiny corpus by lowering the threshold."""
+    import importlib
+
+    import faiss
+    import numpy as np
+
+    import qa.index
+
+    monkeypatch.setattr(qa.index, "FLAT_MAX_PASSAGES", 5)
+    out = tmp_path / "hnsw"
+    qa.build(tiny_seeds, out)
+    ix = load_index(out)
+    assert isinstance(ix.faiss, faiss.IndexHNSW) and _manifest(out)["index"]["type"] == "hnsw"
+    R = importlib.import_module("qa.retrieve")
+
+    for pub in {a.publisher for a in ix.articles.values() if a.publisher}:
+        allowed = R._allowed(ix, R.Filters(publisher=pub))
+        assert list(allowed) == [i for i, c in enumerate(ix.chunks) if ix.articles[c.doc_id].publisher == pub]
+        q = np.ascontiguousarray(ix.vectors[allowed[-1]], dtype=np.float32).reshape(1, -1)
+        np.testing.assert_allclose(R._subset_scores(ix, q, allowed), np.asarray(ix.vectors[allowed]) @ q[0], atol=1e-5)
+        assert R._dense_pool(ix, q[0], 3, allowed)[0] == allowed[-1]  # a passage's own vector finds it first
+        hits = qa.retrieve("government", k=3, publisher=pub, index_dir=out)
+        assert hits and all(h.publisher == pub for h in hits)
+
+    dates = sorted({a.published for a in ix.articles.values() if a.published})
+    for since, until in ((dates[0], None), (None, dates[0]), (dates[-1], dates[-1]), (None, None)):
+        f = R.Filters(since=since, until=until, publisher=None)
+        want = [
+            i
+            for i, c in enumerate(ix.chunks)
+            if (p := ix.articles[c.doc_id].published) is not None and (since is None or p >= since) and (until is None or p <= until)
+        ]
+        got = R._allowed(ix, f)
+        assert (got is None and since is None and until is None) or list(got) == want
