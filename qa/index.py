@@ -479,11 +479,7 @@ def _load_verified(index_dir: Path) -> LoadedIndex:
     for a in articles.values():
         if a.publisher is not None:
             publisher_codes.setdefault(a.publisher, len(publisher_codes))
-    doc_publishers = np.fromiter(
-        (publisher_codes.get(articles[d].publisher, -1) if articles[d].publisher is not None else -1 for d in order),
-        dtype=np.int32,
-        count=len(order),
-    )
+    doc_publishers = np.fromiter((publisher_codes.get(articles[d].publisher, -1) for d in order), np.int32, len(order))
     doc_dates = np.fromiter(
         (articles[d].published.toordinal() if articles[d].published else -1 for d in order), dtype=np.int64, count=len(order)
     )

@@ -135,8 +135,7 @@ def _allowed(index: LoadedIndex, f: Filters) -> np.ndarray | None:
         return None
     ok = np.ones(len(index.order), bool)
     if f.publisher:
-        code = index.publisher_codes.get(f.publisher)
-        ok &= index.doc_publishers == (-2 if code is None else code)
+        ok &= index.doc_publishers == index.publisher_codes.get(f.publisher, -2)  # -2: matches no article
     if f.since or f.until:
         ok &= index.doc_dates >= 0  # an undated article never matches a date filter
         if f.since:
@@ -151,10 +150,7 @@ def _subset_scores(index: LoadedIndex, q: np.ndarray, rows: np.ndarray) -> np.nd
     copy of the vectors when it has one (no gather of the rows into a new array), else from vectors.npy."""
     import faiss
 
-    try:
-        storage = faiss.downcast_index(index.faiss.storage)
-    except Exception:  # not an index with a separate storage, or one faiss cannot downcast
-        storage = None
+    storage = faiss.downcast_index(index.faiss.storage)  # only called for HNSW indexes, which all have one
     if isinstance(storage, faiss.IndexFlatIP):
         scores = np.empty((1, len(rows)), np.float32)
         labels = np.ascontiguousarray(rows.reshape(1, -1), dtype=np.int64)
@@ -245,9 +241,12 @@ def _answer_type_match(index: LoadedIndex, query: str, rows: np.ndarray) -> np.n
     if kind is not None:
         match[:] = [config.ANSWER_TYPE_BONUS * has_answer_type(index.chunks[r].text, kind, query) for r in rows]
     elif (name := definition_subject(query)) is not None:
+        first: dict[str, int | None] = {}  # per article, not per candidate passage
         for i, r in enumerate(rows):
             c = index.chunks[r]
-            at = first_mention(index.articles[c.doc_id].text, name)
+            if c.doc_id not in first:
+                first[c.doc_id] = first_mention(index.articles[c.doc_id].text, name)
+            at = first[c.doc_id]
             match[i] = config.FIRST_MENTION_BONUS * (at is not None and c.start <= at < c.end)
     return match
 
