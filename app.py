@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import qa
-from qa.answer_type import DESCRIPTIONS
 
 log = logging.getLogger("qa.app")
 
@@ -162,13 +161,8 @@ def highlight(text: str, marks: Sequence[tuple[int, int, str]] = (), base: int =
 
 def _sentence_mark(answer, passage) -> list[tuple[int, int, str]]:
     """The answer sentence's span, if it falls inside this passage."""
-    if not answer.found or answer.passage is None or answer.sentence_start is None or answer.sentence_end is None:
-        return []
-    if passage.doc_id != answer.passage.doc_id:
-        return []
-    if answer.sentence_end <= passage.start or answer.sentence_start >= passage.end:
-        return []
-    return [(answer.sentence_start, answer.sentence_end, "qa-sentence")]
+    span = answer.sentence_in(passage) if answer.found else None
+    return [(*span, "qa-sentence")] if span else []
 
 
 def meta_line(publisher, published, authors) -> str:
@@ -226,12 +220,7 @@ def format_reply(answer) -> str:
             parts.append('<div class="qa-hint">Open a source in the panel on the right to read the whole article.</div>')
     else:
         parts.append(
-            '<div class="qa-notfound"><strong>Not in the articles.</strong> '
-            + (
-                f"No passage gives {DESCRIPTIONS[answer.answer_type]} for this question.</div>"
-                if answer.missing_type
-                else "The indexed articles don’t answer this question.</div>"
-            )
+            f'<div class="qa-notfound"><strong>Not in the articles.</strong> {esc(answer.explanation)}</div>'
         )
         parts.append(searched_for(answer))
         if passages:

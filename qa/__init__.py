@@ -14,14 +14,37 @@ from .errors import (
 from .answer import ask
 from .builder import build
 from .retrieve import get_article, index_info, retrieve
-from .types import Answer, Article, BuildReport, IndexInfo, Passage, Skipped
+from .types import (
+    ANSWERED,
+    FILTERED_OUT,
+    LOW_CONFIDENCE,
+    MISSING_TYPE,
+    NO_MATCH,
+    NOT_FOUND,
+    UNSURE,
+    Answer,
+    Article,
+    BuildReport,
+    Filters,
+    IndexInfo,
+    Passage,
+    Skipped,
+)
 
 __all__ = [
+    "ANSWERED",
+    "FILTERED_OUT",
+    "LOW_CONFIDENCE",
+    "MISSING_TYPE",
+    "NO_MATCH",
+    "NOT_FOUND",
+    "UNSURE",
     "Answer",
     "Article",
     "BuildError",
     "BuildLockedError",
     "BuildReport",
+    "Filters",
     "IndexCorruptError",
     "IndexInfo",
     "IndexMismatchError",

@@ -13,8 +13,18 @@ import numpy as np
 from . import bm25, config
 from .answer_type import expected_type, has_answer_type
 from .index import LoadedIndex
-from .retrieve import Hit, check_filters, check_k, check_question, get_index, search, sentence_rows, to_passage
-from .types import Answer
+from .retrieve import (
+    Hit,
+    check_filters,
+    check_k,
+    check_question,
+    excludes_everything,
+    get_index,
+    search,
+    sentence_rows,
+    to_passage,
+)
+from .types import ANSWERED, FILTERED_OUT, LOW_CONFIDENCE, MISSING_TYPE, NO_MATCH, NOT_FOUND, UNSURE, Answer
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +206,9 @@ def ask(
         index_dir: the index folder; default $QA_INDEX_DIR, else the repository's embeddings/.
 
     Returns:
-        An Answer. `found` is False when the articles do not answer the question; `sentence` and `passage` are
-        then None and `passages` holds the closest, weak matches.
+        An Answer whose `outcome` is "answered", "unsure" (the closest sentence is given but may not answer) or
+        "not_found" (no sentence; `passages` holds the closest, weak matches), with `reason` saying why it is not
+        answered: no match, no passage of the kind asked for, or filters that exclude every article.
 
     Raises:
         ValueError: invalid question, history, k or filter.
@@ -221,26 +232,30 @@ def ask(
 def _answer(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, filters) -> Answer:
     hits = search(index, query, qvec, max(k, config.ANSWER_PASSAGES), filters, (states, ids))
     passages = tuple(to_passage(index, h) for h in hits[:k])
-    if not hits:
-        return Answer(question=q, query=query, found=False, confidence=0.0, passages=passages)
-    prepared = _prepare(index, query, qvec, states, ids)
-    # the answer is always among the passages returned; the kind of answer asked for comes from the user's own words
+    # the kind of answer asked for comes from the user's own words
     kind = expected_type(q)
+    base = dict(question=q, query=query, passages=passages, answer_type=kind, filters=filters)
+    if not hits:
+        reason = FILTERED_OUT if excludes_everything(index, filters) else NO_MATCH
+        return Answer(outcome=NOT_FOUND, confidence=0.0, reason=reason, **base)
+    prepared = _prepare(index, query, qvec, states, ids)
+    # the answer is always among the passages returned
     sent = _best_sentence(index, hits, prepared, min(k, config.ANSWER_PASSAGES), kind, query)
+    if sent is None:  # only when a kind of answer was asked for and no returned passage holds one
+        return Answer(outcome=NOT_FOUND, confidence=0.0, reason=MISSING_TYPE, **base)
     conf = confidence(sent)
-    if conf < config.ABSTAIN_THRESHOLD or sent is None:
-        return Answer(question=q, query=query, found=False, confidence=conf, passages=passages, answer_type=kind)
+    if conf < config.UNSURE_THRESHOLD:
+        return Answer(outcome=NOT_FOUND, confidence=conf, reason=NO_MATCH, **base)
     text = index.articles[sent.doc_id].text
     holder = next(h for h in hits if index.chunks[h.row].doc_id == sent.doc_id and h.start <= sent.start and sent.end <= h.end)
+    answered = conf >= config.ABSTAIN_THRESHOLD
     return Answer(
-        question=q,
-        query=query,
-        found=True,
+        outcome=ANSWERED if answered else UNSURE,
+        reason=None if answered else LOW_CONFIDENCE,
         confidence=conf,
         sentence=text[sent.start : sent.end],
         sentence_start=sent.start,
         sentence_end=sent.end,
         passage=to_passage(index, holder),
-        passages=passages,
-        answer_type=kind,
+        **base,
     )

@@ -86,9 +86,6 @@ _TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
 ]
 
 
-DESCRIPTIONS = {"year": "a year", "duration": "a length of time", "place": "a place", "age": "an age", "date": "a date", "number": "a number"}
-
-
 def expected_type(question: str) -> str | None:
     """The kind of answer the question asks for: 'year', 'duration', 'place', 'age', 'date', 'number', or None (any)."""
     for name, cue, _ in _TYPES:

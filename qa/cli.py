@@ -8,7 +8,6 @@ import re
 import sys
 
 from . import config
-from .answer_type import DESCRIPTIONS
 
 # C0/C1 control characters except tab and newline: article text and file names come from the web and from
 # other people's folders, and an escape sequence printed raw can rewrite the user's terminal.
@@ -57,13 +56,19 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         return 0
     answer = qa.ask(args.question, k=args.k, **filters)
     passages = answer.passages
-    if answer.found:
-        print(f"Answer: {_show(answer.sentence)}\n")
+    scope = f" ({answer.filters.description})" if answer.filters.active else ""
+    if answer.outcome == qa.ANSWERED:
+        print(f"Answer{scope}, confidence {answer.confidence:.2f}: {_show(answer.sentence)}\n")
+    elif answer.outcome == qa.UNSURE:
+        print(f"Unsure{scope}, confidence {answer.confidence:.2f}. {answer.explanation} The closest sentence:")
+        print(f"  {_show(answer.sentence)}\n")
     else:
-        why = f"no passage gives {DESCRIPTIONS[answer.answer_type]} for this" if answer.missing_type else "no passage answers this"
-        print(f"Not in the articles: {why}. The closest passages:\n" if passages else "No passages found.")
+        tail = " The closest passages:\n" if passages else ""
+        print(f"Not in the articles{scope}: {answer.explanation}{tail}")
     for i, p in enumerate(passages, 1):
         print(f"[{i}] {_one_line(p.citation)}  (score {p.score:.2f}, {_one_line(p.doc_id)} chars {p.start}-{p.end})")
+        if p.url:
+            print(f"    {_one_line(p.url)}")
         body = "\n    ".join(line for line in _show(p.text).splitlines() if line.strip())
         print(f"    {body}\n")
     return 0

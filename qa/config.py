@@ -72,6 +72,8 @@ ABSTAIN_W_SENT_COS = 6.15
 ABSTAIN_W_SENT_MAXSIM = 5.25
 ABSTAIN_W_SENT_MISSING = -6.93
 ABSTAIN_THRESHOLD = float(os.environ.get("QA_ABSTAIN_THRESHOLD", "0.323"))
+# Below ABSTAIN_THRESHOLD but at least this: the closest sentence is shown as "may not answer" (outcome "unsure").
+UNSURE_THRESHOLD = 0.15
 
 # Late interaction: contextual token vectors of every passage are stored (float16, ~70 KB a passage) and used
 # to rerank candidates by IDF-weighted MaxSim. Past this many passages the store is not built (disk, memory).

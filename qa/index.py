@@ -51,6 +51,7 @@ def article_to_json(a: Article) -> dict[str, Any]:
         "authors": list(a.authors),
         "text": a.text,
         "source": a.source,
+        "url": a.url,
     }
 
 
@@ -63,6 +64,7 @@ def article_from_json(d: dict[str, Any]) -> Article:
         authors=tuple(d.get("authors") or ()),
         text=d["text"],
         source=d.get("source") or "",
+        url=d.get("url") or None,
     )
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from . import config
 from .answer_type import definition_subject, expected_type, first_mention, has_answer_type
 from .index import FLAT_MAX_PASSAGES, MANIFEST, LoadedIndex, load_index
-from .types import Article, IndexInfo, Passage
+from .types import Article, Filters, IndexInfo, Passage
 
 log = logging.getLogger(__name__)
 
@@ -82,17 +82,6 @@ def _check_date(value: object, name: str) -> date | None:
     raise ValueError(f"{name} must be a date or an ISO date string like '2024-02-05', got {value!r}")
 
 
-@dataclass(frozen=True)
-class Filters:
-    since: date | None = None
-    until: date | None = None
-    publisher: str | None = None
-
-    @property
-    def active(self) -> bool:
-        return bool(self.since or self.until or self.publisher)
-
-
 def check_filters(index: LoadedIndex, since=None, until=None, publisher=None) -> Filters:
     s, u = _check_date(since, "since"), _check_date(until, "until")
     if s and u and s > u:
@@ -127,6 +116,12 @@ class Hit:
     keyword: float  # BM25 divided by the best BM25 among candidates
     start: int  # the span shown: the passage, possibly merged with an overlapping neighbour
     end: int
+
+
+def excludes_everything(index: LoadedIndex, f: Filters) -> bool:
+    """True when filters are on and no passage of the index passes them."""
+    allowed = _allowed(index, f)
+    return allowed is not None and len(allowed) == 0
 
 
 def _allowed(index: LoadedIndex, f: Filters) -> np.ndarray | None:
@@ -365,6 +360,7 @@ def to_passage(index: LoadedIndex, hit: Hit) -> Passage:
         publisher=a.publisher,
         published=a.published,
         authors=a.authors,
+        url=a.url,
     )
 
 

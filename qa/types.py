@@ -25,6 +25,7 @@ class Article:
     authors: tuple[str, ...]
     text: str
     source: str = ""  # the file name it came from
+    url: str | None = None  # the original address, when the page states one
 
     @property
     def paragraphs(self) -> list[str]:
@@ -60,6 +61,7 @@ class Passage:
     publisher: str | None = None
     published: date | None = None
     authors: tuple[str, ...] = field(default_factory=tuple)
+    url: str | None = None  # the article's original address, when its page states one
 
     @property
     def citation(self) -> str:
@@ -77,6 +79,7 @@ class Passage:
             "publisher": self.publisher,
             "published": self.published.isoformat() if self.published else None,
             "authors": list(self.authors),
+            "url": self.url,
             "citation": self.citation,
         }
 
@@ -104,20 +107,78 @@ class BuildReport:
 
 
 @dataclass(frozen=True)
+class Filters:
+    """Which articles a search may use: published in [since, until] (inclusive) and/or from one publisher."""
+
+    since: date | None = None
+    until: date | None = None
+    publisher: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.since or self.until or self.publisher)
+
+    @property
+    def description(self) -> str:
+        """`in Example News, 2022-01-01 → 2022-12-31`; empty when no filter is on."""
+        parts = []
+        if self.publisher:
+            parts.append(f"in {self.publisher}")
+        if self.since or self.until:
+            since = self.since.isoformat() if self.since else "…"
+            until = self.until.isoformat() if self.until else "…"
+            parts.append(f"{since} → {until}")
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict:
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "publisher": self.publisher,
+        }
+
+
+ANSWERED, UNSURE, NOT_FOUND = "answered", "unsure", "not_found"
+# Why an answer is not ANSWERED:
+NO_MATCH = "no_match"  # nothing in the articles answers the question
+MISSING_TYPE = "missing_type"  # the question asks for a kind of answer (a year, a number...) no passage holds
+FILTERED_OUT = "filtered_out"  # the filters exclude every article
+LOW_CONFIDENCE = "low_confidence"  # (UNSURE) the closest sentence may not answer the question
+
+ANSWER_TYPE_NAMES = {
+    "year": "a year", "duration": "a length of time", "place": "a place", "age": "an age", "date": "a date",
+    "number": "a number",
+}
+
+
+@dataclass(frozen=True)
 class Answer:
-    """What `qa.ask` returns: the answering sentence (with offsets in its article) and the supporting passages."""
+    """What `qa.ask` returns: an outcome with its reason, the answering sentence (with offsets in its article) and
+    the supporting passages.
+
+    outcome is ANSWERED (`sentence` answers, with `confidence`), UNSURE (`sentence` is the closest one found but
+    may not answer: show it as such) or NOT_FOUND (no sentence; `passages` are related ones at best), and `reason`
+    says why it is not ANSWERED (NO_MATCH, MISSING_TYPE, FILTERED_OUT, LOW_CONFIDENCE).
+    """
 
     question: str
     query: str  # the text actually searched (a follow-up carries terms of earlier questions)
-    found: bool
-    confidence: float
+    outcome: str
+    confidence: float  # how likely it is that `sentence` answers the question (0 when there is none)
     passages: tuple[Passage, ...] = ()
     sentence: str | None = None
     sentence_start: int | None = None  # offsets of `sentence` in the article's text
     sentence_end: int | None = None
-    passage: Passage | None = None
+    passage: Passage | None = None  # the passage holding `sentence`
     # the kind of answer the question asks for: "date", "year", "number", "age", "duration", "place" or None
     answer_type: str | None = None
+    reason: str | None = None
+    filters: Filters = field(default_factory=Filters)
+
+    @property
+    def found(self) -> bool:
+        """True when the articles answer the question (outcome ANSWERED)."""
+        return self.outcome == ANSWERED
 
     @property
     def rewritten(self) -> bool:
@@ -126,12 +187,39 @@ class Answer:
     @property
     def missing_type(self) -> bool:
         """Not found because no passage holds the kind of answer asked for (no year for "In what year...?")."""
-        return not self.found and self.answer_type is not None and self.confidence == 0.0 and bool(self.passages)
+        return self.reason == MISSING_TYPE
+
+    @property
+    def explanation(self) -> str:
+        """Why the answer is not ANSWERED, as a person reads it; empty when it is."""
+        if self.outcome == ANSWERED:
+            return ""
+        if self.reason == FILTERED_OUT:
+            scope = f" ({self.filters.description})" if self.filters.active else ""
+            return f"No articles match these filters{scope}."
+        if self.reason == MISSING_TYPE and self.answer_type in ANSWER_TYPE_NAMES:
+            return f"No passage gives {ANSWER_TYPE_NAMES[self.answer_type]} for this question."
+        if self.outcome == UNSURE:
+            return "The closest passage may not answer this question."
+        return "The indexed articles don't answer this question."
+
+    def sentence_in(self, passage: Passage) -> tuple[int, int] | None:
+        """The answer sentence's (start, end) in article offsets when it lies in this passage, else None."""
+        if self.sentence is None or self.passage is None or self.sentence_start is None or self.sentence_end is None:
+            return None
+        if passage.doc_id != self.passage.doc_id:
+            return None
+        if self.sentence_end <= passage.start or self.sentence_start >= passage.end:
+            return None
+        return self.sentence_start, self.sentence_end
 
     def to_dict(self) -> dict:
         return {
             "question": self.question,
             "query": self.query,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "explanation": self.explanation,
             "found": self.found,
             "confidence": self.confidence,
             "sentence": self.sentence,
@@ -140,6 +228,7 @@ class Answer:
             "passage": self.passage.to_dict() if self.passage else None,
             "passages": [p.to_dict() for p in self.passages],
             "answer_type": self.answer_type,
+            "filters": self.filters.to_dict(),
         }
 
 

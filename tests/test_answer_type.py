@@ -100,7 +100,7 @@ def test_refusal_says_which_kind_of_answer_is_missing(capsys):
     ans = qa.ask("How old is Karim Massimov?")  # the articles give Tokayev's and Nazarbayev's ages, not his
     assert ans.answer_type == "age" and ans.missing_type and ans.to_dict()["answer_type"] == "age"
     assert main(["ask", "How old is Karim Massimov?", "-k", "1"]) == 0
-    assert "Not in the articles: no passage gives an age for this." in capsys.readouterr().out
+    assert "Not in the articles: No passage gives an age for this question." in capsys.readouterr().out
     other = qa.ask("What is the recipe for beef stroganoff?")
     assert not other.found and other.answer_type is None and not other.missing_type
 

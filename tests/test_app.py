@@ -1,6 +1,7 @@
 """The chat's formatting functions: escaping, highlighting, not-found replies, follow-ups and friendly errors."""
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 import subprocess
@@ -56,7 +57,7 @@ def test_markup_in_the_answer_sentence_and_article_viewer_is_escaped():
     text = f"First paragraph.\n\nThe note read {EVIL} verbatim."
     s = text.index("The note")
     p = make_passage(text, 0, title=EVIL)
-    ans = qa.Answer(question="q", query="q", found=True, confidence=0.9, passages=(p,), sentence=text[s:], sentence_start=s, sentence_end=len(text), passage=p)
+    ans = qa.Answer(question="q", query="q", outcome=qa.ANSWERED, confidence=0.9, passages=(p,), sentence=text[s:], sentence_start=s, sentence_end=len(text), passage=p)
     reply = app.format_reply(ans)
     assert "<script" not in reply and "<img" not in reply
     assert f"The note read {EVIL} verbatim." in visible_text(reply)
@@ -169,7 +170,7 @@ def test_not_found_reply_says_so_and_sets_related_passages_apart(stroganoff):
 def test_answer_passage_is_always_among_the_cards(samat):
     p = samat.passage
     weak = [make_passage("Unrelated text.", 0, doc_id=f"d{i}", score=0.1) for i in range(3)]
-    ans = qa.Answer(samat.question, samat.query, True, samat.confidence, tuple(weak), samat.sentence, samat.sentence_start, samat.sentence_end, p)
+    ans = dataclasses.replace(samat, passages=tuple(weak))
     shown = app.cited_passages(ans)
     assert shown[0] == p and len(shown) == 3
 

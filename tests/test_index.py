@@ -150,7 +150,7 @@ def test_hnsw_index_filters_exactly_within_the_subset(tiny_seeds, tmp_path, monk
     R = importlib.import_module("qa.retrieve")
 
     for pub in {a.publisher for a in ix.articles.values() if a.publisher}:
-        allowed = R._allowed(ix, R.Filters(publisher=pub))
+        allowed = R._allowed(ix, qa.Filters(publisher=pub))
         assert list(allowed) == [i for i, c in enumerate(ix.chunks) if ix.articles[c.doc_id].publisher == pub]
         q = np.ascontiguousarray(ix.vectors[allowed[-1]], dtype=np.float32).reshape(1, -1)
         np.testing.assert_allclose(R._subset_scores(ix, q, allowed), np.asarray(ix.vectors[allowed]) @ q[0], atol=1e-5)
@@ -160,7 +160,7 @@ def test_hnsw_index_filters_exactly_within_the_subset(tiny_seeds, tmp_path, monk
 
     dates = sorted({a.published for a in ix.articles.values() if a.published})
     for since, until in ((dates[0], None), (None, dates[0]), (dates[-1], dates[-1]), (None, None)):
-        f = R.Filters(since=since, until=until, publisher=None)
+        f = qa.Filters(since=since, until=until, publisher=None)
         want = [
             i
             for i, c in enumerate(ix.chunks)
