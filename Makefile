@@ -26,7 +26,7 @@ build: install
 	$(BIN)/qa build
 
 bench: install
-	$(BIN)/python bench/encoder.py
+	$(BIN)/python bench/build.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -175,6 +175,7 @@ def real_minilm_vectors() -> np.ndarray:
 def build(n: int, work: Path) -> dict:
     import qa.bm25
     import qa.index
+    from qa.embed import encoder_identity
     from qa.index import text_hash, write_index
 
     rng = np.random.default_rng(SEED)
@@ -190,13 +191,18 @@ def build(n: int, work: Path) -> dict:
     for s in range(0, len(sentences), 200_000):
         rows = first[sentences[s : s + 200_000, 0]]
         sent_vecs[s : s + 200_000] = synth.around(vectors[rows], 0.5, rng)
-    token_states = None
-    if n <= config.LATE_INTERACTION_MAX_PASSAGES:  # qa.builder stores token vectors only for small indexes
-        token_states = []
-        for c, v in zip(chunks, vectors):
-            t = int(1.3 * len(c.text.split()))
-            st = v + 0.8 * rng.standard_normal((t, config.MODEL_DIM), dtype=np.float32)
-            token_states.append(((st / np.linalg.norm(st, axis=1, keepdims=True)).astype(np.float16), rng.integers(1000, config.MODEL_VOCAB, t).astype(np.int32)))
+    # token vectors: noisy copies of the passage vector, as many as a passage's content wordpieces (~0.7 a word)
+    from qa.tokens import TokenBlock, compress
+
+    blocks = []
+    for lo in range(0, len(chunks), 20_000):
+        lengths = np.array([int(0.7 * len(c.text.split())) for c in chunks[lo : lo + 20_000]], np.int64)
+        st = np.repeat(vectors[lo : lo + 20_000], lengths, axis=0) + 0.8 * rng.standard_normal((int(lengths.sum()), config.MODEL_DIM), dtype=np.float32)
+        st /= np.linalg.norm(st, axis=1, keepdims=True)
+        ids = rng.integers(1000, config.MODEL_VOCAB, len(st))
+        spans = np.zeros((len(st), 2), np.int64)
+        blocks.append(compress(st, ids, spans, lengths))
+    token_block = TokenBlock.concat(blocks)
     gen_s = time.perf_counter() - t0
 
     timings = {}
@@ -216,7 +222,7 @@ def build(n: int, work: Path) -> dict:
     t0 = time.perf_counter()
     manifest = write_index(
         index_dir, articles, chunks, vectors, {a.doc_id: text_hash(a) for a in articles}, sentences, sent_vecs,
-        token_states, vocab_size=config.MODEL_VOCAB,
+        token_block, encoder_identity(),
     )
     build_s = time.perf_counter() - t0
     del sent_vecs
@@ -231,7 +237,7 @@ def build(n: int, work: Path) -> dict:
         "faiss_s": timings.get("faiss"),
         "bm25_s": timings.get("bm25"),
         "index": manifest["index"],
-        "late_interaction": manifest["late_interaction"],
+        "late_interaction": True,
         "bytes": {name: info["size"] for name, info in files.items()},
     }
 
@@ -352,9 +358,9 @@ def embed_speed() -> dict:
     ix = load_index(config.DEFAULT_INDEX_DIR)
     texts = [c.text for c in ix.chunks]
     texts = (texts * (512 // len(texts) + 1))[:512]
-    embed.encode_documents(texts[:32])  # load the model first
+    embed.encode_passages(texts[:32])  # load the model first
     t = time.perf_counter()
-    embed.encode_documents(texts)
+    embed.encode_passages(texts)
     docs = len(texts) / (time.perf_counter() - t)
     questions = ["Who became acting prime minister of Kazakhstan?", "Why is Samat Abish under investigation?"] * 10
     embed.encode_query_tokens(questions[0])
@@ -473,7 +479,7 @@ def main() -> None:
     if not args.no_embed:
         e = child("--_embed")
         print(
-            f"Encoder: sentence-transformers encode_documents {e['passages_per_s']:.0f} passages/s "
+            f"Encoder: ONNX Runtime encode_passages (vector + token vectors) {e['passages_per_s']:.0f} passages/s "
             f"(real passages, {e['words']:.0f} words); query encoder (numpy) {e['query_ms']:.1f} ms a question"
         )
     print(f"Load average at the end: {os.getloadavg()[0]:.1f}")

@@ -124,8 +124,7 @@ def _prepare(index: LoadedIndex, query: str, vec: np.ndarray, states: np.ndarray
 
 
 def _token_sims(index: LoadedIndex, q: _Query, row: int) -> np.ndarray:
-    t = index.tokens
-    return q.states @ t.as_float32()[t.offsets[row] : t.offsets[row + 1]].T
+    return q.states @ index.tokens.passage(row).T
 
 
 def _best_sentence(
@@ -133,8 +132,6 @@ def _best_sentence(
 ) -> _Sentence | None:
     """The sentence that best answers: token MaxSim inside the sentence, term overlap and passage rank. When the
     question asks for a kind of answer (a date, a number...), only sentences holding one qualify; None if none does."""
-    from .embed import token_offsets
-
     best: _Sentence | None = None
     for rank, h in enumerate(hits[:limit]):
         doc_id = index.chunks[h.row].doc_id
@@ -144,7 +141,7 @@ def _best_sentence(
         per_chunk = {}
         for r in rows:
             if index.tokens is not None:
-                per_chunk[r] = (_token_sims(index, q, r), token_offsets(index.chunks[r].text))
+                per_chunk[r] = (_token_sims(index, q, r), index.tokens.passage_spans(r))
         for srow in sentence_rows(index, doc_id, h.start, h.end):
             s, e = int(index.sentences[srow, 1]), int(index.sentences[srow, 2])
             if not has_answer_type(text[s:e], kind, query):

@@ -3,16 +3,21 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import config
+from . import config, tokens
 from .chunk import chunk_article, split_sentences
 from .clean import clean_collection, list_seed_files, read_seed
+from .embed import encoder_identity
 from .errors import BuildError, BuildLockedError, IndexError_
-from .index import chunker_settings, load_index, text_hash, write_index
+from .index import LoadedIndex, chunker_settings, load_index, text_hash, write_index
+from .tokens import TokenBlock
 from .types import Article, BuildReport, Chunk, Skipped
+
+ENCODE_SLICE = 1024  # passages encoded, then compressed, at a time
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +77,98 @@ def _unchanged(old_manifest: dict, articles: list[Article], hashes: dict[str, st
     )
 
 
+@dataclass
+class _Encoded:
+    """One article's vectors: its passages', its sentences', and its passages' compressed token vectors."""
+
+    vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    tokens: TokenBlock
+
+
+def _previous_index(out: Path) -> LoadedIndex | None:
+    try:
+        return load_index(out)
+    except IndexError_ as exc:
+        if (out / "manifest.json").exists():
+            log.warning("previous index unusable, re-encoding everything: %s", exc)
+    return None
+
+
+def _reusable(old: LoadedIndex) -> dict[str, tuple[list[str], _Encoded]]:
+    """What the previous index holds for each article, by the hash of its cleaned text."""
+    rows: dict[str, list[int]] = {}
+    for i, c in enumerate(old.chunks):
+        rows.setdefault(c.doc_id, []).append(i)
+    out = {}
+    for n, doc_id in enumerate(old.order):
+        if doc_id not in rows:
+            continue
+        r = rows[doc_id]
+        # sentences are stored in article order
+        lo, hi = np.searchsorted(old.sentences[:, 0], [n, n + 1])
+        out[text_hash(old.articles[doc_id])] = (
+            [old.chunks[i].text for i in r],
+            _Encoded(np.asarray(old.vectors[r]), np.asarray(old.sentence_vectors[lo:hi]), old.tokens.block(r)),
+        )
+    return out
+
+
+def _encode_articles(articles: list[Article], reusable: dict, progress: bool):
+    """Chunk every article and split it into sentences; encode those of articles not found in `reusable`.
+
+    Returns:
+        (passages, sentence rows (article number, start, end), an _Encoded per article, reused ids, encoded ids).
+    """
+    all_chunks: list[Chunk] = []
+    sentences: list[tuple[int, int, int]] = []
+    plan: list[tuple[list[Chunk], list[str], _Encoded | None]] = []
+    reused, embedded = [], []
+    for n, a in enumerate(articles):
+        chunks = chunk_article(a)
+        spans = split_sentences(a.text)
+        prev = reusable.get(text_hash(a))
+        if prev is not None and prev[0] == [c.text for c in chunks] and len(prev[1].sentence_vectors) == len(spans):
+            reused.append(a.doc_id)
+            plan.append((chunks, [], prev[1]))
+        else:
+            embedded.append(a.doc_id)
+            plan.append((chunks, [a.text[s:e] for s, e in spans], None))
+        all_chunks.extend(chunks)
+        sentences += [(n, s, e) for s, e in spans]
+    fresh = iter(_encode_new([(c, s) for c, s, prev in plan if prev is None], progress and len(embedded) > config.PROGRESS_MIN_ARTICLES))
+    encoded = [prev if prev is not None else next(fresh) for _, _, prev in plan]
+    return all_chunks, np.array(sentences, dtype=np.int64).reshape(-1, 3), encoded, reused, embedded
+
+
+def _encode_new(items: list[tuple[list[Chunk], list[str]]], progress: bool) -> list[_Encoded]:
+    """Encode the passages (one forward pass each: vector and token vectors) and sentences of these articles."""
+    if not items:
+        return []
+    from .embed import encode_passages, encode_sentences, progress_bar
+
+    passages = [c.text for chunks, _ in items for c in chunks]
+    sentences = [s for _, sents in items for s in sents]
+    bar = progress_bar(len(passages) + len(sentences), "encoding", progress)
+    try:
+        vectors, blocks = [], []
+        for lo in range(0, len(passages), ENCODE_SLICE):  # compress as we go: token vectors are 27x their codes
+            pt = encode_passages(passages[lo : lo + ENCODE_SLICE], bar=bar)
+            vectors.append(pt.vectors)
+            blocks.append(tokens.compress(pt.states, pt.ids, pt.spans, pt.lengths))
+        sentence_vectors = encode_sentences(sentences, bar=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    vecs, block = np.vstack(vectors), TokenBlock.concat(blocks)
+    out, p, s = [], 0, 0
+    for chunks, sents in items:
+        out.append(_Encoded(vecs[p : p + len(chunks)], sentence_vectors[s : s + len(sents)], block.passages(p, p + len(chunks))))
+        p += len(chunks)
+        s += len(sents)
+    return out
+
+
 def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool = False) -> BuildReport:
     """Build or update the index from a folder of articles.
 
@@ -121,86 +218,20 @@ def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool
     except OSError as exc:
         raise BuildError(f"Cannot write the index folder {out}: {exc.strerror or exc}. Choose another with --index.") from exc
     try:
-        old = None
-        try:
-            old = load_index(out)
-        except IndexError_ as exc:
-            if (out / "manifest.json").exists():
-                log.warning("previous index unusable, rebuilding everything: %s", exc)
+        old = _previous_index(out)
         if old is not None and not force and _unchanged(old.manifest, articles, hashes):
             return BuildReport(str(out), len(articles), old.manifest["passages"], tuple(a.doc_id for a in articles), (), tuple(skipped), time.perf_counter() - t0, False)
-
-        # Reuse vectors of any article whose cleaned text was embedded before with the same chunker.
-        reusable: dict[str, tuple] = {}
-        if old is not None and not force and old.manifest.get("chunker") == chunker_settings():
-            rows: dict[str, list[int]] = {}
-            for i, c in enumerate(old.chunks):
-                rows.setdefault(c.doc_id, []).append(i)
-            for n, doc_id in enumerate(old.order):
-                srows = np.flatnonzero(old.sentences[:, 0] == n)
-                if doc_id in rows:
-                    texts = [old.chunks[i].text for i in rows[doc_id]]
-                    toks = None
-                    if old.tokens is not None:
-                        toks = [(np.asarray(old.tokens.passage(i)), np.asarray(old.tokens.ids[old.tokens.offsets[i] : old.tokens.offsets[i + 1]])) for i in rows[doc_id]]
-                    reusable[text_hash(old.articles[doc_id])] = (
-                        texts, np.asarray(old.vectors[rows[doc_id]]), np.asarray(old.sentence_vectors[srows]), toks
-                    )
-
-        all_chunks: list[Chunk] = []
-        sentences: list[tuple[int, int, int]] = []
-        plan: list[tuple[list[Chunk], list[tuple[int, int]], tuple | None]] = []
-        texts_to_embed: list[str] = []
-        reused, embedded = [], []
-        for n, a in enumerate(articles):
-            chunks = chunk_article(a)
-            spans = split_sentences(a.text)
-            prev = reusable.get(text_hash(a))
-            if prev is not None and prev[0] == [c.text for c in chunks] and len(prev[2]) == len(spans):
-                reused.append(a.doc_id)
-            else:
-                prev = None
-                texts_to_embed += [c.text for c in chunks] + [a.text[s:e] for s, e in spans]
-                embedded.append(a.doc_id)
-            plan.append((chunks, spans, prev))
-            all_chunks.extend(chunks)
-            sentences += [(n, s, e) for s, e in spans]
-        new_vecs = np.zeros((0, config.MODEL_DIM), np.float32)
-        if texts_to_embed:
-            from .embed import encode_documents
-
-            new_vecs = encode_documents(texts_to_embed, progress=progress and len(embedded) > config.PROGRESS_MIN_ARTICLES)
-        chunk_blocks, sent_blocks, pos = [], [], 0
-        for chunks, spans, prev in plan:
-            if prev is None:
-                chunk_blocks.append(new_vecs[pos : pos + len(chunks)])
-                pos += len(chunks)
-                sent_blocks.append(new_vecs[pos : pos + len(spans)])
-                pos += len(spans)
-            else:
-                chunk_blocks.append(prev[1])
-                sent_blocks.append(prev[2])
-        token_states = None
-        if len(all_chunks) <= config.LATE_INTERACTION_MAX_PASSAGES:
-            from .embed import encode_passage_tokens
-
-            token_states = []
-            for chunks, _, prev in plan:
-                if prev is not None and prev[3] is not None:
-                    token_states += prev[3]
-                else:
-                    token_states += encode_passage_tokens([c.text for c in chunks])
-        empty = np.zeros((0, config.MODEL_DIM), np.float32)
-        vectors = np.vstack(chunk_blocks) if chunk_blocks else empty
-        sentence_vectors = np.vstack(sent_blocks) if sent_blocks else empty
+        reusable = _reusable(old) if old is not None and not force and old.manifest.get("chunker") == chunker_settings() else {}
+        chunks, sentences, encoded, reused, embedded = _encode_articles(articles, reusable, progress)
         try:
             write_index(
-                out, articles, all_chunks, vectors, hashes, np.array(sentences, dtype=np.int64), sentence_vectors,
-                token_states, vocab_size=config.MODEL_VOCAB,
+                out, articles, chunks, np.vstack([e.vectors for e in encoded]), hashes, sentences,
+                np.vstack([e.sentence_vectors for e in encoded]), TokenBlock.concat([e.tokens for e in encoded]),
+                encoder_identity(),
             )
         except OSError as exc:
             # Read-only folder or file system, disk full, quota: write_index has already removed its partial files.
             raise BuildError(f"Cannot write the index folder {out}: {exc.strerror or exc}. Choose another with --index.") from exc
-        return BuildReport(str(out), len(articles), len(all_chunks), tuple(reused), tuple(embedded), tuple(skipped), time.perf_counter() - t0, True)
+        return BuildReport(str(out), len(articles), len(chunks), tuple(reused), tuple(embedded), tuple(skipped), time.perf_counter() - t0, True)
     finally:
         lock.release()

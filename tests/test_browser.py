@@ -67,7 +67,7 @@ def browser():
 
 
 def serve(tmp_path_factory, name: str, index_dir: Path | None = None):
-    env = {"QA_INDEX_DIR": str(index_dir)} if index_dir is not None else None
+    env = {"QA_INDEX_DIR": str(index_dir or os.environ["QA_INDEX_DIR"])}  # default: the session's seeds index
     server = bench_module("load").Server(tmp_path_factory.mktemp(name) / "app.log", env)
     try:
         server.wait_ready()

@@ -48,7 +48,7 @@ def test_offsets_round_trip_and_ids_are_stable(articles):
 def test_passages_are_whole_sentences_within_window(articles):
     from tokenizers import Tokenizer
 
-    from qa.embed import model_dir
+    from qa.onnx_runtime import model_dir
 
     tok = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
     for a in articles:

@@ -7,6 +7,8 @@ else runs on it). Memory is gated, with bounds explained below.
 """
 from __future__ import annotations
 
+import os
+
 from .conftest import bench_module
 
 CONCURRENT = 50
@@ -48,7 +50,7 @@ def test_check_reply_rejects_wrong_answers():
 
 
 def test_50_concurrent_then_500_sequential_requests(tmp_path, capsys):
-    result = load.run_load(tmp_path / "app.log", CONCURRENT, SEQUENTIAL)
+    result = load.run_load(tmp_path / "app.log", CONCURRENT, SEQUENTIAL, env={"QA_INDEX_DIR": os.environ["QA_INDEX_DIR"]})
     concurrent, sequential = result.phases
 
     with capsys.disabled():

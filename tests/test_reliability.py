@@ -420,6 +420,12 @@ INDEX_DAMAGE = {
     "data_dir escapes": (_edit(lambda m: m.update(data_dir="../../etc")), qa.IndexCorruptError, "malformed"),
     "file name escapes": (_edit(lambda m: m["files"].update({"../../../etc/passwd": {"size": 1, "sha256": "0"}})), qa.IndexCorruptError, "malformed"),
     "files not an object": (_edit(lambda m: m.update(files=["index.faiss"])), qa.IndexCorruptError, "malformed"),
+    "format 1 (before one encoder)": (_edit(lambda m: m.update(format=1)), qa.IndexMismatchError, "format 1"),
+    "other export": (_edit(lambda m: m["encoder"].update(export_sha256="0" * 64)), qa.IndexMismatchError, r"export 000000000000.*qa build --force"),
+    "other runtime": (_edit(lambda m: m["encoder"].update(runtime_version="0.1")), qa.IndexMismatchError, r"onnxruntime 0\.1.*qa build --force"),
+    "no encoder": (_edit(lambda m: m.pop("encoder")), qa.IndexMismatchError, "qa build --force"),
+    "other token codebook": (_edit(lambda m: m["token_store"].update(codebook_sha256="0")), qa.IndexMismatchError, "qa build --force"),
+    "token store truncated": (lambda d: _data(d, "token_offsets.npy").write_bytes(_data(d, "token_offsets.npy").read_bytes()[:-8]), qa.IndexCorruptError, "truncated"),
 }
 
 

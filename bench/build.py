@@ -1,0 +1,139 @@
+"""`qa build` the old way and the new way on the same folder, in one run, and print both with their ratio.
+
+The old way is this repository at another commit (default `main`), checked out with `git worktree` into a
+temporary folder; each build runs in its own process, from an empty index folder, so peak RSS is its own. Phases
+are timed by wrapping the builder's steps: clean (reading and cleaning the files), encode (loading the model and
+encoding passages, sentences and token vectors, compression included), write (FAISS, BM25, stores, manifest);
+"other" is the rest (listing, chunking, hashing).
+
+    python bench/build.py                       # the vendored corpora (212 pages) plus the seeds
+    python bench/build.py --files 60            # a deterministic subset, for a quicker run
+    python bench/build.py --old-ref 2d6d648     # compare against another commit
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FOLDERS = [ROOT / "tests" / "corpora" / "aeb-dev" / "txt", ROOT / "tests" / "corpora" / "readability" / "txt", ROOT / "seeds"]
+
+# Runs in a child process with the code under test first on sys.path. Functions missing from a version are skipped.
+CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+import qa, qa.builder, qa.embed
+phases = {"clean": 0.0, "encode": 0.0, "write": 0.0}
+WRAP = {
+    "clean": [("qa.builder", "clean_collection")],
+    "encode": [("qa.embed", "encode_documents"), ("qa.embed", "encode_passage_tokens"),
+               ("qa.embed", "encode_passages"), ("qa.embed", "encode_sentences"), ("qa.tokens", "compress")],
+    "write": [("qa.builder", "write_index")],
+}
+def timed(phase, fn):
+    def run(*a, **k):
+        t = time.perf_counter()
+        try:
+            return fn(*a, **k)
+        finally:
+            phases[phase] += time.perf_counter() - t
+    return run
+for phase, names in WRAP.items():
+    for mod, attr in names:
+        m = sys.modules.get(mod) or __import__(mod, fromlist=[attr])
+        if hasattr(m, attr):
+            setattr(m, attr, timed(phase, getattr(m, attr)))
+seeds, out = sys.argv[1], Path(sys.argv[2])
+t0 = time.perf_counter()
+report = qa.build(seeds, out, force=True)
+total = time.perf_counter() - t0
+manifest = json.loads((out / "manifest.json").read_text())
+files = manifest["files"]
+token_bytes = sum(f["size"] for n, f in files.items() if n.startswith("token_"))
+print(json.dumps({
+    "articles": report.articles, "passages": report.passages, "seconds": total, "phases": phases,
+    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "index_bytes": sum(f["size"] for f in files.values()), "token_bytes": token_bytes,
+    "torch": "torch" in sys.modules,
+}))
+"""
+
+
+def run_build(code_root: Path, seeds: Path, out: Path) -> dict:
+    env = {"PYTHONPATH": str(code_root), "PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(seeds), str(out)], capture_output=True, text=True, env=env, cwd=code_root
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"build with {code_root} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def seed_folder(dest: Path, files: int | None) -> int:
+    paths = sorted(p for f in FOLDERS for p in f.iterdir() if p.suffix in (".txt", ".html"))
+    if files is not None:  # every k-th file, so the subset spans both corpora
+        step = max(1, len(paths) // files)
+        paths = paths[::step][:files]
+    for p in paths:
+        shutil.copy(p, dest / f"{p.parent.parent.name}-{p.name}" if p.parent.name == "txt" else dest / p.name)
+    return len(paths)
+
+
+def table(old: dict, new: dict, old_ref: str) -> str:
+    def row(name, a, b, fmt, better_low=True):
+        ratio = (a / b if better_low else b / a) if a and b else float("nan")
+        return f"| {name} | {fmt.format(a)} | {fmt.format(b)} | {ratio:.2f}x |"
+
+    lines = [
+        f"| | old ({old_ref}) | new | new is better by |",
+        "|---|---:|---:|---:|",
+        row("passages a second", old["passages"] / old["seconds"], new["passages"] / new["seconds"], "{:.1f}", False),
+        row("total seconds", old["seconds"], new["seconds"], "{:.1f}"),
+    ]
+    for phase in ("clean", "encode", "write"):
+        lines.append(row(f"  {phase} seconds", old["phases"][phase], new["phases"][phase], "{:.1f}"))
+    other = [r["seconds"] - sum(r["phases"].values()) for r in (old, new)]
+    lines.append(row("  other seconds", *other, "{:.1f}"))
+    lines += [
+        row("peak RSS (MB)", old["peak_rss_mb"], new["peak_rss_mb"], "{:.0f}"),
+        row("index bytes a passage", old["index_bytes"] / old["passages"], new["index_bytes"] / new["passages"], "{:,.0f}"),
+        row("  token store bytes a passage", old["token_bytes"] / old["passages"], new["token_bytes"] / new["passages"], "{:,.0f}"),
+        f"| torch imported | {old['torch']} | {new['torch']} | |",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=None, help="build a subset of this many files (default: all)")
+    parser.add_argument("--old-ref", default="main", help="the commit to compare against (default %(default)s)")
+    parser.add_argument("--json", type=Path, default=None, help="also write both results to this file")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="qa-bench-build-") as tmp:
+        tmp = Path(tmp)
+        seeds = tmp / "seeds"
+        seeds.mkdir()
+        n = seed_folder(seeds, args.files)
+        old_root = tmp / "old"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(old_root), args.old_ref], check=True, capture_output=True)
+        try:
+            print(f"{n} files; building with {args.old_ref} ...", file=sys.stderr, flush=True)
+            old = run_build(old_root, seeds, tmp / "index-old")
+            print("building with this checkout ...", file=sys.stderr, flush=True)
+            new = run_build(ROOT, seeds, tmp / "index-new")
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old_root)], capture_output=True)
+    print(f"{n} files -> {new['articles']} articles, {new['passages']} passages (old: {old['articles']}, {old['passages']})\n")
+    print(table(old, new, args.old_ref))
+    if args.json:
+        args.json.write_text(json.dumps({"old": old, "new": new, "files": n}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
