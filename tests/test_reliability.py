@@ -424,7 +424,7 @@ INDEX_DAMAGE = {
     "other export": (_edit(lambda m: m["encoder"].update(export_sha256="0" * 64)), qa.IndexMismatchError, r"export 000000000000.*qa build --force"),
     "other runtime": (_edit(lambda m: m["encoder"].update(runtime_version="0.1")), qa.IndexMismatchError, r"onnxruntime 0\.1.*qa build --force"),
     "no encoder": (_edit(lambda m: m.pop("encoder")), qa.IndexMismatchError, "qa build --force"),
-    "other token codebook": (_edit(lambda m: m["token_store"].update(codebook_sha256="0")), qa.IndexMismatchError, "qa build --force"),
+    "other token store layout": (_edit(lambda m: m["token_store"].update(codec="pq")), qa.IndexMismatchError, "qa build --force"),
     "token store truncated": (lambda d: _data(d, "token_offsets.npy").write_bytes(_data(d, "token_offsets.npy").read_bytes()[:-8]), qa.IndexCorruptError, "truncated"),
 }
 
