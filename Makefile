@@ -14,7 +14,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
-	$(BIN)/python -m qa.onnx_runtime
+	$(BIN)/python -c "from qa.onnx_runtime import main; raise SystemExit(main())"  # the ONNX export, once
 
 run: install
 	$(BIN)/python app.py $(ARGS)

@@ -152,7 +152,7 @@ def _encode_new(items: list[tuple[list[Chunk], list[str]]], progress: bool) -> l
     bar = progress_bar(len(passages) + len(sentences), "encoding", progress)
     try:
         vectors, blocks = [], []
-        for lo in range(0, len(passages), ENCODE_SLICE):  # compress as we go: token vectors are 27x their codes
+        for lo in range(0, len(passages), ENCODE_SLICE):  # compress as we go: float32 token vectors are 4x their codes
             pt = encode_passages(passages[lo : lo + ENCODE_SLICE], bar=bar)
             vectors.append(pt.vectors)
             blocks.append(tokens.compress(pt.states, pt.ids, pt.spans, pt.lengths))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -61,10 +61,13 @@ class TokenBlock:
         m = codec().m
         return cls(np.zeros((0, m), np.int8), np.zeros(0, np.uint16), np.zeros((0, 2), np.int64), np.zeros(0, np.int64))
 
+    @cached_property
+    def offsets(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64)
+
     def passages(self, lo: int, hi: int) -> TokenBlock:
         """The tokens of passages lo..hi-1 of this block."""
-        off = np.concatenate([[0], np.cumsum(self.lengths)])
-        a, b = int(off[lo]), int(off[hi])
+        a, b = int(self.offsets[lo]), int(self.offsets[hi])
         return TokenBlock(self.codes[a:b], self.ids[a:b], self.spans[a:b], self.lengths[lo:hi])
 
     @classmethod
@@ -102,7 +105,7 @@ def write(folder: Path, block: TokenBlock, vocab_size: int) -> None:
     np.save(folder / TOKEN_CODES, np.ascontiguousarray(block.codes, dtype=np.int8))
     np.save(folder / TOKEN_IDS, np.asarray(block.ids, dtype=np.uint16))
     np.save(folder / TOKEN_SPANS, spans.astype(span_type).reshape(-1, 2))
-    np.save(folder / TOKEN_OFFSETS, np.concatenate([[0], np.cumsum(block.lengths)]).astype(np.int64))
+    np.save(folder / TOKEN_OFFSETS, block.offsets)
     np.save(folder / TOKEN_IDF, token_idf(block.ids, block.lengths, vocab_size))
 
 
