@@ -17,7 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import importlib  # noqa: E402
 
-from qa import config, embed  # noqa: E402
+from dataclasses import replace  # noqa: E402
+
+from qa import embed  # noqa: E402
+from qa.settings import Settings  # noqa: E402
 from qa.answer import rewrite  # noqa: E402
 from qa.evaluate import DEFAULT_EVAL_FILE, _norm, load_questions  # noqa: E402
 
@@ -36,24 +39,25 @@ def main() -> None:
     qs = [q for q in load_questions(Path(args.questions)) if q["kind"] != "unanswerable"]
     index = retrieve.get_index(args.index)
     cached = lru_cache(maxsize=None)(embed.encode_query_tokens)
+    fitted = Settings.fitted()
     shipped = dict(
-        FUSION=config.FUSION,
-        DENSE_WEIGHT=config.DENSE_WEIGHT,
-        RERANK=True,
-        RERANK_WEIGHTS=dict(config.RERANK_WEIGHTS),
-        ANSWER_TYPE_BONUS=config.ANSWER_TYPE_BONUS,
-        FIRST_MENTION_BONUS=config.FIRST_MENTION_BONUS,
+        dense_weight=fitted.dense_weight,
+        rerank=True,
+        rerank_dense=fitted.rerank_dense,
+        rerank_sentence=fitted.rerank_sentence,
+        rerank_late=fitted.rerank_late,
+        answer_type_bonus=fitted.answer_type_bonus,
+        first_mention_bonus=fitted.first_mention_bonus,
     )
-    no_type = dict(ANSWER_TYPE_BONUS=0.0, FIRST_MENTION_BONUS=0.0)
+    no_type = dict(answer_type_bonus=0.0, first_mention_bonus=0.0)
 
     def ranks(setting: dict) -> list[int]:
-        for k, v in setting.items():
-            setattr(config, k, v)
+        settings = replace(fitted, **setting)
         out = []
         for q in qs:
             query = rewrite(q["question"], q.get("history", []))
             vec, st, ids = cached(query)
-            hits = retrieve.search(index, query, vec, 5, retrieve.Filters(), (st, ids))
+            hits = retrieve.search(index, query, vec, 5, retrieve.Filters(), (st, ids), settings)
             want = _norm(q["answer"])
             r = next((i for i, h in enumerate(hits, 1) if index.chunks[h.row].doc_id == q["doc_id"] and want in _norm(index.articles[q["doc_id"]].text[h.start : h.end])), 99)
             out.append(r)
@@ -64,26 +68,25 @@ def main() -> None:
         print(f"| {name} | {np.mean(r == 1):.3f} | {np.mean(r <= 5):.3f} | {np.mean(np.where(r < 99, 1 / r, 0)):.3f} |")
         return list(r)
 
-    base = dict(FUSION="weighted", DENSE_WEIGHT=1.0, RERANK=False, **no_type)
+    base = dict(dense_weight=1.0, rerank=False, **no_type)
     print(f"{len(qs)} answerable questions (incl. follow-ups), {len(index.chunks)} passages\n")
     print("| technique | hit@1 | hit@5 | MRR |\n|---|---|---|---|")
     show("dense only (FAISS)", base)
-    show("BM25 only", dict(base, DENSE_WEIGHT=0.0))
+    show("BM25 only", dict(base, dense_weight=0.0))
     for w in (0.3, 0.5, 0.6, 0.7, 0.8):
-        show(f"hybrid, weighted sum, dense weight {w}", dict(base, DENSE_WEIGHT=w))
-    show("hybrid, reciprocal rank fusion", dict(base, FUSION="rrf"))
+        show(f"hybrid, weighted sum, dense weight {w}", dict(base, dense_weight=w))
     defaults = dict(shipped, **no_type)
-    show("+ rerank: sentence cosine only", dict(defaults, RERANK_WEIGHTS={"dense": 0.0, "sentence": 1.0, "late": 0.0, "keyword": 0.0}))
-    show("+ rerank: late interaction only", dict(defaults, RERANK_WEIGHTS={"dense": 0.0, "sentence": 0.0, "late": 1.0, "keyword": 0.0}))
-    show(f"+ rerank: weights {shipped['RERANK_WEIGHTS']}", defaults)
-    show(f"+ answer-type bonus {shipped['ANSWER_TYPE_BONUS']}", dict(defaults, ANSWER_TYPE_BONUS=shipped["ANSWER_TYPE_BONUS"]))
-    show(f"+ first-mention bonus {shipped['FIRST_MENTION_BONUS']} (shipped)", shipped)
+    show("+ rerank: sentence cosine only", dict(defaults, rerank_dense=0.0, rerank_sentence=1.0, rerank_late=0.0))
+    show("+ rerank: late interaction only", dict(defaults, rerank_dense=0.0, rerank_sentence=0.0, rerank_late=1.0))
+    show("+ rerank: shipped weights", defaults)
+    show(f"+ answer-type bonus {shipped['answer_type_bonus']}", dict(defaults, answer_type_bonus=shipped["answer_type_bonus"]))
+    show(f"+ first-mention bonus {shipped['first_mention_bonus']} (shipped)", shipped)
 
     grid = [
-        {"dense": d, "sentence": s, "late": 1.0, "keyword": kw}
-        for d, s, kw in itertools.product((0.0, 0.25, 0.5), (0.0, 0.25, 0.5, 1.0), (0.0, 0.1, 0.25))
+        {"rerank_dense": d, "rerank_sentence": s, "rerank_late": 1.0}
+        for d, s in itertools.product((0.0, 0.25, 0.5), (0.0, 0.25, 0.5, 1.0))
     ]
-    results = {i: np.array(ranks(dict(shipped, RERANK_WEIGHTS=g))) for i, g in enumerate(grid)}
+    results = {i: np.array(ranks(dict(shipped, **g))) for i, g in enumerate(grid)}
     best = max(results, key=lambda i: (np.mean(results[i] == 1), np.mean(results[i] <= 5)))
     print(f"\nbest rerank weights on the whole set: {grid[best]} hit@1 {np.mean(results[best] == 1):.3f}")
     rng = np.random.default_rng(0)
@@ -113,7 +116,7 @@ def _abstain_features(index, path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         vec, st, ids = embed.encode_query_tokens(query)
         hits = retrieve.search(index, query, vec, 5, retrieve.Filters(), (st, ids))
         pq = A._prepare(index, query, vec, st, ids)
-        sent = A._best_sentence(index, hits, pq, config.ANSWER_PASSAGES, expected_type(q["question"]), query)
+        sent = A._best_sentence(index, hits, pq, Settings.fitted(), expected_type(q["question"]), query)
         feats.append([sent.cosine, sent.maxsim, sent.missing] if sent else [0.0, 0.0, 1.0])
         labels.append(q["kind"] != "unanswerable")
         none.append(sent is None)
@@ -147,7 +150,7 @@ def calibrate(index_dir=None) -> None:
         return np.where(none, 0.0, p)
 
     p = prob(X, none)
-    ts = sorted({0.2, 0.3, 0.4, 0.5, 0.6, config.ABSTAIN_THRESHOLD, round(float(p[y == 0].max()) + 1e-3, 3)})
+    ts = sorted({0.2, 0.3, 0.4, 0.5, 0.6, Settings.fitted().abstention.answer_threshold, round(float(p[y == 0].max()) + 1e-3, 3)})
     _trade_off(f"tuning set ({DEFAULT_EVAL_FILE.name})", p, y, ts)
     Xh, yh, nh = _abstain_features(index, HOLDOUT_FILE)
     _trade_off(f"held-out set ({HOLDOUT_FILE.name}, not used to fit)", prob(Xh, nh), yh, ts)

@@ -14,6 +14,7 @@ from .errors import (
 from .answer import ask
 from .builder import build
 from .retrieve import get_article, index_info, retrieve
+from .settings import Abstention, Settings
 from .types import (
     ANSWERED,
     FILTERED_OUT,
@@ -33,6 +34,7 @@ from .types import (
 
 __all__ = [
     "ANSWERED",
+    "Abstention",
     "FILTERED_OUT",
     "LOW_CONFIDENCE",
     "MISSING_TYPE",
@@ -52,6 +54,7 @@ __all__ = [
     "ModelError",
     "Passage",
     "QAError",
+    "Settings",
     "Skipped",
     "ask",
     "build",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Sequence
 
@@ -24,6 +24,7 @@ from .retrieve import (
     sentence_rows,
     to_passage,
 )
+from .settings import Settings
 from .types import ANSWERED, FILTERED_OUT, LOW_CONFIDENCE, MISSING_TYPE, NO_MATCH, NOT_FOUND, UNSURE, Answer
 
 log = logging.getLogger(__name__)
@@ -93,15 +94,6 @@ def _query_tokens(index: LoadedIndex, query: str) -> list[tuple[str, float]]:
     return [(t, i if i > 0 else top * 1.5) for t, i in zip(toks, idfs)]
 
 
-def _coverage(qtoks: list[tuple[str, float]], text: str) -> float:
-    """IDF-weighted share of the query's tokens that occur in text."""
-    if not qtoks:
-        return 0.0
-    have = set(bm25.terms(text))
-    total = sum(w for _, w in qtoks)
-    return sum(w for t, w in qtoks if t in have) / total
-
-
 @dataclass(frozen=True)
 class _Query:
     """Everything about the question that scoring needs, computed once."""
@@ -129,14 +121,15 @@ def _token_sims(index: LoadedIndex, q: _Query, row: int) -> np.ndarray:
 
 
 def _best_sentence(
-    index: LoadedIndex, hits: list[Hit], q: _Query, limit: int, kind: str | None = None, query: str = ""
+    index: LoadedIndex, hits: list[Hit], q: _Query, settings: Settings, kind: str | None = None, query: str = ""
 ) -> _Sentence | None:
-    """The sentence that best answers: token MaxSim inside the sentence, term overlap and passage rank. When the
-    question asks for a kind of answer (a date, a number...), only sentences holding one qualify; None if none does."""
+    """The sentence that best answers, among the top `settings.answer_passages` hits: token MaxSim inside the
+    sentence plus a share of its cosine. When the question asks for a kind of answer (a date, a number...), only
+    sentences holding one qualify; None if none does."""
     from .embed import token_offsets
 
     best: _Sentence | None = None
-    for rank, h in enumerate(hits[:limit]):
+    for h in hits[: settings.answer_passages]:
         doc_id = index.chunks[h.row].doc_id
         text = index.articles[doc_id].text
         # the shown span may be the passage merged with a neighbour: look for each sentence's tokens in either
@@ -158,32 +151,21 @@ def _best_sentence(
                     if sel.any():
                         tok_best = sims[:, sel].max(axis=1)
                         maxsim = float(q.weights @ tok_best)
-                        missing = float(q.weights[tok_best < config.ABSTAIN_TOKEN_MATCH].sum())
+                        missing = float(q.weights[tok_best < settings.token_match].sum())
                     break
-            score = (
-                config.SENT_W_MAXSIM * maxsim
-                + config.SENT_W_COS * cos
-                + (config.SENT_W_OVERLAP * _coverage(q.terms, text[s:e]) if config.SENT_W_OVERLAP else 0.0)
-                + config.SENT_W_RANK / (1 + rank)
-            )
+            score = maxsim + settings.sentence_cosine_weight * cos
             if best is None or score > best.score:
                 best = _Sentence(doc_id, s, e, cos, maxsim, missing, score, h.row)
     return best
 
 
-def confidence(sentence: _Sentence | None) -> float:
-    """A 0..1 belief that the answer sentence answers the question: a logistic over the sentence's cosine with the
-    question, its late-interaction match (IDF-weighted token MaxSim inside the sentence) and the share of the
-    question's weight it leaves unmatched. Fit by `python bench/tune.py --calibrate` on tests/data/eval.jsonl."""
+def confidence(sentence: _Sentence | None, settings: Settings) -> float:
+    """How likely it is that the answer sentence answers the question (settings.abstention, fitted by
+    `python bench/tune.py`)."""
     if sentence is None:
         return 0.0
-    z = (
-        config.ABSTAIN_BIAS
-        + config.ABSTAIN_W_SENT_COS * sentence.cosine
-        + config.ABSTAIN_W_SENT_MAXSIM * sentence.maxsim
-        + config.ABSTAIN_W_SENT_MISSING * sentence.missing
-    )
-    return 1.0 / (1.0 + math.exp(-z))
+    evidence = {"cosine": sentence.cosine, "maxsim": sentence.maxsim, "missing": sentence.missing}
+    return settings.abstention.probability(evidence)
 
 
 def ask(
@@ -195,6 +177,7 @@ def ask(
     until: date | str | None = None,
     publisher: str | None = None,
     index_dir=None,
+    settings: Settings | None = None,
 ) -> Answer:
     """Answer a question from the articles: the best sentence, the passage it is in, and ranked support.
 
@@ -204,6 +187,7 @@ def ask(
         k: how many supporting passages to return.
         since, until, publisher: filters, as for retrieve().
         index_dir: the index folder; default $QA_INDEX_DIR, else the repository's embeddings/.
+        settings: how to rank and answer (default: the fitted settings, `qa.Settings.fitted()`).
 
     Returns:
         An Answer whose `outcome` is "answered", "unsure" (the closest sentence is given but may not answer) or
@@ -220,17 +204,18 @@ def ask(
     k = check_k(k)
     if isinstance(history, str) or not all(isinstance(h, str) for h in history):
         raise ValueError("history must be a sequence of earlier questions (strings), most recent last")
-    hist = [h.strip() for h in history if h and h.strip()][-config.HISTORY_TURNS :]
+    settings = settings or Settings.fitted()
+    hist = [h.strip() for h in history if h and h.strip()][-settings.history_turns :]
     index = get_index(index_dir)
     filters = check_filters(index, since, until, publisher)
     query = rewrite(q, hist)
     qvec, states, ids = encode_query_tokens(query)
     with single_thread():
-        return _answer(index, q, query, qvec, states, ids, k, filters)
+        return _answer(index, q, query, qvec, states, ids, k, filters, settings)
 
 
-def _answer(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, filters) -> Answer:
-    hits = search(index, query, qvec, max(k, config.ANSWER_PASSAGES), filters, (states, ids))
+def _answer(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, filters, settings: Settings) -> Answer:
+    hits = search(index, query, qvec, max(k, settings.answer_passages), filters, (states, ids), settings)
     passages = tuple(to_passage(index, h) for h in hits[:k])
     # the kind of answer asked for comes from the user's own words
     kind = expected_type(q)
@@ -240,15 +225,15 @@ def _answer(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, f
         return Answer(outcome=NOT_FOUND, confidence=0.0, reason=reason, **base)
     prepared = _prepare(index, query, qvec, states, ids)
     # the answer is always among the passages returned
-    sent = _best_sentence(index, hits, prepared, min(k, config.ANSWER_PASSAGES), kind, query)
+    sent = _best_sentence(index, hits, prepared, replace(settings, answer_passages=min(k, settings.answer_passages)), kind, query)
     if sent is None:  # only when a kind of answer was asked for and no returned passage holds one
         return Answer(outcome=NOT_FOUND, confidence=0.0, reason=MISSING_TYPE, **base)
-    conf = confidence(sent)
-    if conf < config.UNSURE_THRESHOLD:
+    conf = confidence(sent, settings)
+    if conf < settings.abstention.unsure_threshold:
         return Answer(outcome=NOT_FOUND, confidence=conf, reason=NO_MATCH, **base)
     text = index.articles[sent.doc_id].text
     holder = next(h for h in hits if index.chunks[h.row].doc_id == sent.doc_id and h.start <= sent.start and sent.end <= h.end)
-    answered = conf >= config.ABSTAIN_THRESHOLD
+    answered = conf >= settings.abstention.answer_threshold
     return Answer(
         outcome=ANSWERED if answered else UNSURE,
         reason=None if answered else LOW_CONFIDENCE,
