@@ -77,7 +77,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import format_table, run
 
-    result = run(args.file, index_dir=args.index)
+    result = run(args.file, index_dir=args.index, with_baseline=not args.no_baseline, seeds_dir=args.seeds)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0
@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="measure retrieval and answer quality against a naive baseline")
     e.add_argument("file", nargs="?", default=None, help="eval questions, JSON lines (default tests/data/eval.jsonl)")
     e.add_argument("--json", action="store_true", help="print the figures as JSON")
+    e.add_argument("--seeds", default=None, help="raw article folder for the baseline (default: the seeds folder)")
+    e.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
     e.add_argument("--index", default=None, help="index folder (default $QA_INDEX_DIR or embeddings/)")
     e.set_defaults(func=_cmd_eval)
     return parser

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from qa.cli import main
-from qa.evaluate import DEFAULT_EVAL_FILE, evaluate_system, load_questions
+from qa.evaluate import DEFAULT_EVAL_FILE, evaluate_system, load_questions, summarize
 
 HOLDOUT_FILE = DEFAULT_EVAL_FILE.with_name("holdout.jsonl")
 BLIND_FILE = DEFAULT_EVAL_FILE.with_name("blind.jsonl")
@@ -52,7 +52,7 @@ FILES = {"eval.jsonl": DEFAULT_EVAL_FILE, "holdout.jsonl": HOLDOUT_FILE, "blind.
 
 @pytest.fixture(scope="module", params=sorted(FILES))
 def figures(request):
-    return request.param, evaluate_system(load_questions(FILES[request.param])).summary()
+    return request.param, summarize(evaluate_system(load_questions(FILES[request.param])))
 
 
 # the issue asks for >= 60 answerable, >= 10 unanswerable and >= 8 follow-ups in the eval set
