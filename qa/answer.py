@@ -24,51 +24,11 @@ from .retrieve import (
     sentence_rows,
     to_passage,
 )
+from .followup import Turn, rewrite
 from .settings import Settings
 from .types import ANSWERED, FILTERED_OUT, LOW_CONFIDENCE, MISSING_TYPE, NO_MATCH, NOT_FOUND, UNSURE, Answer
 
 log = logging.getLogger(__name__)
-
-_FOLLOWUP_PRONOUNS = re.compile(
-    r"\b(he|him|his|she|her|hers|it|its|they|them|their|theirs|this|that|these|those|there|then|the same)\b", re.I
-)
-_WH = {"who", "what", "when", "where", "why", "how", "which", "whom", "whose", "did", "does", "do", "is", "was", "are", "were"}
-
-
-# ---------------------------------------------------------------------------
-# Follow-up questions
-
-
-def is_followup(question: str) -> bool:
-    """A question that leans on an earlier one: a pronoun, a conversational opener, or very few words."""
-    words = re.findall(r"\w+", question.lower())
-    if len(words) <= 3:
-        return True
-    if re.match(r"^\s*(and|but|also|what about|how about)\b", question, re.I):
-        return True
-    return bool(_FOLLOWUP_PRONOUNS.search(question))
-
-
-def _key_terms(text: str) -> list[str]:
-    """Content words of a question, in order: names and nouns carry what "he" or "it" refers to."""
-    stop = bm25.stopwords()
-    words = re.findall(r"[\w'’-]+", text)
-    return [w for w in words if w.lower() not in stop and w.lower() not in _WH and len(w) > 1]
-
-
-def rewrite(question: str, history: Sequence[str]) -> str:
-    """The text to search: the question itself, or, for a follow-up, the question plus the key terms of the last
-    earlier question that had any (so "Why is he being investigated?" after "Who is Samat Abish?" searches for
-    "Why is he being investigated? Samat Abish")."""
-    if not history or not is_followup(question):
-        return question
-    have = {w.lower() for w in _key_terms(question)}
-    for earlier in reversed(history):
-        terms = [t for t in _key_terms(earlier) if t.lower() not in have]
-        if terms:
-            return f"{question} {' '.join(dict.fromkeys(terms))}"
-    return question
-
 
 # ---------------------------------------------------------------------------
 # Answer sentence and abstention
@@ -170,7 +130,7 @@ def confidence(sentence: _Sentence | None, settings: Settings) -> float:
 
 def ask(
     question: str,
-    history: Sequence[str] = (),
+    history: Sequence[str | Answer] = (),
     k: int = config.DEFAULT_K,
     *,
     since: date | str | None = None,
@@ -183,7 +143,9 @@ def ask(
 
     Args:
         question: the question, in your own words.
-        history: the user's earlier questions, most recent last; used to resolve follow-ups ("Why is he ...?").
+        history: the earlier turns, most recent last: their questions, or better their Answers (a "he" can then be
+            resolved from an earlier answer's sentence). Only a question that needs the context ("Why is he ...?",
+            "And in 2019?") is searched together with it; a standalone question is searched as typed.
         k: how many supporting passages to return.
         since, until, publisher: filters, as for retrieve().
         index_dir: the index folder; default $QA_INDEX_DIR, else the repository's embeddings/.
@@ -202,13 +164,18 @@ def ask(
 
     q = check_question(question)
     k = check_k(k)
-    if isinstance(history, str) or not all(isinstance(h, str) for h in history):
-        raise ValueError("history must be a sequence of earlier questions (strings), most recent last")
+    if isinstance(history, str) or not all(isinstance(h, (str, Answer)) for h in history):
+        raise ValueError("history must be a sequence of earlier questions (strings) or Answers, most recent last")
     settings = settings or Settings.fitted()
-    hist = [h.strip() for h in history if h and h.strip()][-settings.history_turns :]
+    turns: list[Turn] = []
+    for h in list(history)[-settings.history_turns :]:
+        if isinstance(h, Answer):
+            turns.append(Turn(h.query, h.sentence))
+        elif h.strip():  # an earlier question may itself have been a follow-up: resolve it the same way
+            turns.append(Turn(rewrite(h.strip(), turns)))
     index = get_index(index_dir)
     filters = check_filters(index, since, until, publisher)
-    query = rewrite(q, hist)
+    query = rewrite(q, turns)
     qvec, states, ids = encode_query_tokens(query)
     with single_thread():
         return _answer(index, q, query, qvec, states, ids, k, filters, settings)

@@ -129,7 +129,11 @@ def evaluate_system(questions: list[dict[str, Any]], index_dir=None, k: int = 5,
 
     out = []
     for row in questions:
-        ans = ask(row["question"], history=row.get("history", ()), k=k, index_dir=index_dir, settings=settings)
+        # a follow-up comes after its earlier questions were really asked, as in the chat: their answers are history
+        history = []
+        for earlier in row.get("history", ()):
+            history.append(ask(earlier, history=list(history), k=k, index_dir=index_dir, settings=settings))
+        ans = ask(row["question"], history=history, k=k, index_dir=index_dir, settings=settings)
         answerable = row["kind"] != "unanswerable"
         rank = _rank([(p.doc_id, p.text) for p in ans.passages], row["doc_id"], row["answer"]) if answerable else None
         right = None
