@@ -84,11 +84,12 @@ def _best_sentence(
     index: LoadedIndex, hits: list[Hit], q: _Query, settings: Settings, kind: str | None = None, query: str = ""
 ) -> _Sentence | None:
     """The sentence that best answers, among the top `settings.answer_passages` hits: token MaxSim inside the
-    sentence plus a share of its cosine. When the question asks for a kind of answer (a date, a number...), only
+    sentence, plus shares of its cosine, of its passage's rank score and of the question's keyword IDF it holds. When the question asks for a kind of answer (a date, a number...), only
     sentences holding one qualify; None if none does."""
     from .embed import token_offsets
 
     best: _Sentence | None = None
+    total_idf = sum(w for _, w in q.terms)
     for h in hits[: settings.answer_passages]:
         doc_id = index.chunks[h.row].doc_id
         text = index.articles[doc_id].text
@@ -113,19 +114,74 @@ def _best_sentence(
                         maxsim = float(q.weights @ tok_best)
                         missing = float(q.weights[tok_best < settings.token_match].sum())
                     break
-            score = maxsim + settings.sentence_cosine_weight * cos
+            score = maxsim + settings.sentence_cosine_weight * cos + settings.sentence_passage_weight * h.score
+            if settings.sentence_keyword_weight and total_idf > 0:
+                found = set(bm25.terms(text[s:e]))
+                score += settings.sentence_keyword_weight * sum(w for t, w in q.terms if t in found) / total_idf
             if best is None or score > best.score:
                 best = _Sentence(doc_id, s, e, cos, maxsim, missing, score, h.row)
     return best
 
 
-def confidence(sentence: _Sentence | None, settings: Settings) -> float:
-    """How likely it is that the answer sentence answers the question (settings.abstention, fitted by
-    `python bench/tune.py`)."""
-    if sentence is None:
+def _corpus_sample(index: LoadedIndex) -> np.ndarray:
+    """A fixed, evenly spaced sample of the index's passage vectors (at most SAMPLE_PASSAGES): the backdrop against
+    which a question's best match is judged, whatever the corpus size or topic."""
+    key = id(index)
+    hit = _samples.get(key)
+    if hit is None or hit[0] is not index:
+        n = len(index.chunks)
+        rows = np.unique(np.linspace(0, n - 1, min(n, SAMPLE_PASSAGES)).astype(np.int64)) if n else np.zeros(0, np.int64)
+        hit = (index, np.asarray(index.vectors[rows], dtype=np.float32))
+        _samples.clear()  # one index at a time is the common case; never grow without bound
+        _samples[key] = hit
+    return hit[1]
+
+
+SAMPLE_PASSAGES = 1024
+_samples: dict[int, tuple[LoadedIndex, np.ndarray]] = {}
+
+
+def evidence(index: LoadedIndex, hits: list[Hit], sent: _Sentence, q: _Query, kind: str | None) -> dict[str, float]:
+    """What speaks for the answer sentence, in measures that do not move with the corpus's size or topic:
+
+    cosine, maxsim, missing: how the sentence matches the question (vector cosine, IDF-weighted token MaxSim, the
+        share of the question's weight it leaves unmatched);
+    standout: how far the best passage's cosine stands above the question's cosine with a sample of the corpus, in
+        standard deviations of that sample;
+    rare_cover: the share of the question's keyword IDF found in the passage holding the sentence, and
+        rarest_found: whether its rarest keyword is there;
+    typed: the question asks for a kind of answer (a date, a number...) and the sentence holds one.
+    """
+    sample = _corpus_sample(index)
+    if len(sample) > 1:
+        backdrop = sample @ q.vec
+        mu, sd = float(backdrop.mean()), float(backdrop.std()) or 1.0
+    else:
+        mu, sd = 0.0, 1.0
+    best_dense = max(h.dense for h in hits)
+    holder = next((h for h in hits if h.row == sent.row), hits[0])
+    c = index.chunks[holder.row]
+    found = set(bm25.terms(index.articles[c.doc_id].text[holder.start : holder.end]))
+    total = sum(w for _, w in q.terms)
+    cover = sum(w for t, w in q.terms if t in found) / total if total > 0 else 0.0
+    rarest = max(q.terms, key=lambda tw: tw[1])[0] if q.terms else None
+    return {
+        "cosine": sent.cosine,
+        "maxsim": sent.maxsim,
+        "missing": sent.missing,
+        "standout": (best_dense - mu) / sd,
+        "rare_cover": cover,
+        "rarest_found": float(rarest is None or rarest in found),
+        "typed": float(kind is not None),
+    }
+
+
+def confidence(ev: dict[str, float] | None, settings: Settings) -> float:
+    """How likely it is that the answer sentence answers the question: settings.abstention (a logistic fitted by
+    `python bench/tune.py`) over the sentence's evidence()."""
+    if ev is None:
         return 0.0
-    evidence = {"cosine": sentence.cosine, "maxsim": sentence.maxsim, "missing": sentence.missing}
-    return settings.abstention.probability(evidence)
+    return settings.abstention.probability(ev)
 
 
 def ask(
@@ -160,6 +216,11 @@ def ask(
         ValueError: invalid question, history, k or filter.
         IndexNotFoundError, IndexCorruptError, IndexMismatchError: the index cannot be used.
     """
+    return _ask(question, history, k, since=since, until=until, publisher=publisher, index_dir=index_dir, settings=settings)[0]
+
+
+def _ask(question, history=(), k=config.DEFAULT_K, *, since=None, until=None, publisher=None, index_dir=None, settings=None):
+    """ask(), also returning the evidence the confidence came from (for fitting it: bench/tune.py)."""
     from .embed import encode_query_tokens, single_thread
 
     q = check_question(question)
@@ -178,10 +239,11 @@ def ask(
     query = rewrite(q, turns)
     qvec, states, ids = encode_query_tokens(query)
     with single_thread():
-        return _answer(index, q, query, qvec, states, ids, k, filters, settings)
+        return _decide(index, q, query, qvec, states, ids, k, filters, settings)
 
 
-def _answer(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, filters, settings: Settings) -> Answer:
+def _decide(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, filters, settings: Settings):
+    """The Answer, and the evidence its confidence was computed from (None when no sentence was chosen)."""
     hits = search(index, query, qvec, max(k, settings.answer_passages), filters, (states, ids), settings)
     passages = tuple(to_passage(index, h) for h in hits[:k])
     # the kind of answer asked for comes from the user's own words
@@ -189,15 +251,16 @@ def _answer(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, f
     base = dict(question=q, query=query, passages=passages, answer_type=kind, filters=filters)
     if not hits:
         reason = FILTERED_OUT if excludes_everything(index, filters) else NO_MATCH
-        return Answer(outcome=NOT_FOUND, confidence=0.0, reason=reason, **base)
+        return Answer(outcome=NOT_FOUND, confidence=0.0, reason=reason, **base), None
     prepared = _prepare(index, query, qvec, states, ids)
     # the answer is always among the passages returned
     sent = _best_sentence(index, hits, prepared, replace(settings, answer_passages=min(k, settings.answer_passages)), kind, query)
     if sent is None:  # only when a kind of answer was asked for and no returned passage holds one
-        return Answer(outcome=NOT_FOUND, confidence=0.0, reason=MISSING_TYPE, **base)
-    conf = confidence(sent, settings)
+        return Answer(outcome=NOT_FOUND, confidence=0.0, reason=MISSING_TYPE, **base), None
+    ev = evidence(index, hits, sent, prepared, kind)
+    conf = confidence(ev, settings)
     if conf < settings.abstention.unsure_threshold:
-        return Answer(outcome=NOT_FOUND, confidence=conf, reason=NO_MATCH, **base)
+        return Answer(outcome=NOT_FOUND, confidence=conf, reason=NO_MATCH, **base), ev
     text = index.articles[sent.doc_id].text
     holder = next(h for h in hits if index.chunks[h.row].doc_id == sent.doc_id and h.start <= sent.start and sent.end <= h.end)
     answered = conf >= settings.abstention.answer_threshold
@@ -210,4 +273,4 @@ def _answer(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, f
         sentence_end=sent.end,
         passage=to_passage(index, holder),
         **base,
-    )
+    ), ev

@@ -52,9 +52,9 @@ def check_question(question: object) -> str:
         raise ValueError("question is not valid Unicode text (it contains unpaired surrogates); retype it") from None
     q = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", " ", question).strip()
     if not q:
-        raise ValueError("question is empty; ask something about the articles, e.g. 'Who became acting prime minister?'")
+        raise ValueError("question is empty; type a question about the articles")
     if not re.search(r"\w", q):
-        raise ValueError("question has no words in it; ask something about the articles, e.g. 'Who is Samat Abish?'")
+        raise ValueError("question has no words in it; type a question about the articles")
     if len(q) > config.MAX_QUESTION_CHARS:
         raise ValueError(
             f"question is {len(q)} characters long; the limit is {config.MAX_QUESTION_CHARS}. Ask a shorter question."

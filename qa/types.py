@@ -146,7 +146,7 @@ FILTERED_OUT = "filtered_out"  # the filters exclude every article
 LOW_CONFIDENCE = "low_confidence"  # (UNSURE) the closest sentence may not answer the question
 
 ANSWER_TYPE_NAMES = {
-    "year": "a year", "duration": "a length of time", "place": "a place", "age": "an age", "date": "a date",
+    "year": "a year", "duration": "a length of time", "distance": "a distance", "place": "a place", "age": "an age", "date": "a date",
     "number": "a number",
 }
 
