@@ -36,7 +36,8 @@ from qa.settings import Abstention, Settings, write_fitted  # noqa: E402
 DATA = ROOT / "tests" / "data"
 TUNE, TEST = DATA / "dev_tune.jsonl", DATA / "dev_test.jsonl"
 SEED_SETS = [DATA / "eval.jsonl", DATA / "holdout.jsonl", DATA / "blind.jsonl"]
-FEATURES = ("cosine", "maxsim", "missing", "standout", "rare_cover", "rarest_found", "typed")
+FEATURES = ("cosine", "maxsim", "missing", "standout", "rare_cover", "rarest_found", "typed", "passage_score", "margin",
+            "sentence_score")
 
 embed.encode_query_tokens = lru_cache(maxsize=None)(embed.encode_query_tokens)
 
@@ -105,19 +106,47 @@ def outcomes(rows: list[dict], a: Abstention) -> dict[str, float]:
         "sentence right (answered)": share((y == 1)[main & answered]),
         "answered": share(answered[ans]),
         "unsure": share(((p >= a.unsure_threshold) & ~answered)[ans]),
+        "sentence shown": share((p >= a.unsure_threshold)[ans]),
         "on-topic refused": share(~answered[on]),
+        "on-topic not found": share((p < a.unsure_threshold)[on]),
+        "off-topic not found": share((p < a.unsure_threshold)[off]),
         "off-topic refused": share(~answered[off]),
         "ECE": ece(p, y, has),
     }
 
 
-def choose_thresholds(rows: list[dict], a: Abstention) -> Abstention:
-    """Answer when the sentence more likely answers than not (a calibrated 0.5), raised if needed until no off-topic
-    tuning question is answered; below a third of that, say "not in the articles" instead of showing the closest."""
+def choose_thresholds(rows: list[dict], a: Abstention, shown: float = 0.9) -> Abstention:
+    """Give the sentence as the answer when it more likely answers than not (a calibrated 0.5), raised if needed
+    until no off-topic tuning question is answered. Below that it is shown as the closest sentence ("unsure") down
+    to the probability that still shows one for `shown` of the answerable tuning questions; under that, "not in the
+    articles"."""
     p = probabilities(rows, a)
     off = np.array([r["subkind"] == "off_topic" for r in rows])
-    t = max(0.5, float(p[off].max()) + 0.01 if off.any() else 0.5)
-    return replace(a, answer_threshold=round(min(t, 0.95), 3), unsure_threshold=round(min(t, 0.95) / 3, 3))
+    ans = np.array([r["kind"] != "unanswerable" for r in rows])
+    t = min(max(0.5, float(p[off].max()) + 0.01 if off.any() else 0.5), 0.95)
+    u = float(np.quantile(p[ans], 1 - shown))
+    return replace(a, answer_threshold=round(t, 3), unsure_threshold=round(min(max(u, 0.0), t), 3))
+
+
+def select_features(rows: list[dict], most: int = 4) -> tuple[str, ...]:
+    """The evidence subset (of at most `most` features) with the lowest 5-fold cross-validated log loss on the
+    tuning rows: fewer features than this overfits less and transfers better."""
+    import itertools
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+
+    X, y, has = matrix(rows)
+    X, y = X[has], y[has]
+    best, best_loss = FEATURES, float("inf")
+    for n in range(1, most + 1):
+        for combo in itertools.combinations(range(len(FEATURES)), n):
+            p = cross_val_predict(LogisticRegression(max_iter=5000), X[:, combo], y, cv=5, method="predict_proba")[:, 1]
+            loss = -float(np.mean(y * np.log(p + 1e-9) + (1 - y) * np.log(1 - p + 1e-9)))
+            if loss < best_loss - 1e-4:
+                best, best_loss = tuple(FEATURES[i] for i in combo), loss
+    print(f"\nevidence chosen by 5-fold cross-validated log loss on dev_tune: {best} ({best_loss:.4f})")
+    return best
 
 
 def ranks_of(rows):
@@ -199,7 +228,8 @@ def main() -> None:
     table("Ranking (answerable questions)", {"dev_tune (fit)": ranks_of(tune), "dev_test": ranks_of(test),
                                              **{k: ranks_of(v) for k, v in seeds.items()}})
     old = Settings().abstention
-    a = choose_thresholds(tune, fit(tune))
+    chosen = select_features(tune)
+    a = choose_thresholds(tune, fit(tune, chosen))
     print(f"\nconfidence fitted on dev_tune: {dict(zip(a.features, a.weights))} bias {a.bias}; "
           f"answer >= {a.answer_threshold}, unsure >= {a.unsure_threshold}")
     table("Confidence fitted on dev_tune (the shipped fit)", {
@@ -208,12 +238,13 @@ def main() -> None:
     table("Before: the confidence fitted on the seeds' questions, three features", {
         "dev_test": outcomes(test, old), **{k: outcomes(v, old) for k, v in seeds.items()}})
     seed_rows = seeds["eval"]
-    b = choose_thresholds(seed_rows, fit(seed_rows))
+    b = choose_thresholds(seed_rows, fit(seed_rows, chosen))
     table("Reverse: fitted on the seeds' eval set, tested on the development corpora", {
         "eval (fit)": outcomes(seed_rows, b), "dev_test (other corpus)": outcomes(test, b),
         "dev_tune (other corpus)": outcomes(tune, b)})
-    for drop in FEATURES:
-        keep = tuple(f for f in FEATURES if f != drop)
+    print("\nablation, each chosen feature left out (fitted on dev_tune, shown on dev_test):")
+    for drop in chosen if len(chosen) > 1 else ():
+        keep = tuple(f for f in chosen if f != drop)
         c = choose_thresholds(tune, fit(tune, keep))
         o = outcomes(test, c)
         print(f"  without {drop:13s}: dev_test ECE {o['ECE']:.3f} answered {o['answered']:.3f} "

@@ -150,7 +150,9 @@ def evidence(index: LoadedIndex, hits: list[Hit], sent: _Sentence, q: _Query, ki
         standard deviations of that sample;
     rare_cover: the share of the question's keyword IDF found in the passage holding the sentence, and
         rarest_found: whether its rarest keyword is there;
-    typed: the question asks for a kind of answer (a date, a number...) and the sentence holds one.
+    typed: the question asks for a kind of answer (a date, a number...) and the sentence holds one;
+    passage_score, margin, sentence_score: the holding passage's rank score, how far the best passage leads the
+        second, and the sentence's own score (all about 0..1 whatever the corpus).
     """
     sample = _corpus_sample(index)
     if len(sample) > 1:
@@ -173,6 +175,9 @@ def evidence(index: LoadedIndex, hits: list[Hit], sent: _Sentence, q: _Query, ki
         "rare_cover": cover,
         "rarest_found": float(rarest is None or rarest in found),
         "typed": float(kind is not None),
+        "passage_score": holder.score,
+        "margin": hits[0].score - hits[1].score if len(hits) > 1 else 1.0,
+        "sentence_score": sent.score,
     }
 
 
