@@ -13,6 +13,7 @@ from .errors import (
 )
 from .answer import ask
 from .builder import build
+from .examples import example_questions
 from .retrieve import get_article, index_info, retrieve
 from .types import (
     ANSWERED,
@@ -55,6 +56,7 @@ __all__ = [
     "Skipped",
     "ask",
     "build",
+    "example_questions",
     "get_article",
     "index_info",
     "retrieve",
