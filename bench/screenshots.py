@@ -47,6 +47,8 @@ def main() -> None:
             page.screenshot(path=str(OUT / "start.png"))
             ask(page, "Who is Samat Abish?")
             page.screenshot(path=str(OUT / "chat.png"))
+            ask(page, "What is the population of Almaty?")
+            page.screenshot(path=str(OUT / "unsure.png"))
             ask(page, "What is the recipe for beef stroganoff?")
             page.screenshot(path=str(OUT / "not-found.png"))
             ask(page, "Who became acting prime minister?")

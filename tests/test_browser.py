@@ -167,7 +167,10 @@ def test_each_reply_shows_the_outcome_qa_returns_with_its_confidence(app_url, op
     from playwright.sync_api import expect
 
     page = open_page(app_url)
-    for question in ("Who is Samat Abish?", "How old is Tokayev?", "What is the recipe for beef stroganoff?"):
+    # confident, low-confidence answered, unsure (0.23 when written) and not found, as qa.ask returns them today
+    for question in (
+        "Who is Samat Abish?", "How old is Tokayev?", "What is the population of Almaty?", "What is the recipe for beef stroganoff?"
+    ):
         expected = qa.ask(question)
         reply = ask(page, question)
         percent = f"{round(expected.confidence * 100)}%"
