@@ -13,6 +13,7 @@ from .errors import (
 )
 from .answer import ask
 from .builder import build
+from .examples import example_questions
 from .retrieve import get_article, index_info, retrieve
 from .settings import Abstention, Settings
 from .types import (
@@ -58,6 +59,7 @@ __all__ = [
     "Skipped",
     "ask",
     "build",
+    "example_questions",
     "get_article",
     "index_info",
     "retrieve",

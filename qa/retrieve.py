@@ -400,13 +400,15 @@ def retrieve(
 
 
 def index_info(*, index_dir=None) -> IndexInfo:
-    """Describe the index: articles with their metadata, passage count, build time, publishers.
+    """Describe the index: articles with their metadata, passage count, build time, publishers, and the range of
+    the articles' dates (`first_published`..`last_published`, for a date picker).
 
     Raises:
         IndexNotFoundError, IndexCorruptError, IndexMismatchError: the index cannot be used.
     """
     index = get_index(index_dir)
     m = index.manifest
+    dates = [a.published for a in index.articles.values() if a.published]
     return IndexInfo(
         index_dir=str(index.path),
         built_at=str(m.get("built_at", "")),
@@ -414,6 +416,8 @@ def index_info(*, index_dir=None) -> IndexInfo:
         articles=tuple(index.articles.values()),
         publishers=tuple(publishers(index)),
         model=str(m["model"]["name"]),
+        first_published=min(dates, default=None),
+        last_published=max(dates, default=None),
     )
 
 
