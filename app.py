@@ -385,7 +385,7 @@ class Turn:
     """One answered question: what was asked, with which follow-up memory, and the sources shown."""
 
     question: str
-    history: tuple[str, ...]
+    history: tuple[qa.Answer, ...]  # the earlier answers of its topic, most recent last
     cites: tuple[Cite, ...]
     labels: tuple[str, ...]
     related: bool  # the sources are related passages, not an answer's
@@ -393,11 +393,12 @@ class Turn:
 
 @dataclass(frozen=True)
 class Session:
-    """One visitor's chat. `memory` holds the questions of the current topic (for follow-ups); "New topic" and the
+    """One visitor's chat. `memory` holds the answers of the current topic (follow-ups are resolved against their
+    questions and sentences: "he" in "Why is he ...?" from the earlier answer); "New topic" and the
     trash icon empty it. `turns` keeps every reply's sources, so a citation in an earlier reply still opens."""
 
     turns: tuple[Turn, ...] = ()
-    memory: tuple[str, ...] = ()
+    memory: tuple[qa.Answer, ...] = ()
     last: int | None = None  # the current topic's last turn: asked again when a filter changes
     shown: int | None = None  # the turn whose sources are listed
 
@@ -433,7 +434,7 @@ def _k(value) -> int:
         return DEFAULT_K
 
 
-def ask(session: Session, question: str, history: Sequence[str], k=DEFAULT_K, since=None, until=None, publisher=None,
+def ask(session: Session, question: str, history: Sequence[qa.Answer], k=DEFAULT_K, since=None, until=None, publisher=None,
         reask: bool = False) -> Result:
     """Ask qa and turn its answer into a chat turn. Raises ValueError / qa.QAError, leaving the session unchanged."""
     k = _k(k)
@@ -450,7 +451,7 @@ def ask(session: Session, question: str, history: Sequence[str], k=DEFAULT_K, si
     cites = tuple(Cite(p.doc_id, p.start, p.end, answer.sentence_in(p)) for p in passages)
     related = answer.sentence is None
     turn = Turn(answer.question, tuple(history), cites, tuple(source_labels(passages)), related)
-    memory = session.memory if reask else (*session.memory, answer.question)[-MAX_HISTORY:]
+    memory = session.memory if reask else (*session.memory, answer)[-MAX_HISTORY:]
     session = replace(session, turns=(*session.turns, turn), memory=memory, last=turn_no, shown=turn_no)
     opened = next((n for n, c in enumerate(cites, 1) if c.sentence), None)
     if opened is None:  # no answer sentence: list the related passages, but open none as if it were the source

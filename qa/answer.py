@@ -42,6 +42,7 @@ class _Sentence:
     cosine: float
     maxsim: float
     missing: float  # share of the question's weight with no good match inside the sentence
+    unmatched: float  # share of the question's content tokens with no good match, unweighted (no corpus IDF)
     score: float
     row: int  # the passage (chunk row) of the hit it was found in
 
@@ -84,12 +85,12 @@ def _best_sentence(
     index: LoadedIndex, hits: list[Hit], q: _Query, settings: Settings, kind: str | None = None, query: str = ""
 ) -> _Sentence | None:
     """The sentence that best answers, among the top `settings.answer_passages` hits: token MaxSim inside the
-    sentence, plus shares of its cosine, of its passage's rank score and of the question's keyword IDF it holds. When the question asks for a kind of answer (a date, a number...), only
+    sentence plus a share of its cosine (a share of the passage's rank score and of the question's keywords in the
+    sentence were tried on dev_tune and did not help). When the question asks for a kind of answer (a date, a number...), only
     sentences holding one qualify; None if none does."""
     from .embed import token_offsets
 
     best: _Sentence | None = None
-    total_idf = sum(w for _, w in q.terms)
     for h in hits[: settings.answer_passages]:
         doc_id = index.chunks[h.row].doc_id
         text = index.articles[doc_id].text
@@ -105,6 +106,7 @@ def _best_sentence(
                 continue
             cos = float(np.asarray(index.sentence_vectors[srow], dtype=np.float32) @ q.vec)
             maxsim, missing = cos, (1.0 if per_chunk else 0.0)  # without token vectors: cosine only
+            unmatched = missing
             for r, (sims, offs) in per_chunk.items():
                 c = index.chunks[r]
                 if c.start <= s and e <= c.end:
@@ -113,13 +115,11 @@ def _best_sentence(
                         tok_best = sims[:, sel].max(axis=1)
                         maxsim = float(q.weights @ tok_best)
                         missing = float(q.weights[tok_best < settings.token_match].sum())
+                        unmatched = float(np.mean(tok_best < settings.token_match))
                     break
-            score = maxsim + settings.sentence_cosine_weight * cos + settings.sentence_passage_weight * h.score
-            if settings.sentence_keyword_weight and total_idf > 0:
-                found = set(bm25.terms(text[s:e]))
-                score += settings.sentence_keyword_weight * sum(w for t, w in q.terms if t in found) / total_idf
+            score = maxsim + settings.sentence_cosine_weight * cos
             if best is None or score > best.score:
-                best = _Sentence(doc_id, s, e, cos, maxsim, missing, score, h.row)
+                best = _Sentence(doc_id, s, e, cos, maxsim, missing, unmatched, score, h.row)
     return best
 
 
@@ -171,6 +171,7 @@ def evidence(index: LoadedIndex, hits: list[Hit], sent: _Sentence, q: _Query, ki
         "cosine": sent.cosine,
         "maxsim": sent.maxsim,
         "missing": sent.missing,
+        "unmatched": sent.unmatched,
         "standout": (best_dense - mu) / sd,
         "rare_cover": cover,
         "rarest_found": float(rarest is None or rarest in found),

@@ -107,6 +107,7 @@ def summarize(records: list[Record]) -> dict[str, float | None]:
         "answer_sentence_answered": _share(bool(r.sentence_right) for r in answered_main),
         "answered_rate": _share(r.outcome == "answered" for r in answerable),
         "unsure_rate": _share(r.outcome == "unsure" for r in answerable),
+        "shown_rate": _share(r.outcome != "not_found" for r in answerable),
         "abstain_precision": (
             (refused_rightly / (refused_rightly + refused_wrongly) if refused_rightly + refused_wrongly else 1.0)
             if unans else None
@@ -114,6 +115,7 @@ def summarize(records: list[Record]) -> dict[str, float | None]:
         "abstain_recall": _share(r.outcome != "answered" for r in unans),
         "on_topic_refused": _share(r.outcome != "answered" for r in unans if r.subkind == "on_topic"),
         "off_topic_refused": _share(r.outcome != "answered" for r in unans if r.subkind == "off_topic"),
+        "on_topic_not_found": _share(r.outcome == "not_found" for r in unans if r.subkind == "on_topic"),
         "off_topic_not_found": _share(r.outcome == "not_found" for r in unans if r.subkind == "off_topic"),
         "followup_hit@1": hit([r.rank for r in follow], 1),
         "followup_hit@5": hit([r.rank for r in follow], 5),
@@ -199,9 +201,12 @@ METRICS = [
     ("answer sentence right (of answered)", "answer_sentence_answered"),
     ("answerable answered", "answered_rate"),
     ("answerable shown as unsure", "unsure_rate"),
+    ("answerable given a sentence (answered or unsure)", "shown_rate"),
     ("unanswerable refused (not answered)", "abstain_recall"),
     ("on-topic absent refused", "on_topic_refused"),
     ("off-topic refused", "off_topic_refused"),
+    ("on-topic absent: not in the articles", "on_topic_not_found"),
+    ("off-topic: not in the articles", "off_topic_not_found"),
     ("abstention precision", "abstain_precision"),
     ("follow-up hit@1", "followup_hit@1"),
     ("follow-up hit@5", "followup_hit@5"),

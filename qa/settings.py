@@ -61,8 +61,6 @@ class Settings:
     # The answer sentence: among the top passages, token MaxSim inside the sentence plus this share of its cosine.
     answer_passages: int = 3
     sentence_cosine_weight: float = 0.25
-    sentence_passage_weight: float = 0.0  # share of the holding passage's rerank score
-    sentence_keyword_weight: float = 0.0  # share of the question's keyword IDF found in the sentence
     token_match: float = 0.6  # a question token whose best match in the sentence is below this is "missing"
     history_turns: int = 3
     abstention: Abstention = field(default_factory=Abstention)
