@@ -54,7 +54,7 @@ def collect(path: Path, index_dir, settings: Settings) -> list[dict]:
         history = []
         for earlier in q.get("history", ()):
             history.append(A._ask(earlier, history=list(history), index_dir=index_dir, settings=settings)[0])
-        ans, ev = A._ask(q["question"], history=history, index_dir=index_dir, settings=settings)
+        ans, ev = A._ask(q["question"], history=history, index_dir=index_dir, settings=settings, all_evidence=True)
         answerable = q["kind"] != "unanswerable"
         rank = None
         if answerable:

@@ -141,45 +141,49 @@ SAMPLE_PASSAGES = 1024
 _samples: dict[int, tuple[LoadedIndex, np.ndarray]] = {}
 
 
-def evidence(index: LoadedIndex, hits: list[Hit], sent: _Sentence, q: _Query, kind: str | None) -> dict[str, float]:
-    """What speaks for the answer sentence, in measures that do not move with the corpus's size or topic:
+def evidence(
+    index: LoadedIndex, hits: list[Hit], sent: _Sentence, q: _Query, kind: str | None, wanted=None
+) -> dict[str, float]:
+    """What speaks for the answer sentence (the features the confidence may use; `wanted` names those to compute,
+    default all):
 
-    cosine, maxsim, missing: how the sentence matches the question (vector cosine, IDF-weighted token MaxSim, the
-        share of the question's weight it leaves unmatched);
+    cosine, maxsim: how the sentence matches the question (vector cosine, IDF-weighted token MaxSim);
+    unmatched: the share of the question's content tokens with no good match in the sentence, and missing: the same
+        weighted by the corpus's IDF;
+    typed: the question asks for a kind of answer (a date, a number...) and the sentence holds one;
+    passage_score, margin, sentence_score: the holding passage's rank score, how far the best passage leads the
+        second, and the sentence's own score (all about 0..1 whatever the corpus);
     standout: how far the best passage's cosine stands above the question's cosine with a sample of the corpus, in
         standard deviations of that sample;
     rare_cover: the share of the question's keyword IDF found in the passage holding the sentence, and
-        rarest_found: whether its rarest keyword is there;
-    typed: the question asks for a kind of answer (a date, a number...) and the sentence holds one;
-    passage_score, margin, sentence_score: the holding passage's rank score, how far the best passage leads the
-        second, and the sentence's own score (all about 0..1 whatever the corpus).
+        rarest_found: whether its rarest keyword is there.
+    bench/tune.py measured the last three and `missing` to move with the corpus (its size, topic and vocabulary)
+    more than with right and wrong answers, so the fitted confidence does not use them.
     """
-    sample = _corpus_sample(index)
-    if len(sample) > 1:
-        backdrop = sample @ q.vec
-        mu, sd = float(backdrop.mean()), float(backdrop.std()) or 1.0
-    else:
-        mu, sd = 0.0, 1.0
-    best_dense = max(h.dense for h in hits)
     holder = next((h for h in hits if h.row == sent.row), hits[0])
-    c = index.chunks[holder.row]
-    found = set(bm25.terms(index.articles[c.doc_id].text[holder.start : holder.end]))
-    total = sum(w for _, w in q.terms)
-    cover = sum(w for t, w in q.terms if t in found) / total if total > 0 else 0.0
-    rarest = max(q.terms, key=lambda tw: tw[1])[0] if q.terms else None
-    return {
+    ev = {
         "cosine": sent.cosine,
         "maxsim": sent.maxsim,
         "missing": sent.missing,
         "unmatched": sent.unmatched,
-        "standout": (best_dense - mu) / sd,
-        "rare_cover": cover,
-        "rarest_found": float(rarest is None or rarest in found),
         "typed": float(kind is not None),
         "passage_score": holder.score,
         "margin": hits[0].score - hits[1].score if len(hits) > 1 else 1.0,
         "sentence_score": sent.score,
     }
+    if wanted is None or "standout" in wanted:
+        sample = _corpus_sample(index)
+        backdrop = sample @ q.vec if len(sample) > 1 else np.zeros(2, np.float32)
+        mu, sd = float(backdrop.mean()), float(backdrop.std()) or 1.0
+        ev["standout"] = (max(h.dense for h in hits) - mu) / sd
+    if wanted is None or {"rare_cover", "rarest_found"} & set(wanted):
+        c = index.chunks[holder.row]
+        found = set(bm25.terms(index.articles[c.doc_id].text[holder.start : holder.end]))
+        total = sum(w for _, w in q.terms)
+        rarest = max(q.terms, key=lambda tw: tw[1])[0] if q.terms else None
+        ev["rare_cover"] = sum(w for t, w in q.terms if t in found) / total if total > 0 else 0.0
+        ev["rarest_found"] = float(rarest is None or rarest in found)
+    return ev
 
 
 def confidence(ev: dict[str, float] | None, settings: Settings) -> float:
@@ -225,8 +229,9 @@ def ask(
     return _ask(question, history, k, since=since, until=until, publisher=publisher, index_dir=index_dir, settings=settings)[0]
 
 
-def _ask(question, history=(), k=config.DEFAULT_K, *, since=None, until=None, publisher=None, index_dir=None, settings=None):
-    """ask(), also returning the evidence the confidence came from (for fitting it: bench/tune.py)."""
+def _ask(question, history=(), k=config.DEFAULT_K, *, since=None, until=None, publisher=None, index_dir=None, settings=None,
+         all_evidence: bool = False):
+    """ask(), also returning the evidence the confidence came from (all of it for fitting: bench/tune.py)."""
     from .embed import encode_query_tokens, single_thread
 
     q = check_question(question)
@@ -245,10 +250,11 @@ def _ask(question, history=(), k=config.DEFAULT_K, *, since=None, until=None, pu
     query = rewrite(q, turns)
     qvec, states, ids = encode_query_tokens(query)
     with single_thread():
-        return _decide(index, q, query, qvec, states, ids, k, filters, settings)
+        return _decide(index, q, query, qvec, states, ids, k, filters, settings, all_evidence)
 
 
-def _decide(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, filters, settings: Settings):
+def _decide(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, filters, settings: Settings,
+            all_evidence: bool = False):
     """The Answer, and the evidence its confidence was computed from (None when no sentence was chosen)."""
     hits = search(index, query, qvec, max(k, settings.answer_passages), filters, (states, ids), settings)
     passages = tuple(to_passage(index, h) for h in hits[:k])
@@ -263,7 +269,7 @@ def _decide(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, f
     sent = _best_sentence(index, hits, prepared, replace(settings, answer_passages=min(k, settings.answer_passages)), kind, query)
     if sent is None:  # only when a kind of answer was asked for and no returned passage holds one
         return Answer(outcome=NOT_FOUND, confidence=0.0, reason=MISSING_TYPE, **base), None
-    ev = evidence(index, hits, sent, prepared, kind)
+    ev = evidence(index, hits, sent, prepared, kind, None if all_evidence else settings.abstention.features)
     conf = confidence(ev, settings)
     if conf < settings.abstention.unsure_threshold:
         return Answer(outcome=NOT_FOUND, confidence=conf, reason=NO_MATCH, **base), ev
