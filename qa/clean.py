@@ -8,11 +8,17 @@ import re
 import stat
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
 from . import config
+from .clean_lines import collection_repeats, line_features, page_lines
+from .clean_lines import is_terminal as _is_terminal
+from .clean_lines import line_key as _key
+from .clean_lines import norm_line as _norm_line
+from .clean_lines import words as _words
+from .clean_model import load_model
 from .types import Article, Skipped
 
 log = logging.getLogger(__name__)
@@ -60,10 +66,7 @@ _ORG_WORDS = re.compile(
 _CREDIT_LINE = re.compile(r"^(?:©|\(c\)\s|(?:photo|picture|image|video)s?(?:\s+credits?)?\s*:)", re.I)
 _CREDIT_INLINE = re.compile(r"\b(?:photo|picture|image)\s+credits?\s*:", re.I)
 _TRAILING_CREDIT = re.compile(r"\([^()]{3,100}\)\s*$")
-_BULLET = re.compile(r"^(?:[•·▪●◦‣∙–—-]|\*(?=\s))\s+")
 _DOMAIN = re.compile(r"\b([A-Za-z][\w-]*\.(?:[a-z]{2,6}))\b")
-_WORD = re.compile(r"[^\W_](?:[\w'’.-]*[^\W_])?")
-_TERMINAL = re.compile(r"[.!?…]['\"’”»)\]]*$")
 
 
 # ---------------------------------------------------------------------------
@@ -163,45 +166,9 @@ def read_seed(path: Path) -> RawDoc | Skipped:
 # Line features
 
 
-def _norm_line(line: str) -> str:
-    line = unicodedata.normalize("NFC", line).replace("\u00a0", " ")
-    line = re.sub(r"\s+", " ", line).strip()
-    return _BULLET.sub("", line)
-
-
-def _key(line: str) -> str:
-    """Comparison key: letters and digits only, lower case."""
-    return re.sub(r"[\W_]+", "", line.lower())
-
-
-def _words(line: str) -> list[str]:
-    return _WORD.findall(line)
-
-
-def _is_terminal(line: str) -> bool:
-    return bool(_TERMINAL.search(line))
-
-
 def _is_title_case(words: list[str]) -> bool:
     content = [w for w in words if w.lower() not in _STOPWORDS and w[0].isalpha()]
     return len(content) >= 3 and sum(w[0].isupper() for w in content) / len(content) >= 0.85
-
-
-def _join_split_sentences(lines: list[str]) -> list[str]:
-    """Re-join a sentence that an inline link broke into several lines."""
-    out: list[str] = []
-    for line in lines:
-        continues = line[0].islower() or line[0] in ",:;.)"
-        if out and not _is_terminal(out[-1]) and continues and not _parse_byline(line):
-            # "...the portal" / "NEXTA spread" / "this Tuesday ..." : pull the short link text in too.
-            prev = out.pop()
-            if out and out[-1] and not _is_terminal(out[-1]) and len(_words(prev)) <= 3 and out[-1][-1:].isalpha():
-                prev = f"{out.pop()} {prev}"
-            sep = "" if line[0] in ",:;.)" else " "
-            out.append(f"{prev}{sep}{line}")
-        else:
-            out.append(line)
-    return out
 
 
 def _parse_date(text: str) -> date | None:
@@ -397,33 +364,79 @@ def _publisher(meta: _Meta) -> str | None:
 
 
 @dataclass(frozen=True)
+class LineVerdict:
+    """Whether one line of a text scrape was kept as body, the model's score, and why."""
+
+    kept: bool
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True)
 class Cleaned:
     """A cleaned article plus the page chrome it was cut from (used to match publishers across a collection)."""
 
     article: Article
     chrome: str
+    lines: tuple[tuple[str, LineVerdict], ...] = ()  # a text scrape's lines and their verdicts, for `qa clean -v`
 
 
-def clean_text(raw: str, doc_id: str, *, repeated: frozenset[str] = frozenset(), source: str = "") -> Cleaned | None:
+# A line also found on other pages of the folder is dropped unless the model is this sure it is body (lorem-ipsum
+# test pages and wire copy share real paragraphs).
+REPEAT_OVERRIDE = 0.9
+
+
+def cleaner_version() -> str:
+    """The cleaner's rules version and its line model's digest: the index manifest records it, so a change to
+    either re-cleans every article on the next build."""
+    return f"{config.CLEANER_VERSION}+{load_model().digest[:16]}"
+
+
+def _line_verdicts(raw: str, repeats: list[int] | None) -> tuple[list[str], list[LineVerdict]]:
+    """The scrape's lines and, for each, the body model's decision."""
+    model = load_model()
+    lines, bullets = page_lines(raw)
+    if repeats is None or len(repeats) != len(lines):
+        repeats = [0] * len(lines)
+    proba = model.body_proba(line_features(lines, repeats, bullets))
+    verdicts = []
+    for line, p, rep in zip(lines, proba.tolist(), repeats):
+        if _CREDIT_LINE.match(line):
+            # "© Name/Agency", "Photo: ...": a credit is never article text, whatever surrounds it.
+            verdicts.append(LineVerdict(False, p, "photo credit or copyright line"))
+            continue
+        if rep and p < REPEAT_OVERRIDE:
+            # The same line in other articles of the folder is the site's chrome (near-copies do not count).
+            verdicts.append(LineVerdict(False, p, f"on {rep} other page{'s' if rep > 1 else ''} of the folder"))
+        elif p >= model.threshold:
+            verdicts.append(LineVerdict(True, p, "body"))
+        else:
+            verdicts.append(LineVerdict(False, p, f"body score {p:.2f} < {model.threshold:.2f}"))
+    return lines, verdicts
+
+
+def clean_text(
+    raw: str, doc_id: str, *, repeats: list[int] | None = None, source: str = ""
+) -> Cleaned | None:
     """Clean one scraped plain-text page. Returns None when no article body is recognisable.
 
     Args:
         raw: the page text.
         doc_id: the id to give the article.
-        repeated: comparison keys of lines that occur in other articles of the collection (site chrome).
+        repeats: for each line of `clean_lines.page_lines(raw)`, how many other pages of the collection hold it
+            (site chrome); `clean_collection` computes these. None treats the page alone.
         source: the file name, kept for reference.
     """
-    lines = [_norm_line(line) for line in raw.splitlines()]
-    lines = _join_split_sentences([line for line in lines if line])
-    items = _classify(lines, repeated)
-    start, end = _best_block(items)
-    body = [it.text for it in items[start:end] if it.kind == "prose"]
+    lines, verdicts = _line_verdicts(raw, repeats)
+    body = [line for line, v in zip(lines, verdicts) if v.kept]
     if not body or sum(len(_words(p)) for p in body) < 15:
         return None
-    meta = _extract_meta(items, (start, end), raw)
-    if meta.title and body and _key(body[0]) == _key(meta.title):
-        body = body[1:]
-    chrome = "\n".join(it.text for i, it in enumerate(items) if not (start <= i < end and it.kind == "prose"))
+    kept_at = [i for i, v in enumerate(verdicts) if v.kept]
+    items = _classify(lines, frozenset())
+    meta = _extract_meta(items, (kept_at[0], kept_at[-1] + 1), raw)
+    if meta.title:
+        body = [p for p in body if _key(p) != _key(meta.title)] or body
+    chrome = "\n".join(line for line, v in zip(lines, verdicts) if not v.kept)
     article = Article(
         doc_id=doc_id,
         title=meta.title,
@@ -433,7 +446,7 @@ def clean_text(raw: str, doc_id: str, *, repeated: frozenset[str] = frozenset(),
         text="\n\n".join(body),
         source=source,
     )
-    return Cleaned(article, chrome)
+    return Cleaned(article, chrome, tuple(zip(lines, verdicts)))
 
 
 def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
@@ -466,21 +479,11 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
     return Cleaned(article, "")
 
 
-def _collection_repeats(docs: list[RawDoc]) -> frozenset[str]:
-    """Keys of lines found in two or more distinct articles: navigation, appeals, sidebars, teasers."""
-    seen_texts: set[str] = set()
-    df: Counter[str] = Counter()
-    for d in docs:
-        if d.is_html:
-            continue
-        keys = {_key(x) for x in _join_split_sentences([_norm_line(l) for l in d.text.splitlines() if l.strip()])}
-        keys.discard("")
-        digest = hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()
-        if digest in seen_texts:  # the same page twice must not erase itself
-            continue
-        seen_texts.add(digest)
-        df.update(keys)
-    return frozenset(k for k, c in df.items() if c >= 2)
+def _collection_repeats(docs: list[RawDoc]) -> dict[str, list[int]]:
+    """For each text page, how many other pages of the collection hold each of its lines (navigation, appeals)."""
+    text_docs = [d for d in docs if not d.is_html]
+    repeats = collection_repeats([page_lines(d.text)[0] for d in text_docs])
+    return {d.doc_id: r for d, r in zip(text_docs, repeats)}
 
 
 def list_seed_files(folder: Path) -> list[Path]:
@@ -497,14 +500,14 @@ def clean_collection(paths: list[Path]) -> tuple[list[Article], list[Skipped]]:
     for p in paths:
         r = read_seed(p)
         (skipped if isinstance(r, Skipped) else docs).append(r)
-    repeated = _collection_repeats(docs)
+    repeats = _collection_repeats(docs)
     cleaned: list[Cleaned] = []
     seen: dict[str, str] = {}
     for d in docs:
         c = (
             clean_html(d.text, d.doc_id, source=d.path.name)
             if d.is_html
-            else clean_text(d.text, d.doc_id, repeated=repeated, source=d.path.name)
+            else clean_text(d.text, d.doc_id, repeats=repeats.get(d.doc_id), source=d.path.name)
         )
         if c is None:
             skipped.append(Skipped(str(d.path), "no recognisable article text"))
@@ -524,7 +527,7 @@ def clean_collection(paths: list[Path]) -> tuple[list[Article], list[Skipped]]:
             for name in known:
                 bare = re.sub(r"^the\s+", "", name, flags=re.I)
                 if re.search(rf"\b{re.escape(bare)}\b", c.chrome, re.I):
-                    a = Article(a.doc_id, a.title, name, a.published, a.authors, a.text, a.source)
+                    a = replace(a, publisher=name)
                     break
         articles.append(a)
     for s in skipped:
