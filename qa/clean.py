@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+
 from . import config
 from .clean_lines import collection_repeats, line_features, page_lines
 from .clean_lines import is_terminal as _is_terminal
@@ -383,7 +385,7 @@ class Cleaned:
 
 # A line also found on other pages of the folder is dropped unless the model is this sure it is body (lorem-ipsum
 # test pages and wire copy share real paragraphs).
-REPEAT_OVERRIDE = 0.9
+REPEAT_OVERRIDE = 0.97
 
 
 def cleaner_version() -> str:
@@ -392,13 +394,17 @@ def cleaner_version() -> str:
     return f"{config.CLEANER_VERSION}+{load_model().digest[:16]}"
 
 
-def _line_verdicts(raw: str, repeats: list[int] | None) -> tuple[list[str], list[LineVerdict]]:
-    """The scrape's lines and, for each, the body model's decision."""
+def _line_verdicts(raw: str, repeats: list[int] | None) -> tuple[list[str], list[LineVerdict], int | None]:
+    """The scrape's lines, for each the body model's decision, and the index of the headline (None if none)."""
     model = load_model()
     lines, bullets = page_lines(raw)
     if repeats is None or len(repeats) != len(lines):
         repeats = [0] * len(lines)
-    proba = model.body_proba(line_features(lines, repeats, bullets))
+    x = line_features(lines, repeats, bullets)
+    proba = model.body_proba(x)
+    # The headline is never a body line: a page's own text is not its title.
+    title_p = np.where(proba >= model.threshold, 0.0, model.title_proba(x, proba))
+    title_at = int(np.argmax(title_p)) if len(title_p) and title_p.max() >= model.title_threshold else None
     verdicts = []
     for line, p, rep in zip(lines, proba.tolist(), repeats):
         if _CREDIT_LINE.match(line):
@@ -412,7 +418,9 @@ def _line_verdicts(raw: str, repeats: list[int] | None) -> tuple[list[str], list
             verdicts.append(LineVerdict(True, p, "body"))
         else:
             verdicts.append(LineVerdict(False, p, f"body score {p:.2f} < {model.threshold:.2f}"))
-    return lines, verdicts
+    if title_at is not None:
+        verdicts[title_at] = LineVerdict(False, verdicts[title_at].score, "headline")
+    return lines, verdicts, title_at
 
 
 def clean_text(
@@ -427,13 +435,14 @@ def clean_text(
             (site chrome); `clean_collection` computes these. None treats the page alone.
         source: the file name, kept for reference.
     """
-    lines, verdicts = _line_verdicts(raw, repeats)
+    lines, verdicts, title_at = _line_verdicts(raw, repeats)
     body = [line for line, v in zip(lines, verdicts) if v.kept]
     if not body or sum(len(_words(p)) for p in body) < 15:
         return None
     kept_at = [i for i, v in enumerate(verdicts) if v.kept]
     items = _classify(lines, frozenset())
     meta = _extract_meta(items, (kept_at[0], kept_at[-1] + 1), raw)
+    meta.title = lines[title_at] if title_at is not None else None
     if meta.title:
         body = [p for p in body if _key(p) != _key(meta.title)] or body
     chrome = "\n".join(line for line, v in zip(lines, verdicts) if not v.kept)
