@@ -13,6 +13,7 @@ from .errors import (
 )
 from .answer import ask
 from .builder import build
+from .clean import CleanedLine, CleanResult, clean_file, clean_folder
 from .retrieve import get_article, index_info, retrieve
 from .types import (
     ANSWERED,
@@ -44,6 +45,8 @@ __all__ = [
     "BuildError",
     "BuildLockedError",
     "BuildReport",
+    "CleanResult",
+    "CleanedLine",
     "Filters",
     "IndexCorruptError",
     "IndexInfo",
@@ -55,6 +58,8 @@ __all__ = [
     "Skipped",
     "ask",
     "build",
+    "clean_file",
+    "clean_folder",
     "get_article",
     "index_info",
     "retrieve",

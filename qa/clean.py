@@ -378,7 +378,7 @@ class LineVerdict:
 class Cleaned:
     """A cleaned article plus the page chrome it was cut from (used to match publishers across a collection)."""
 
-    article: Article
+    article: Article | None  # None only in a rejected page's verdicts
     chrome: str
     lines: tuple[tuple[str, LineVerdict], ...] = ()  # a text scrape's lines and their verdicts, for `qa clean -v`
 
@@ -502,35 +502,79 @@ def list_seed_files(folder: Path) -> list[Path]:
     )
 
 
-def clean_collection(paths: list[Path]) -> tuple[list[Article], list[Skipped]]:
-    """Clean every file, using the collection itself to spot site chrome; report what was skipped and why."""
-    docs: list[RawDoc] = []
-    skipped: list[Skipped] = []
-    for p in paths:
-        r = read_seed(p)
-        (skipped if isinstance(r, Skipped) else docs).append(r)
+@dataclass(frozen=True)
+class CleanedLine:
+    """One line of a text scrape, whether the cleaner kept it as body, its body score, and why."""
+
+    text: str
+    kept: bool
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class CleanResult:
+    """What the cleaner made of one file: the article, or the reason there is none, and (text scrapes) each line's fate."""
+
+    source: str  # the file's path
+    article: Article | None
+    reason: str | None = None  # why there is no article
+    lines: tuple[CleanedLine, ...] = ()
+
+    def to_dict(self) -> dict:
+        a = self.article
+        return {
+            "source": self.source,
+            "article": None if a is None else {
+                "doc_id": a.doc_id, "title": a.title, "publisher": a.publisher,
+                "published": a.published.isoformat() if a.published else None, "authors": list(a.authors),
+                "url": a.url, "text": a.text,
+            },
+            "reason": self.reason,
+            "lines": [{"text": x.text, "kept": x.kept, "score": round(x.score, 3), "reason": x.reason} for x in self.lines],
+        }
+
+
+def _results(paths: list[Path]) -> list[CleanResult]:
+    """Clean every file, using the collection itself to spot site chrome; one result per path, in order."""
+    read = [read_seed(p) for p in paths]
+    docs = [r for r in read if not isinstance(r, Skipped)]
     repeats = _collection_repeats(docs)
-    cleaned: list[Cleaned] = []
+    cleaned: dict[int, Cleaned] = {}
+    reasons: dict[int, str] = {}
     seen: dict[str, str] = {}
-    for d in docs:
+    for i, r in enumerate(read):
+        if isinstance(r, Skipped):
+            reasons[i] = r.reason
+            continue
         c = (
-            clean_html(d.text, d.doc_id, source=d.path.name)
-            if d.is_html
-            else clean_text(d.text, d.doc_id, repeats=repeats.get(d.doc_id), source=d.path.name)
+            clean_html(r.text, r.doc_id, source=r.path.name)
+            if r.is_html
+            else clean_text(r.text, r.doc_id, repeats=repeats.get(r.doc_id), source=r.path.name)
         )
         if c is None:
-            skipped.append(Skipped(str(d.path), "no recognisable article text"))
+            reasons[i] = "no recognisable article text"
+            if not r.is_html:  # keep the lines' verdicts, so `qa clean -v` can show why
+                lines, verdicts, _ = _line_verdicts(r.text, repeats.get(r.doc_id))
+                cleaned[i] = Cleaned(None, "", tuple(zip(lines, verdicts)))
             continue
         body_key = _key(c.article.text)
         if body_key in seen:
-            skipped.append(Skipped(str(d.path), f"duplicate of {seen[body_key]}"))
-            continue
-        seen[body_key] = d.path.name
-        cleaned.append(c)
+            reasons[i] = f"duplicate of {seen[body_key]}"
+        else:
+            seen[body_key] = r.path.name
+        cleaned[i] = c
     # A publisher named by one page's byline is recognised in the chrome of its sister pages.
-    known = sorted({c.article.publisher for c in cleaned if c.article.publisher}, key=len, reverse=True)
-    articles = []
-    for c in cleaned:
+    known = sorted(
+        {c.article.publisher for i, c in cleaned.items() if i not in reasons and c.article.publisher}, key=len, reverse=True
+    )
+    out = []
+    for i, path in enumerate(paths):
+        c = cleaned.get(i)
+        lines = tuple(CleanedLine(t, v.kept, v.score, v.reason) for t, v in c.lines) if c else ()
+        if i in reasons:
+            out.append(CleanResult(str(path), None, reasons[i], lines))
+            continue
         a = c.article
         if a.publisher is None:
             for name in known:
@@ -538,7 +582,52 @@ def clean_collection(paths: list[Path]) -> tuple[list[Article], list[Skipped]]:
                 if re.search(rf"\b{re.escape(bare)}\b", c.chrome, re.I):
                     a = replace(a, publisher=name)
                     break
-        articles.append(a)
+        out.append(CleanResult(str(path), a, None, lines))
+    return out
+
+
+def clean_collection(paths: list[Path]) -> tuple[list[Article], list[Skipped]]:
+    """Clean every file, using the collection itself to spot site chrome; report what was skipped and why."""
+    results = _results(paths)
+    skipped = [Skipped(r.source, r.reason) for r in results if r.article is None]
     for s in skipped:
         log.info("skipped %s: %s", s.path, s.reason)
-    return articles, skipped
+    return [r.article for r in results if r.article is not None], skipped
+
+
+def clean_file(path: str | Path) -> CleanResult:
+    """Clean one article file (.txt or .html) on its own, without embedding anything.
+
+    Args:
+        path: the file.
+
+    Returns:
+        The article and its metadata, or the reason there is none; for a text scrape, every line with whether it
+        was kept and why.
+
+    Raises:
+        FileNotFoundError: the path does not exist or is a folder (use `clean_folder`).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p} is not a file; pass an article file, or use clean_folder for a folder")
+    return _results([p])[0]
+
+
+def clean_folder(folder: str | Path) -> list[CleanResult]:
+    """Clean every .txt/.html file directly in `folder` as `qa build` would (lines repeated across the folder's pages
+    count as site chrome), without embedding anything.
+
+    Args:
+        folder: the folder of articles.
+
+    Returns:
+        One result per file, sorted by name.
+
+    Raises:
+        FileNotFoundError: the folder does not exist or is not a folder.
+    """
+    f = Path(folder)
+    if not f.is_dir():
+        raise FileNotFoundError(f"{f} is not a folder; pass a folder of .txt/.html articles, or use clean_file")
+    return _results(list_seed_files(f))
