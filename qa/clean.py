@@ -51,7 +51,13 @@ _MONTHS = (
     "january february march april may june july august september october november december".split()
 )
 _MONTH_RE = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
-_DATE_MDY = re.compile(rf"\b(?P<m>{_MONTH_RE})\.?\s+(?P<d>\d{{1,2}}),?\s+(?P<y>(?:19|20)\d\d)\b", re.I)
+_DATE_MDY = re.compile(
+    rf"\b(?P<m>{_MONTH_RE})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?:at\s+)?(?P<y>(?:19|20)\d\d)\b", re.I
+)
+# 13.11.2019 (day first wherever dots are used), and 21/06/2014 or 11/20/2019 only when one side exceeds 12: an
+# ambiguous 05/10/2018 is left unset rather than guessed.
+_DATE_DOTS = re.compile(r"\b(?P<d>[0-3]?\d)\.(?P<m>[01]?\d)\.(?P<y>(?:19|20)\d\d)\b")
+_DATE_SLASH = re.compile(r"\b(?P<a>[0-3]?\d)/(?P<b>[0-3]?\d)/(?P<y>(?:19|20)?\d\d)\b")
 _DATE_DMY = re.compile(rf"\b(?P<d>\d{{1,2}})\.?\s+(?P<m>{_MONTH_RE})\.?,?\s+(?P<y>(?:19|20)\d\d)\b", re.I)
 _DATE_ISO = re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)(?:[T ][\d:.]+Z?)?")
 _TIME_ONLY = re.compile(r"^\d{1,2}:\d\d(?:\s*[AP]\.?M\.?)?$", re.I)
@@ -174,7 +180,17 @@ def _is_title_case(words: list[str]) -> bool:
 
 
 def _parse_date(text: str) -> date | None:
-    for rx in (_DATE_MDY, _DATE_DMY, _DATE_ISO):
+    m = _DATE_SLASH.search(text)
+    if m:
+        a, b, y = int(m.group("a")), int(m.group("b")), int(m.group("y"))
+        y = y + 2000 if y < 100 else y
+        day_month = (a, b) if a > 12 >= b else (b, a) if b > 12 >= a else None
+        if day_month:
+            try:
+                return date(y, day_month[1], day_month[0])
+            except ValueError:
+                pass
+    for rx in (_DATE_MDY, _DATE_DMY, _DATE_ISO, _DATE_DOTS):
         m = rx.search(text)
         if not m:
             continue
@@ -187,6 +203,48 @@ def _parse_date(text: str) -> date | None:
         except (ValueError, StopIteration):
             continue
     return None
+
+
+_COPYRIGHT = re.compile(
+    r"^(?:.{0,30}?\s)?(?:©|\(c\)|copyright)\s*(?:©\s*)?(?:copyright\s+)?(?:(?:19|20)\d\d(?:\s*[-–]\s*(?:(?:19|20)\d\d)?)?,?\s*)?"
+    r"(?P<name>[^\W\d_][^.|,©/]{1,60}?)(?:,|\.(?:\s|$)|\s+all rights|\s+-\s|\s*\||\s+/|$)",
+    re.I,
+)
+_COMPANY_SUFFIX = re.compile(r"\s+(?:inc|llc|ltd|gmbh|company|corp(?:oration)?)\.?$", re.I)
+
+
+def _copyright_holder(lines: list[str]) -> str | None:
+    """The name in the page's last copyright line ("© 2019 The Washington Post. All rights reserved")."""
+    for line in reversed(lines):
+        m = _COPYRIGHT.match(line)
+        if not m or len(line) > 200:
+            continue
+        name = _COMPANY_SUFFIX.sub("", m.group("name").strip(" -–"))
+        if 1 <= len(name.split()) <= 6 and not re.match(r"(?:all rights|by\b|the author)", name, re.I):
+            return name
+    return None
+
+
+_UPDATED = re.compile(r"\b(?:updated|modified|edited)\b", re.I)
+DATE_WINDOW = 8  # lines from the headline (or the body's first line) within which the article's date is stated
+
+
+def _find_date(lines: list[str], anchor: int) -> date | None:
+    """The date stated nearest the headline (below it preferred): the article's own, not the masthead's "today",
+    an "Updated" stamp or a related story's byline further away."""
+    best = None
+    lo, hi = max(0, anchor - DATE_WINDOW), min(len(lines), anchor + DATE_WINDOW + 1)
+    for i in range(lo, hi):
+        line = lines[i]
+        if len(_words(line)) > 25 or (_UPDATED.search(line) and not re.search(r"publish|posted", line, re.I)):
+            continue
+        d = _parse_date(line)
+        if d is None:
+            continue
+        dist = abs(i - anchor) + (0.5 if i < anchor else 0.0)
+        if best is None or dist < best[0]:
+            best = (dist, d)
+    return best[1] if best else None
 
 
 def _split_names(names: str) -> tuple[list[str], list[str]]:
@@ -443,6 +501,9 @@ def clean_text(
     items = _classify(lines, frozenset())
     meta = _extract_meta(items, (kept_at[0], kept_at[-1] + 1), raw)
     meta.title = lines[title_at] if title_at is not None else None
+    meta.published = _find_date(lines, title_at if title_at is not None else kept_at[0]) or None
+    if not meta.orgs and not meta.source:
+        meta.source = _copyright_holder(lines)
     if meta.title:
         body = [p for p in body if _key(p) != _key(meta.title)] or body
     chrome = "\n".join(line for line, v in zip(lines, verdicts) if not v.kept)
