@@ -225,6 +225,19 @@ def _copyright_holder(lines: list[str]) -> str | None:
     return None
 
 
+# A line that is only an address with a path (a bare "example.com" is a site name, not the article's URL).
+_URL_LINE = re.compile(r"^(?:https?://)?(?:[\w-]+\.)+[a-z]{2,}(?::\d+)?/\S+$", re.I)
+
+
+def _stated_url(raw: str) -> str | None:
+    """The first line of the scrape that is only an address (a shortened "..." one is not usable)."""
+    for line in raw.splitlines():
+        line = line.strip()
+        if _URL_LINE.match(line) and not line.endswith(("...", "…")):
+            return line
+    return None
+
+
 _UPDATED = re.compile(r"\b(?:updated|modified|edited)\b", re.I)
 DATE_WINDOW = 8  # lines from the headline (or the body's first line) within which the article's date is stated
 
@@ -247,11 +260,28 @@ def _find_date(lines: list[str], anchor: int) -> date | None:
     return best[1] if best else None
 
 
+_HANDLE = re.compile(r"\s*@\w+.*$|\d+$")
+# A job title glued to the name by the scrape ("Meg JamesStaff Writer") or after it ("Jane Doe, Senior Writer").
+_JOB_TITLE = re.compile(
+    r"(?<=[a-z])(?=[A-Z][a-z]+\s+(?:Writer|Reporter|Editor|Correspondent|Columnist|Contributor))"
+    r"|\s*[,|–-]?\s*\b(?:(?:senior|staff|chief|deputy|managing|executive|contributing|associate)\s+)?"
+    r"(?:writer|reporter|editor|correspondent|columnist|contributor|technologist)\b.*$",
+    re.I,
+)
+def _plain_name(part: str) -> str:
+    """A name without a trailing handle, digits or job title: 'Chris Pokorny@DawgsByNature' -> 'Chris Pokorny'."""
+    part = _HANDLE.sub("", part.strip(" .·|"))
+    m = _JOB_TITLE.search(part)
+    if m and m.start() > 0:
+        part = part[: m.start()]
+    return part.strip(" .,-–|")
+
+
 def _split_names(names: str) -> tuple[list[str], list[str]]:
     """'A and B, The X news desk' -> (['A', 'B'], ['The X'])."""
     people, orgs = [], []
     for part in re.split(r"\s*(?:,|\band\b|&)\s*", names):
-        part = part.strip(" .")
+        part = _plain_name(part)
         if not part:
             continue
         org = _ORG_WORDS.sub("", part)
@@ -515,6 +545,7 @@ def clean_text(
         authors=tuple(meta.people),
         text="\n\n".join(body),
         source=source,
+        url=_stated_url(raw),
     )
     return Cleaned(article, chrome, tuple(zip(lines, verdicts)))
 
@@ -545,6 +576,7 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
         authors=tuple(people),
         text="\n\n".join(paras),
         source=source,
+        url=get("url") or None,
     )
     return Cleaned(article, "")
 

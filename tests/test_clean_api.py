@@ -85,3 +85,23 @@ def test_held_out_body_score_floor(corpus):
     s = body_score(scores)
     f1, precision = FLOORS[corpus]
     assert s.f1 >= f1 and s.precision >= precision, s
+
+
+def test_metadata_the_page_states(tmp_path):
+    page = TINY_ARTICLE.replace("By Jane Example March 3, 2023", "By Jane Example@jexample\n\nMarch 3, 2023\n\nUpdated March 9, 2023")
+    page = "Home | World | Sport\nMarch 20, 2023\n" + page.split("\n", 1)[1]
+    page += "https://example.org/news/lake-balkhash-low\n\n© 2023 Example Gazette. All rights reserved.\n"
+    f = tmp_path / "lake.txt"
+    f.write_text(page, encoding="utf-8")
+    a = qa.clean_file(f).article
+    assert a.authors == ("Jane Example",)  # no handle
+    assert a.published.isoformat() == "2023-03-03"  # not the masthead's today, not the update
+    assert a.publisher == "Example Gazette"
+    assert a.url == "https://example.org/news/lake-balkhash-low"
+
+
+def test_an_ambiguous_numeric_date_is_left_unset(tmp_path):
+    page = TINY_ARTICLE.replace("By Jane Example March 3, 2023", "By Jane Example\n\n05/03/2023")
+    f = tmp_path / "lake.txt"
+    f.write_text(page, encoding="utf-8")
+    assert qa.clean_file(f).article.published is None
