@@ -7,7 +7,6 @@ import os
 import re
 import stat
 import unicodedata
-from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -16,7 +15,6 @@ import numpy as np
 
 from . import config
 from .clean_lines import collection_repeats, line_features, page_lines
-from .clean_lines import is_terminal as _is_terminal
 from .clean_lines import line_key as _key
 from .clean_lines import norm_line as _norm_line
 from .clean_lines import words as _words
@@ -25,27 +23,6 @@ from .types import Article, Skipped
 
 log = logging.getLogger(__name__)
 
-# ---------------------------------------------------------------------------
-# Generic web vocabulary. These are the words of site chrome on any news site
-# (sign-up forms, appeals, comment sections), not strings taken from one page.
-_STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below between
-    both but by can could did do does doing down during each few for from further had has have having he her here
-    hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now of
-    off on once only or other our ours ourselves out over own same she should so some such than that the their
-    theirs them themselves then there these they this those through to too under until up very was we were what
-    when where which while who whom why will with would you your yours yourself yourselves also has said says
-    which while""".split()
-)
-_CHROME_WORDS = re.compile(
-    r"\b(subscrib\w*|newsletters?|sign(?:ing)? up|log ?in|sign in|donat\w+|contribut\w+|members?|membership|"
-    r"supporters?|support us|join us|fund(?:ed|ing)?|readers?|cookies?|privacy|terms of (?:use|service)|"
-    r"comments?|reply|spam|advertis\w+|sponsored|read more|share this|follow us|email address|inbox|"
-    r"copyright|all rights reserved|click here|skip to content|podcasts?|app store|google play)\b",
-    re.I,
-)
-_SITE_VOICE = re.compile(r"\b(we|we['’](?:ve|re|ll|d)|our|ours|us|you|your|you['’](?:ve|re|ll|d))\b", re.I)
-_QUOTE_CHARS = "\"“”«»„"
 
 _MONTHS = (
     "january february march april may june july august september october november december".split()
@@ -60,20 +37,16 @@ _DATE_DOTS = re.compile(r"\b(?P<d>[0-3]?\d)\.(?P<m>[01]?\d)\.(?P<y>(?:19|20)\d\d
 _DATE_SLASH = re.compile(r"\b(?P<a>[0-3]?\d)/(?P<b>[0-3]?\d)/(?P<y>(?:19|20)?\d\d)\b")
 _DATE_DMY = re.compile(rf"\b(?P<d>\d{{1,2}})\.?\s+(?P<m>{_MONTH_RE})\.?,?\s+(?P<y>(?:19|20)\d\d)\b", re.I)
 _DATE_ISO = re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)(?:[T ][\d:.]+Z?)?")
-_TIME_ONLY = re.compile(r"^\d{1,2}:\d\d(?:\s*[AP]\.?M\.?)?$", re.I)
 
 _BYLINE = re.compile(r"^(?:by|written by|posted by)\b:?\s+(?P<rest>[A-Z].*)$", re.I)
 _LABELLED = re.compile(
     r"^(?P<label>authors?|by|written by|created|published|updated|posted|date|source|credits?)\s*:\s*(?P<value>.*)$",
     re.I,
 )
-_INLINE_LABEL = re.compile(r"\b(?:Created|Published|Updated|Posted)\s*:\s*\S", re.I)
 _ORG_WORDS = re.compile(
     r"\s*\b(news ?desk|desk|staff|newsroom|editorial(?: team| board)?|editors|reporters|team|wire)\b\s*$", re.I
 )
 _CREDIT_LINE = re.compile(r"^(?:©|\(c\)\s|(?:photo|picture|image|video)s?(?:\s+credits?)?\s*:)", re.I)
-_CREDIT_INLINE = re.compile(r"\b(?:photo|picture|image)\s+credits?\s*:", re.I)
-_TRAILING_CREDIT = re.compile(r"\([^()]{3,100}\)\s*$")
 _DOMAIN = re.compile(r"\b([A-Za-z][\w-]*\.(?:[a-z]{2,6}))\b")
 
 
@@ -172,11 +145,6 @@ def read_seed(path: Path) -> RawDoc | Skipped:
 
 # ---------------------------------------------------------------------------
 # Line features
-
-
-def _is_title_case(words: list[str]) -> bool:
-    content = [w for w in words if w.lower() not in _STOPWORDS and w[0].isalpha()]
-    return len(content) >= 3 and sum(w[0].isupper() for w in content) / len(content) >= 0.85
 
 
 def _parse_date(text: str) -> date | None:
@@ -315,90 +283,6 @@ def _parse_byline(line: str) -> tuple[list[str], list[str], date | None] | None:
 
 
 @dataclass
-class _Line:
-    text: str
-    key: str
-    words: list[str]
-    kind: str = "prose"  # prose | heading | meta | credit | caption | chrome | repeated | dup | title
-    score: float = 0.0
-
-
-def _classify(lines: list[str], repeated: frozenset[str]) -> list[_Line]:
-    items = [_Line(t, _key(t), _words(t)) for t in lines]
-    keys = [it.key for it in items]
-    for i, it in enumerate(items):
-        t, n = it.text, len(it.words)
-        quoted = any(c in t for c in _QUOTE_CHARS)
-        chrome_hits = len(_CHROME_WORDS.findall(t)) + (0 if quoted else len(_SITE_VOICE.findall(t)))
-        later_same = it.key in keys[i + 1 :]
-        contained = len(it.key) >= 30 and any(len(k) > len(it.key) + 10 and it.key in k for k in keys)
-        if not it.key:
-            it.kind = "meta"
-        elif it.key in repeated:
-            it.kind = "repeated"
-        elif _LABELLED.match(t) or _BYLINE.match(t) and n <= 25 or _INLINE_LABEL.search(t):
-            it.kind = "meta"
-        elif _TIME_ONLY.match(t) or (_DATE_ISO.fullmatch(t) is not None):
-            it.kind = "meta"
-        elif _CREDIT_LINE.match(t) or _CREDIT_INLINE.search(t):
-            it.kind = "credit"
-        elif _TRAILING_CREDIT.search(t) and n >= 6:
-            it.kind = "caption"
-        elif later_same or contained:
-            it.kind = "dup"
-        elif chrome_hits >= 2 or (chrome_hits >= 1 and n <= 8):
-            it.kind = "chrome"
-        elif not _is_terminal(t) or (_is_title_case(it.words) and "." not in t.rstrip(".?!")):
-            it.kind = "heading"
-    # A line right above a photo credit is that photo's caption.
-    for prev, it in zip(items, items[1:]):
-        if _CREDIT_LINE.match(it.text) and prev.kind in ("prose", "dup"):
-            prev.kind = "caption"
-    for it in items:
-        if it.kind == "prose":
-            n = len(it.words)
-            stop = sum(w.lower() in _STOPWORDS for w in it.words) / max(n, 1)
-            it.score = 1.0 + min(n, 40) / 10 * (0.5 if stop < 0.1 and n > 6 else 1.0)
-        elif it.kind == "heading":
-            it.score = -1.0
-        else:
-            it.score = -4.0
-    return items
-
-
-def _best_block(items: list[_Line]) -> tuple[int, int]:
-    """The contiguous run of lines with the highest total score (Kadane): the article body."""
-    best, best_span, cur, start = float("-inf"), (0, 0), 0.0, 0
-    for i, it in enumerate(items):
-        if cur <= 0:
-            cur, start = 0.0, i
-        cur += it.score
-        if cur > best:
-            best, best_span = cur, (start, i + 1)
-    return best_span
-
-
-def _find_title(items: list[_Line], body_start: int) -> int | None:
-    """Index of the headline: above the byline, else a repeated headline-like line, else the nearest one above the body."""
-    def headline_like(it: _Line) -> bool:
-        return 3 <= len(it.words) <= 30 and it.kind in ("heading", "dup", "prose") and not it.text.endswith(".")
-
-    for i in range(body_start):
-        if _parse_byline(items[i].text) and i > 0:
-            j = i - 1
-            if headline_like(items[j]) or items[j].kind == "dup":
-                return j
-    counts = Counter(it.key for it in items[:body_start])
-    for i in range(body_start):
-        if counts[items[i].key] > 1 and headline_like(items[i]):
-            return i
-    for i in range(body_start - 1, -1, -1):
-        if items[i].kind == "heading" and headline_like(items[i]):
-            return i
-    return None
-
-
-@dataclass
 class _Meta:
     title: str | None = None
     people: list[str] = field(default_factory=list)
@@ -407,33 +291,21 @@ class _Meta:
     source: str | None = None
 
 
-def _extract_meta(items: list[_Line], body: tuple[int, int], full_text: str) -> _Meta:
+def _extract_meta(lines: list[str], body: set[int], full_text: str) -> _Meta:
+    """Authors and organisations from bylines, and a "Source:" label, on lines that are not body."""
     meta = _Meta()
-    t = _find_title(items, body[0])
-    if t is not None:
-        meta.title = items[t].text
-    header_dates: list[date] = []
-    for i, it in enumerate(items):
-        if body[0] <= i < body[1] and it.kind not in ("meta", "repeated"):
+    for i, line in enumerate(lines):
+        if i in body:
             continue
-        by = _parse_byline(it.text)
+        by = _parse_byline(line)
         if by:
-            people, orgs, when = by
+            people, orgs, _ = by
             meta.people += [p for p in people if p not in meta.people]
             meta.orgs += [o for o in orgs if o not in meta.orgs]
-            meta.published = meta.published or when
             continue
-        m = _LABELLED.match(it.text)
-        if m and m.group("label").lower() in ("created", "published", "date", "posted"):
-            meta.published = meta.published or _parse_date(m.group("value"))
-        elif m and m.group("label").lower() == "source" and m.group("value").strip():
+        m = _LABELLED.match(line)
+        if m and m.group("label").lower() == "source" and m.group("value").strip() and not meta.source:
             meta.source = m.group("value").strip()
-        elif i < body[0]:
-            d = _parse_date(it.text)
-            if d and (it.kind in ("meta", "heading") or len(it.words) <= 8):
-                header_dates.append(d)
-    if meta.published is None and header_dates:
-        meta.published = header_dates[0]
     if meta.source:
         # Sites often name their source by its domain elsewhere on the page ("Source: merkur" ... "Merkur.de").
         for dom in _DOMAIN.findall(full_text):
@@ -528,8 +400,7 @@ def clean_text(
     if not body or sum(len(_words(p)) for p in body) < 15:
         return None
     kept_at = [i for i, v in enumerate(verdicts) if v.kept]
-    items = _classify(lines, frozenset())
-    meta = _extract_meta(items, (kept_at[0], kept_at[-1] + 1), raw)
+    meta = _extract_meta(lines, set(kept_at), raw)
     meta.title = lines[title_at] if title_at is not None else None
     meta.published = _find_date(lines, title_at if title_at is not None else kept_at[0]) or None
     if not meta.orgs and not meta.source:
