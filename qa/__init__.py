@@ -13,6 +13,7 @@ from .errors import (
 )
 from .answer import ask
 from .builder import build
+from .clean import CleanedLine, CleanResult, clean_file, clean_folder
 from .examples import example_questions
 from .retrieve import get_article, index_info, retrieve
 from .settings import Abstention, Settings
@@ -47,6 +48,8 @@ __all__ = [
     "BuildError",
     "BuildLockedError",
     "BuildReport",
+    "CleanResult",
+    "CleanedLine",
     "Filters",
     "IndexCorruptError",
     "IndexInfo",
@@ -59,6 +62,8 @@ __all__ = [
     "Skipped",
     "ask",
     "build",
+    "clean_file",
+    "clean_folder",
     "example_questions",
     "get_article",
     "index_info",

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import config
 from .chunk import chunk_article, split_sentences
-from .clean import clean_collection, list_seed_files, read_seed
+from .clean import clean_collection, cleaner_version, list_seed_files, read_seed
 from .errors import BuildError, BuildLockedError, IndexError_
 from .index import chunker_settings, load_index, text_hash, write_index
 from .types import Article, BuildReport, Chunk, Skipped
@@ -62,7 +62,7 @@ def _unique_ids(articles: list[Article], seeds: Path) -> tuple[list[Article], li
 def _unchanged(old_manifest: dict, articles: list[Article], hashes: dict[str, str]) -> bool:
     old = old_manifest.get("articles", {})
     return (
-        old_manifest.get("cleaner_version") == config.CLEANER_VERSION
+        old_manifest.get("cleaner_version") == cleaner_version()
         and old_manifest.get("chunker") == chunker_settings()
         and set(old) == {a.doc_id for a in articles}
         and all(
@@ -196,7 +196,7 @@ def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool
         try:
             write_index(
                 out, articles, all_chunks, vectors, hashes, np.array(sentences, dtype=np.int64), sentence_vectors,
-                token_states, vocab_size=config.MODEL_VOCAB,
+                token_states, vocab_size=config.MODEL_VOCAB, cleaner_version=cleaner_version(),
             )
         except OSError as exc:
             # Read-only folder or file system, disk full, quota: write_index has already removed its partial files.

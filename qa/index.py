@@ -197,6 +197,7 @@ def write_index(
     sentence_vectors: np.ndarray,
     token_states: list[tuple[np.ndarray, np.ndarray]] | None = None,
     vocab_size: int = 0,
+    cleaner_version: str = config.CLEANER_VERSION,
 ) -> dict[str, Any]:
     """Write a new generation into a temporary folder, then swap it in by replacing manifest.json atomically.
 
@@ -241,7 +242,7 @@ def write_index(
                 "dimension": config.MODEL_DIM,
                 "normalized": True,
             },
-            "cleaner_version": config.CLEANER_VERSION,
+            "cleaner_version": cleaner_version,
             "chunker_version": config.CHUNKER_VERSION,
             "chunker": chunker_settings(),
             "index": index_info,
