@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The ONNX export of the query model lives in $QA_CACHE_DIR (default ~/.cache/qa). Checking it hashes ~90 MB, so
+# `make run` re-checks only after a new install or when no export is there (the app verifies it on load anyway).
+QA_CACHE_DIR ?= $(HOME)/.cache/qa
+ONNX_CHECKED := $(VENV)/.onnx-checked
 
-.PHONY: install run test build eval bench clean
+.PHONY: install run test build eval bench clean FORCE
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,9 +18,14 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
-	$(BIN)/python -c "from qa.onnx_runtime import main; raise SystemExit(main())"  # the ONNX export, once
+	$(BIN)/python -m qa.onnx_runtime
+	touch $(ONNX_CHECKED)
 
-run: install
+$(ONNX_CHECKED): $(STAMP) qa/onnx_runtime.py qa/config.py $(if $(wildcard $(QA_CACHE_DIR)/*.onnx),,FORCE)
+	$(BIN)/python -m qa.onnx_runtime
+	touch $@
+
+run: $(ONNX_CHECKED)
 	$(BIN)/python app.py $(ARGS)
 
 test: install

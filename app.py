@@ -1,30 +1,37 @@
-"""Gradio chat over the article index: formats what the qa API returns, nothing more."""
+"""Gradio chat over the article index: formats what the qa API returns (HTML from web/templates), nothing more."""
+
 import argparse
-import html
 import logging
 import os
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
 from typing import Sequence
+from urllib.parse import quote, unquote, urlsplit
+
+import jinja2
+from markupsafe import Markup, escape
 
 import qa
 
 log = logging.getLogger("qa.app")
 
-EXAMPLES = [
-    "Who is Samat Abish?",
-    "Who became acting prime minister of Kazakhstan?",
-    "Did Kazakhstan recognise Luhansk and Donetsk?",
-]
-ALL_PUBLISHERS = "All publishers"
-DEFAULT_K = 5
+WEB = Path(__file__).resolve().parent / "web"
+DEFAULT_K = 3  # passages cited per answer; the slider goes up to MAX_K
 MAX_K = 20
-MAX_HISTORY = 10  # earlier questions kept per session for follow-ups
-MAX_SHOWN_QUESTION = 500  # a pasted essay is echoed shortened; qa itself rejects > 2000 characters
-SOURCES_LABEL = "Sources of the last answer — pick one to read the article"
-RELATED_LABEL = "Related passages (not an answer) — pick one to read the article"
-VIEWER_PLACEHOLDER = '<div class="qa-viewer-empty">Ask a question, then pick one of its sources to read the whole article here.</div>'
+MAX_RELATED = 3  # passages shown beside "not in the articles"
+MAX_HISTORY = 10  # earlier questions kept per topic for follow-ups (qa.ask uses the last few)
+N_EXAMPLES = 3
+SNIPPET_WORDS = 8  # words of a passage that tell its sources-list label apart from the article's other passages
+# The confidence shown on an answer, in words: (lowest confidence, label, css level), highest first.
+CONFIDENCE_LEVELS = ((0.8, "High confidence", "high"), (0.5, "Medium confidence", "medium"), (0.0, "Low confidence", "low"))
+DATE_FORMAT = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+VIEWER_EMPTY = "Ask a question, then open one of its sources ([1], [2]…) to read the whole article here."
+SOURCES_EMPTY = "The sources of an answer are listed here."
+RELATED_EMPTY = "No answer, so no source is open: the related passages are listed here."
 
 # After a reply, show it from its question down (Gradio's own autoscroll would jump past the answer to the last card).
 CHAT_SCROLL_JS = """
@@ -43,273 +50,329 @@ CHAT_SCROLL_JS = """
   setTimeout(go, 300);
 }
 """
-# After the user picks a source, also bring the highlighted passage into the window (the viewer may sit below the fold).
-PICK_SCROLL_JS = """
-() => {
-  const go = () => document.querySelector('#qa-viewer .qa-cited')?.scrollIntoView({block: 'center'});
-  setTimeout(go, 80);
-  setTimeout(go, 350);
+# Filters are read from the form (web/filters.js) when a question is sent, so what is on screen is what is searched.
+READ_FILTERS_JS = """
+(...args) => {
+  const f = window.qaFilters ? window.qaFilters() : {since: '', until: '', publisher: ''};
+  args[%d] = f.since; args[%d] = f.until; args[%d] = f.publisher;
+  return args;
 }
-"""
-
-# Runs in the browser after the viewer re-renders: scroll the article box (not the page) to the cited passage,
-# so a new answer's source is in place without yanking the window away from the chat.
-VIEWER_JS = """
-watch('value', () => {
-  const box = element.querySelector('.qa-article-body');
-  const mark = element.querySelector('.qa-cited');
-  if (!box || !mark) return;
-  const offset = mark.getBoundingClientRect().top - box.getBoundingClientRect().top;
-  box.scrollTop += offset - box.clientHeight / 4;
-});
-"""
-
-CSS = """
-.qa-reply { display: flex; flex-direction: column; gap: 10px; }
-.qa-answer { font-size: 1.05em; line-height: 1.5; padding: 10px 12px; border-left: 4px solid #2f7d32;
-  background: rgba(47,125,50,.08); border-radius: 6px; }
-.qa-answer-label { font-size: .8em; text-transform: uppercase; letter-spacing: .04em; opacity: .75; margin-bottom: 2px; }
-.qa-ref { font-size: .8em; font-weight: 600; opacity: .8; margin-left: 4px; white-space: nowrap; }
-.qa-searched { font-size: .85em; opacity: .8; font-style: italic; }
-.qa-notfound { padding: 10px 12px; border-left: 4px solid #b26a00; background: rgba(178,106,0,.09); border-radius: 6px; }
-.qa-error { padding: 10px 12px; border-left: 4px solid #b3261e; background: rgba(179,38,30,.08); border-radius: 6px; }
-.qa-section { font-size: .8em; text-transform: uppercase; letter-spacing: .05em; opacity: .75; margin-top: 4px; }
-.qa-related { border: 2px dashed rgba(128,128,128,.55); border-radius: 8px; padding: 8px; display: flex;
-  flex-direction: column; gap: 8px; opacity: .85; }
-.qa-card { border: 1px solid rgba(128,128,128,.35); border-radius: 8px; padding: 8px 10px; }
-.qa-card-head { display: flex; gap: 8px; align-items: baseline; }
-.qa-num { font-weight: 700; border-radius: 4px; padding: 0 6px; background: rgba(128,128,128,.2); white-space: nowrap; }
-.qa-title { font-weight: 600; font-size: 1em; }
-.qa-meta { font-size: .85em; opacity: .8; margin: 2px 0 4px; }
-.qa-rel { display: flex; align-items: center; gap: 8px; font-size: .8em; margin-bottom: 4px; }
-.qa-bar { display: inline-block; width: 90px; height: 7px; border-radius: 4px; background: rgba(128,128,128,.25); overflow: hidden; }
-.qa-bar-fill { display: block; height: 100%; border-radius: 4px; }
-.qa-strong .qa-bar-fill { background: #2f7d32; } .qa-good .qa-bar-fill { background: #5c9d31; }
-.qa-partial .qa-bar-fill { background: #c49000; } .qa-weak .qa-bar-fill { background: #9e9e9e; }
-.qa-passage { font-size: .93em; line-height: 1.5; }
-.qa-passage p, .qa-article-body p { margin: 0 0 .6em 0; }
-mark.qa-sentence, mark.qa-cited.qa-sentence { background: #ffe066; color: #1a1a1a; padding: 0 1px; border-radius: 2px; }
-mark.qa-cited { background: rgba(255, 224, 102, .35); color: inherit; }
-.qa-hint { font-size: .8em; opacity: .7; }
-.qa-banner { padding: 10px 12px; border-left: 4px solid #b3261e; background: rgba(179,38,30,.08); border-radius: 6px; }
-.qa-status { font-size: .9em; opacity: .8; }
-.qa-article h3 { margin: 0 0 4px 0; }
-.qa-article-body { max-height: 62vh; overflow-y: auto; padding-right: 8px; margin-top: 8px; line-height: 1.55; }
-.qa-viewer-empty { opacity: .7; font-style: italic; padding: 12px 0; }
-.qa-corpus table { border-collapse: collapse; width: 100%; font-size: .9em; }
-.qa-corpus th, .qa-corpus td { border-bottom: 1px solid rgba(128,128,128,.3); padding: 4px 6px; text-align: left; vertical-align: top; }
 """
 
 
 # ---------------------------------------------------------------------------
-# Formatting: pure functions from qa objects to escaped HTML (tested without a browser)
+# Templates
 
 
-def esc(value: object) -> str:
-    """Anything from an article or its metadata, as inert HTML text."""
-    return html.escape("" if value is None else str(value), quote=True)
+def _nl2br(text: str) -> Markup:
+    return Markup("<br>").join(escape(part) for part in str(text).split("\n"))
 
 
-def escape_md(text: str) -> str:
-    """Text for a Markdown context: neutralise Markdown and LaTeX syntax, then escape HTML.
-
-    Backslashes go in first so the entities html.escape makes (`&lt;`) are not broken by them.
-    """
-    out = re.sub(r"([\\`*_{}\[\]()#+\-.!|~$])", r"\\\1", text)  # < > & are left to html.escape
-    return html.escape(out, quote=False)
+def _code_spans(text: str) -> Markup:
+    """Escaped text with `qa build` shown as code."""
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
 
 
-def _code_spans(escaped: str) -> str:
-    """Show `qa build` in an already-escaped message as code."""
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(WEB / "templates"),
+    autoescape=jinja2.select_autoescape(["html"]),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters.update(nl2br=_nl2br, code_spans=_code_spans)
 
 
-def relevance(score: float) -> tuple[str, str, int]:
-    """A score as a person reads it: (label, css class, bar width in percent)."""
-    s = min(max(float(score), 0.0), 1.0)
-    if s >= 0.75:
-        label, cls = "Strong match", "qa-strong"
-    elif s >= 0.5:
-        label, cls = "Good match", "qa-good"
-    elif s >= 0.3:
-        label, cls = "Partial match", "qa-partial"
-    else:
-        label, cls = "Weak match", "qa-weak"
-    return label, cls, max(4, round(s * 100))
+def render(template: str, **context) -> str:
+    return _env.get_template(template).render(**context).strip()
 
 
-def highlight(text: str, marks: Sequence[tuple[int, int, str]] = (), base: int = 0) -> str:
-    """text as escaped HTML paragraphs, with `<mark>` around each (start, end, css class) span.
-
-    Offsets are in the article's coordinates; `base` is where `text` starts in the article. Spans may overlap
-    (a sentence inside a passage) and cross paragraph breaks; each run of characters gets the classes of every
-    span covering it.
-    """
-    spans = [(max(s - base, 0), min(e - base, len(text)), c) for s, e, c in marks if e - base > 0 and s - base < len(text) and e > s]
-    out = []
-    for para in re.finditer(r"[^\n]+(?:\n[^\n]+)*", text):
-        ps, pe = para.start(), para.end()
-        cuts = sorted({ps, pe, *(x for s, e, _ in spans for x in (s, e) if ps < x < pe)})
-        pieces = []
-        for a, b in zip(cuts, cuts[1:]):
-            piece = esc(text[a:b]).replace("\n", "<br>")
-            classes = [c for s, e, c in spans if s <= a and b <= e]
-            pieces.append(f'<mark class="{" ".join(dict.fromkeys(classes))}">{piece}</mark>' if classes else piece)
-        out.append(f"<p>{''.join(pieces)}</p>")
-    return "".join(out)
+def web_file(name: str) -> str:
+    return (WEB / name).read_text(encoding="utf-8")
 
 
-def _sentence_mark(answer, passage) -> list[tuple[int, int, str]]:
-    """The answer sentence's span, if it falls inside this passage."""
-    span = answer.sentence_in(passage) if answer.found else None
-    return [(*span, "qa-sentence")] if span else []
+# ---------------------------------------------------------------------------
+# Formatting: qa objects -> what the templates show (tested without a browser)
+
+
+def human_date(d: date | None) -> str:
+    """`5 February 2024`."""
+    return f"{d.day} {d:%B %Y}" if d else ""
+
+
+def confidence(value: float) -> dict:
+    """How sure an answer is, as a person reads it: label, css level and percent."""
+    v = min(max(float(value), 0.0), 1.0)
+    label, level = next((lab, lev) for floor, lab, lev in CONFIDENCE_LEVELS if v >= floor)
+    return {"label": label, "level": level, "percent": round(v * 100)}
 
 
 def meta_line(publisher, published, authors) -> str:
-    """`Publisher · 2024-02-05 · by A, B`, leaving out what the article does not state."""
-    parts = [esc(publisher) if publisher else "Unknown publisher", esc(published.isoformat()) if published else "Undated"]
+    """`Publisher · 5 February 2024 · by A, B`, leaving out what the article does not state."""
+    parts = [publisher or "Unknown publisher", human_date(published) or "Undated"]
     if authors:
-        parts.append("by " + ", ".join(esc(a) for a in authors))
+        parts.append("by " + ", ".join(authors))
     return " · ".join(parts)
 
 
-def card(num: int, passage, answer=None) -> str:
-    """One numbered citation card: title, metadata, relevance bar, passage text with the answer sentence marked."""
-    label, cls, width = relevance(passage.score)
-    marks = _sentence_mark(answer, passage) if answer is not None else []
-    return (
-        f'<div class="qa-card" data-num="{num}">'
-        f'<div class="qa-card-head"><span class="qa-num">[{num}]</span><span class="qa-title">{esc(passage.title or passage.doc_id)}</span></div>'
-        f'<div class="qa-meta">{meta_line(passage.publisher, passage.published, passage.authors)}</div>'
-        f'<div class="qa-rel {cls}" title="{label}"><span class="qa-bar"><span class="qa-bar-fill" style="width:{width}%"></span></span>'
-        f"<span>{label}</span></div>"
-        f'<div class="qa-passage">{highlight(passage.text, marks, base=passage.start)}</div>'
-        "</div>"
-    )
+def safe_url(url: str | None) -> str | None:
+    """The article's address when it is an http(s) link (never a javascript: or file: one)."""
+    if not url or urlsplit(url).scheme not in ("http", "https"):
+        return None
+    return url
 
 
-def cited_passages(answer) -> list:
-    """The passages to show, ranked; the one holding the answer sentence is always among them."""
+def mark_paragraphs(text: str, marks: Sequence[tuple[int, int, str]] = (), base: int = 0) -> list[list[tuple[str, str]]]:
+    """text split into paragraphs, each a list of (text, css classes) runs; a run inside marked spans gets the classes
+    of every span covering it ("" when none).
+
+    Offsets are in the article's coordinates; `base` is where `text` starts in the article. Spans may overlap (a
+    sentence inside a passage) and cross paragraph breaks.
+    """
+    spans = [(max(s - base, 0), min(e - base, len(text)), c) for s, e, c in marks if e - base > 0 and s - base < len(text) and e > s]
+    paragraphs = []
+    for para in re.finditer(r"[^\n]+(?:\n[^\n]+)*", text):
+        ps, pe = para.start(), para.end()
+        cuts = sorted({ps, pe, *(x for s, e, _ in spans for x in (s, e) if ps < x < pe)})
+        runs = []
+        for a, b in zip(cuts, cuts[1:]):
+            classes = [c for s, e, c in spans if s <= a and b <= e]
+            runs.append((text[a:b], " ".join(dict.fromkeys(classes))))
+        paragraphs.append(runs)
+    return paragraphs
+
+
+def shown_passages(answer: qa.Answer, k: int) -> list[qa.Passage]:
+    """The passages to show, ranked: k sources (the one holding the sentence always among them) or, when there is no
+    answer sentence, at most MAX_RELATED related passages."""
     passages = list(answer.passages)
-    if answer.found and answer.passage is not None and all(p.chunk_id != answer.passage.chunk_id for p in passages):
-        passages = [answer.passage, *passages[: max(len(passages) - 1, 0)]]
+    if answer.sentence is None:
+        return passages[: min(k, MAX_RELATED)]
+    passages = passages[:k]
+    if answer.passage is not None and not any(answer.sentence_in(p) for p in passages):
+        passages = [answer.passage, *passages[: max(k - 1, 0)]]
     return passages
 
 
-def searched_for(answer) -> str:
-    """The "searched for" line, shown when a follow-up was expanded with earlier terms."""
-    if answer.query.strip() == answer.question.strip():
-        return ""
-    return f'<div class="qa-searched">searched for: “{esc(answer.query)}”</div>'
+def source_labels(passages: Sequence[qa.Passage]) -> list[str]:
+    """One line per source for the sources list, all different: `[n] citation · “first words…”`."""
+    labels = []
+    for n, p in enumerate(passages, 1):
+        words = p.text.split()
+        snippet = " ".join(words[:SNIPPET_WORDS]) + ("…" if len(words) > SNIPPET_WORDS else "")
+        labels.append(f"[{n}] {p.citation} · “{snippet}”")
+    return labels  # the [n] prefix alone keeps them unique
 
 
-def format_reply(answer) -> str:
-    """A whole chat reply as one HTML block (no blank lines, so Markdown leaves it alone)."""
-    passages = cited_passages(answer)
-    parts = ['<div class="qa-reply">']
-    if answer.found and answer.sentence:
-        ref = next((i for i, p in enumerate(passages, 1) if _sentence_mark(answer, p)), None)
-        parts.append(
-            '<div class="qa-answer"><div class="qa-answer-label">Answer</div>'
-            f"{esc(answer.sentence)}" + (f'<span class="qa-ref">[{ref}]</span>' if ref else "") + "</div>"
-        )
-        parts.append(searched_for(answer))
-        if passages:
-            parts.append('<div class="qa-section">Sources</div>')
-            parts.extend(card(i, p, answer) for i, p in enumerate(passages, 1))
-            parts.append('<div class="qa-hint">Open a source in the panel on the right to read the whole article.</div>')
+def _card(n: int, p: qa.Passage, answer: qa.Answer) -> dict:
+    span = answer.sentence_in(p)
+    marks = [(*span, "qa-sentence")] if span else []
+    return {
+        "n": n,
+        "title": p.title or p.doc_id,
+        "meta": meta_line(p.publisher, p.published, p.authors),
+        "citation": p.citation,
+        "url": safe_url(p.url),
+        "holds": bool(span),
+        "paragraphs": mark_paragraphs(p.text, marks, base=p.start),
+    }
+
+
+def _headline(answer: qa.Answer) -> str:
+    if answer.reason == qa.FILTERED_OUT:
+        return "No articles match these filters."
+    scope = f" {answer.filters.description}" if answer.filters.active else ""
+    return f"Not in the articles{scope}."
+
+
+def _explanation(answer: qa.Answer) -> str:
+    """Why there is no sure answer; for filters that exclude everything the headline and filter line say it all."""
+    return "" if answer.reason == qa.FILTERED_OUT else answer.explanation
+
+
+def reply_context(answer: qa.Answer, turn: int, k: int) -> dict:
+    """Everything the reply templates show for one answer."""
+    passages = shown_passages(answer, k)
+    cards = [_card(n, p, answer) for n, p in enumerate(passages, 1)]
+    ref = next((c["n"] for c in cards if c["holds"]), None)
+    has_sentence = answer.outcome in (qa.ANSWERED, qa.UNSURE) and answer.sentence is not None
+    return {
+        "outcome": answer.outcome if has_sentence else qa.NOT_FOUND,
+        "turn": turn,
+        "sentence": answer.sentence or "",
+        "ref": ref,
+        "conf": confidence(answer.confidence),
+        "explanation": _explanation(answer),
+        "headline": _headline(answer),
+        "filtered_out": answer.reason == qa.FILTERED_OUT,
+        "filters": answer.filters.description if answer.filters.active else "",
+        "searched": answer.query if answer.query.strip() != answer.question.strip() else "",
+        "cards": cards,
+        "related": not has_sentence,
+    }
+
+
+def plain_text(answer: qa.Answer, k: int = DEFAULT_K) -> str:
+    """The reply as plain text (for "Copy answer"): the answer sentence, then numbered citations (title, publisher,
+    date, URL when known)."""
+    ctx = reply_context(answer, 0, k)
+    ref = f" [{ctx['ref']}]" if ctx["ref"] else ""
+    if ctx["outcome"] == qa.ANSWERED:
+        lines = [ctx["sentence"] + ref]
+    elif ctx["outcome"] == qa.UNSURE:
+        lines = [f"Closest passage (may not answer the question): {ctx['sentence']}{ref}"]
     else:
-        parts.append(
-            f'<div class="qa-notfound"><strong>Not in the articles.</strong> {esc(answer.explanation)}</div>'
-        )
-        parts.append(searched_for(answer))
-        if passages:
-            parts.append('<div class="qa-related"><div class="qa-section">Related passages (they don’t answer the question)</div>')
-            parts.extend(card(i, p) for i, p in enumerate(passages, 1))
-            parts.append("</div>")
-    parts.append("</div>")
-    return "".join(parts)
+        lines = [f"{ctx['headline']} {ctx['explanation']}".strip()]
+    if ctx["filters"]:
+        lines.append(f"Searched only articles {ctx['filters']}")
+    if ctx["cards"]:
+        lines += ["", "Related passages:" if ctx["related"] else "Sources:"]
+        lines += [f"[{c['n']}] {c['citation']}" + (f" {c['url']}" if c["url"] else "") for c in ctx["cards"]]
+    return "\n".join(lines)
 
 
-def format_error(exc: BaseException) -> str:
-    """A friendly, traceback-free message for anything qa.ask can raise."""
-    if isinstance(exc, ValueError):
-        msg = str(exc).strip() or "That question can't be answered as asked."
-        body = esc(msg[:1].upper() + msg[1:])
-        return f'<div class="qa-error">⚠️ {_code_spans(body)}</div>'
-    if isinstance(exc, qa.QAError):
-        return f'<div class="qa-error">⚠️ <strong>The article index can’t be used.</strong> {_code_spans(esc(exc))}</div>'
-    return '<div class="qa-error">⚠️ Something went wrong while answering. Please try again; if it keeps happening, check the server log.</div>'
+def spoken_text(answer: qa.Answer, k: int = DEFAULT_K) -> str:
+    """What a screen reader hears for the reply: its kind and confidence, then the plain text."""
+    ctx = reply_context(answer, 0, k)
+    if ctx["outcome"] == qa.ANSWERED:
+        kind = f"Answer, {ctx['conf']['label'].lower()} ({ctx['conf']['percent']}%). "
+    elif ctx["outcome"] == qa.UNSURE:
+        kind = f"No sure answer, {ctx['conf']['label'].lower()} ({ctx['conf']['percent']}%). "
+    else:
+        kind = ""
+    return " ".join((kind + plain_text(answer, k)).split())
 
 
-def format_question(message: str) -> str:
-    """The user's own words, echoed in the chat as plain text."""
-    text = message.strip()
-    if len(text) > MAX_SHOWN_QUESTION:
-        return escape_md(text[:MAX_SHOWN_QUESTION]) + f"… ({len(text)} characters)"
-    return escape_md(text)
+def format_reply(answer: qa.Answer, turn: int = 0, k: int = DEFAULT_K) -> str:
+    """A whole chat reply as HTML."""
+    return render("reply.html", plain=plain_text(answer, k), spoken=spoken_text(answer, k), **reply_context(answer, turn, k))
 
 
-def source_label(num: int, passage) -> str:
-    """A citation as a line in the sources list (plain text: the radio renders it as text)."""
-    return f"[{num}] {passage.citation}"
+def format_question(question: str, reask: str = "") -> str:
+    """The user's own words as a chat bubble (Gradio renders it as sanitised HTML, Markdown off)."""
+    return render("question.html", question=question.strip(), reask=reask)
 
 
-def format_article(article, start: int | None = None, end: int | None = None, sentence: tuple[int, int] | None = None) -> str:
+def format_article(article: qa.Article, start: int | None = None, end: int | None = None,
+                   sentence: tuple[int, int] | None = None, cited: str = "") -> str:
     """The whole cleaned article for the viewer, the cited passage (and answer sentence) marked."""
     marks = []
     if start is not None and end is not None:
         marks.append((start, end, "qa-cited"))
     if sentence:
         marks.append((sentence[0], sentence[1], "qa-sentence"))
-    source = f' · file {esc(article.source)}' if article.source else ""
-    return (
-        f'<div class="qa-article" data-doc="{esc(article.doc_id)}">'
-        f"<h3>{esc(article.title or article.doc_id)}</h3>"
-        f'<div class="qa-meta">{meta_line(article.publisher, article.published, article.authors)}{source}</div>'
-        f'<div class="qa-article-body">{highlight(article.text, marks)}</div>'
-        "</div>"
+    return render(
+        "article.html",
+        title=article.title or article.doc_id,
+        meta=meta_line(article.publisher, article.published, article.authors),
+        url=safe_url(article.url),
+        cited=cited,
+        paras=mark_paragraphs(article.text, marks),
     )
 
 
-def format_corpus(info) -> str:
-    """The corpus panel: counts, build time, and every article with its metadata."""
-    rows = "".join(
-        f"<tr><td>{esc(a.title or a.doc_id)}</td><td>{esc(a.publisher or '—')}</td>"
-        f"<td>{esc(a.published.isoformat() if a.published else '—')}</td><td>{esc(', '.join(a.authors) or '—')}</td>"
-        f"<td><code>{esc(a.source or a.doc_id)}</code></td></tr>"
+def format_viewer_message(message: str = VIEWER_EMPTY) -> str:
+    return render("viewer_empty.html", message=message)
+
+
+def format_sources(turn: int | None = None, question: str = "", labels: Sequence[str] = (), selected: int | None = None,
+                   related: bool = False) -> str:
+    """The sources of one answer as a radio group (or a hint when there is none)."""
+    if turn is None or not labels:
+        return render("sources.html", items=[], empty=SOURCES_EMPTY, turn=0, legend="", selected=None)
+    short = question if len(question) <= 80 else question[:79] + "…"
+    legend = f"{'Related passages' if related else 'Sources'} for “{short}”"
+    items = [{"n": n, "label": label} for n, label in enumerate(labels, 1)]
+    return render("sources.html", items=items, empty="", turn=turn, legend=legend, selected=selected)
+
+
+def built_date(info: qa.IndexInfo) -> str:
+    built = info.built
+    return human_date(built.date()) if built else "at an unknown time"
+
+
+def date_range(info: qa.IndexInfo) -> str:
+    if not info.first_published:
+        return ""
+    if info.first_published == info.last_published:
+        return human_date(info.first_published)
+    return f"{human_date(info.first_published)} to {human_date(info.last_published)}"
+
+
+def format_status(info: qa.IndexInfo) -> str:
+    return render("status.html", articles=len(info.articles), passages=info.passages, range=date_range(info), built=built_date(info))
+
+
+def format_corpus(info: qa.IndexInfo) -> str:
+    """The corpus panel: counts, build date, every article with its metadata; titles open the viewer."""
+    articles = [
+        {
+            "key": quote(a.doc_id, safe=""),
+            "title": a.title or a.doc_id,
+            "publisher": a.publisher or "—",
+            "date": a.published.isoformat() if a.published else "—",
+            "authors": ", ".join(a.authors) or "—",
+        }
         for a in info.articles
-    )
-    return (
-        '<div class="qa-corpus">'
-        f"<p><strong>{len(info.articles)}</strong> articles, <strong>{info.passages}</strong> passages indexed · "
-        f"built {esc(info.built_at)} · model {esc(info.model)} · index <code>{esc(info.index_dir)}</code></p>"
-        "<table><thead><tr><th>Title</th><th>Publisher</th><th>Date</th><th>Authors</th><th>File</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table></div>"
+    ]
+    return render("corpus.html", articles=articles, passages=info.passages, built=built_date(info))
+
+
+def format_filters(info: qa.IndexInfo | None = None) -> str:
+    """The filter form; with the index known, its publishers and the articles' date range."""
+    first = info.first_published if info else None
+    last = info.last_published if info else None
+    undated = sum(1 for a in info.articles if not a.published) if info else 0
+    return render(
+        "filters.html",
+        publishers=list(info.publishers) if info else [],
+        first=first.isoformat() if first else "",
+        last=last.isoformat() if last else "",
+        first_human=human_date(first),
+        last_human=human_date(last),
+        undated=undated if first else 0,
     )
 
 
-def format_status(info) -> str:
-    return (
-        f'<div class="qa-status">{len(info.articles)} articles · {info.passages} passages · '
-        f"index built {esc(info.built_at)}</div>"
-    )
+INDEX_PROBLEMS = (
+    (qa.IndexNotFoundError, "There is no article index yet."),
+    (qa.IndexCorruptError, "The article index is damaged."),
+    (qa.IndexMismatchError, "The article index was built by another version of qa or with another model."),
+    (qa.ModelError, "The embedding model is missing or failed its integrity check."),
+)
+
+
+def index_problem(exc: BaseException) -> str:
+    """What a visitor is told about an unusable index: the kind of problem and the fix, never a server path."""
+    what = next((text for cls, text in INDEX_PROBLEMS if isinstance(exc, cls)), "The article index can’t be used.")
+    return f"{what} Rebuild it with `qa build` (the server log has the details)."
 
 
 def format_banner(exc: BaseException) -> str:
-    return (
-        '<div class="qa-banner">⚠️ <strong>No usable article index.</strong> '
-        f"{_code_spans(esc(exc))} Then reload this page.</div>"
-    )
+    return render("banner.html", message=index_problem(exc))
+
+
+def format_notice(message: str = "") -> str:
+    return render("notice.html", message=message)
+
+
+def error_message(exc: BaseException) -> str:
+    """A friendly, traceback-free sentence for anything qa.ask can raise; the question is always kept."""
+    if isinstance(exc, ValueError):
+        msg = str(exc).strip() or "That question can't be answered as asked."
+        return f"{msg[:1].upper()}{msg[1:]} Your question is still in the box."
+    if isinstance(exc, qa.QAError):
+        return f"The article index can’t be used. {index_problem(exc)}"
+    return "Something went wrong while answering. Your question is still in the box: please try again; if it keeps happening, check the server log."
 
 
 # ---------------------------------------------------------------------------
-# Event handlers (plain Python; the UI wiring is in build_ui)
+# The chat's state (plain Python; the UI wiring is in build_ui)
 
 
 @dataclass(frozen=True)
 class Cite:
-    """What the viewer needs to open one citation of the last reply."""
+    """What the viewer needs to open one source of a reply."""
 
     doc_id: str
     start: int
@@ -317,94 +380,243 @@ class Cite:
     sentence: tuple[int, int] | None
 
 
-def _date_arg(value):
-    return value.strip() if isinstance(value, str) and value.strip() else None
+@dataclass(frozen=True)
+class Turn:
+    """One answered question: what was asked, with which follow-up memory, and the sources shown."""
+
+    question: str
+    history: tuple[qa.Answer, ...]  # the earlier answers of its topic, most recent last
+    cites: tuple[Cite, ...]
+    labels: tuple[str, ...]
+    related: bool  # the sources are related passages, not an answer's
 
 
-def answer_turn(message, history: Sequence[str], k=DEFAULT_K, since=None, until=None, publisher=None):
-    """One chat turn: returns (user bubble text or None, reply HTML, accepted question or None, citations)."""
-    text = message if isinstance(message, str) else ""
-    user = format_question(text) if text.strip() else None
+@dataclass(frozen=True)
+class Session:
+    """One visitor's chat. `memory` holds the answers of the current topic (follow-ups are resolved against their
+    questions and sentences: "he" in "Why is he ...?" from the earlier answer); "New topic" and the
+    trash icon empty it. `turns` keeps every reply's sources, so a citation in an earlier reply still opens."""
+
+    turns: tuple[Turn, ...] = ()
+    memory: tuple[qa.Answer, ...] = ()
+    last: int | None = None  # the current topic's last turn: asked again when a filter changes
+    shown: int | None = None  # the turn whose sources are listed
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one question produced: the chat messages to add and how the sources and viewer change."""
+
+    session: Session
+    messages: tuple[dict, ...]
+    sources: str
+    viewer: str
+
+
+class InputError(ValueError):
+    """A filter field the visitor typed that is not a date."""
+
+
+def _ui_date(value, label: str) -> str | None:
+    """A date field's text, or None when empty; anything but YYYY-MM-DD is refused (never guessed at)."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        return None
+    if not DATE_FORMAT.fullmatch(text):
+        raise InputError(f"{label}: “{text}” is not a date. Type it as YYYY-MM-DD (e.g. 2022-04-01) or pick it on the calendar. Nothing was searched.")
+    return text
+
+
+def _k(value) -> int:
     try:
-        answer = qa.ask(
-            text,
-            history=list(history),
-            k=int(k) if k else DEFAULT_K,
-            since=_date_arg(since),
-            until=_date_arg(until),
-            publisher=None if publisher in (None, "", ALL_PUBLISHERS) else publisher,
-        )
-    except (ValueError, qa.QAError) as exc:
-        return user, format_error(exc), None, []
-    except Exception as exc:  # a bug must not reach the page as a traceback
-        log.exception("answering %r failed", text[:200])
-        return user, format_error(exc), None, []
-    passages = cited_passages(answer)
-    cites = [
-        Cite(p.doc_id, p.start, p.end, (answer.sentence_start, answer.sentence_end) if _sentence_mark(answer, p) else None)
-        for p in passages
-    ]
-    labels = [source_label(i, p) for i, p in enumerate(passages, 1)]
-    return user, format_reply(answer), answer.question, list(zip(labels, cites))
+        return min(max(int(value), 1), MAX_K)
+    except (TypeError, ValueError):
+        return DEFAULT_K
 
 
-def open_cite(cite: Cite | None) -> str:
-    """The viewer's HTML for one citation."""
-    if cite is None:
-        return VIEWER_PLACEHOLDER
+def ask(session: Session, question: str, history: Sequence[qa.Answer], k=DEFAULT_K, since=None, until=None, publisher=None,
+        reask: bool = False) -> Result:
+    """Ask qa and turn its answer into a chat turn. Raises ValueError / qa.QAError, leaving the session unchanged."""
+    k = _k(k)
+    answer = qa.ask(
+        question,
+        history=list(history),
+        k=k,
+        since=_ui_date(since, "Published since"),
+        until=_ui_date(until, "Published until"),
+        publisher=publisher or None,
+    )
+    turn_no = len(session.turns)
+    passages = shown_passages(answer, k)
+    cites = tuple(Cite(p.doc_id, p.start, p.end, answer.sentence_in(p)) for p in passages)
+    related = answer.sentence is None
+    turn = Turn(answer.question, tuple(history), cites, tuple(source_labels(passages)), related)
+    memory = session.memory if reask else (*session.memory, answer)[-MAX_HISTORY:]
+    session = replace(session, turns=(*session.turns, turn), memory=memory, last=turn_no, shown=turn_no)
+    opened = next((n for n, c in enumerate(cites, 1) if c.sentence), None)
+    if opened is None:  # no answer sentence: list the related passages, but open none as if it were the source
+        sources = format_sources(turn_no, answer.question, turn.labels, None, related)
+        viewer = format_viewer_message(RELATED_EMPTY if cites else VIEWER_EMPTY)
+    else:  # open the source holding the answer sentence at once
+        sources = format_sources(turn_no, answer.question, turn.labels, opened, related)
+        viewer = open_cite(cites[opened - 1], opened)
+    note = ""
+    if reask:  # asked again because a filter changed: say so in the question's bubble
+        note = f"asked again {answer.filters.description}" if answer.filters.active else "asked again without filters"
+    messages = (
+        {"role": "user", "content": format_question(answer.question, note)},
+        {"role": "assistant", "content": format_reply(answer, turn_no, k)},
+    )
+    return Result(session, messages, sources, viewer)
+
+
+def open_cite(cite: Cite, n: int | None = None) -> str:
+    """The viewer's HTML for one source."""
     try:
         article = qa.get_article(cite.doc_id)
     except KeyError:
-        return '<div class="qa-error">⚠️ That article is no longer in the index (it was rebuilt). Ask again to refresh the sources.</div>'
+        return format_viewer_message("That article is no longer in the index (it was rebuilt). Ask again to refresh the sources.")
     except Exception as exc:
         log.exception("opening %s failed", cite.doc_id)
-        return format_error(exc)
-    return format_article(article, cite.start, cite.end, cite.sentence)
+        return format_viewer_message(error_message(exc))
+    what = "the passage is shaded, the answer sentence in yellow" if cite.sentence else "the cited passage is shaded"
+    cited = f"Source [{n}]: {what}." if n else ""
+    return format_article(article, cite.start, cite.end, cite.sentence, cited)
+
+
+def open_document(doc_id: str) -> str:
+    try:
+        return format_article(qa.get_article(doc_id))
+    except KeyError:
+        return format_viewer_message("That article is no longer in the index (it was rebuilt). Reload the page.")
+
+
+def view_source(session: Session, turn=None, n=None, doc=None) -> tuple[str | None, str, Session]:
+    """Open source n of reply `turn` (or a whole article by id): (new sources list or None to keep it, viewer,
+    session). Anything out of range leaves the page as it is."""
+    if isinstance(doc, str) and doc:
+        return None, open_document(unquote(doc)), session
+    if not isinstance(turn, int) or not isinstance(n, int) or not 0 <= turn < len(session.turns):
+        return None, format_viewer_message("That answer’s sources are no longer available: ask again."), session
+    t = session.turns[turn]
+    if not 1 <= n <= len(t.cites):
+        return None, format_viewer_message(VIEWER_EMPTY), session
+    sources = None if session.shown == turn else format_sources(turn, t.question, t.labels, n, t.related)
+    return sources, open_cite(t.cites[n - 1], n), replace(session, shown=turn)
+
+
+def new_topic(session: Session) -> Session:
+    """Forget the follow-up memory and what the side panel shows; earlier replies' citations still open."""
+    return replace(session, memory=(), last=None, shown=None)
+
+
+# ---------------------------------------------------------------------------
+# Corpus-derived things, loaded once per index build (in the background at start-up)
+
+_corpus_lock = threading.Lock()
+_corpus_cache: dict[str, tuple[str, ...]] = {}
+
+
+def examples(info: qa.IndexInfo) -> tuple[str, ...]:
+    """Example questions for this index (qa.example_questions), cached per build."""
+    key = f"{info.index_dir}@{info.built_at}"
+    with _corpus_lock:
+        if key not in _corpus_cache:
+            try:
+                _corpus_cache[key] = qa.example_questions(N_EXAMPLES, index_dir=info.index_dir)
+            except Exception:  # no examples is better than no page
+                log.exception("choosing example questions failed")
+                _corpus_cache[key] = ()
+        return _corpus_cache[key]
 
 
 def corpus_state():
-    """(status line, corpus panel, publishers) — or the missing-index banner when the index can't be loaded."""
+    """(status line, corpus panel, filter form, info) — or the missing-index banner when the index can't be loaded."""
     try:
         info = qa.index_info()
     except Exception as exc:  # the page must still come up without an index
+        log.warning("the article index can't be used: %s", exc)
         if not isinstance(exc, qa.QAError):
             log.exception("reading the index failed")
-        return format_banner(exc), format_banner(exc), []
-    return format_status(info), format_corpus(info), list(info.publishers)
+        return format_banner(exc), format_banner(exc), format_filters(None), None
+    return format_status(info), format_corpus(info), format_filters(info), info
 
 
 # ---------------------------------------------------------------------------
 # The page
 
 
-def build_ui():
-    import gradio as gr
+def import_gradio():
+    """Import Gradio without its import-time stub writer.
 
-    status0, corpus0, publishers0 = corpus_state()
+    Every `import gradio` re-parses each component's source file with `ast` to regenerate typing stubs (.pyi) beside
+    it (`gradio.component_meta.create_or_modify_pyi`): a development aid that is about half of Gradio's import time
+    here (bench/startup.py). The app has no use for the stubs, so that one function is made a no-op as its module
+    loads. If a Gradio release renames it, nothing is patched and the import is merely slower.
+    """
+    import importlib.abc
+    import importlib.machinery
+    import sys
+
+    if "gradio" in sys.modules:
+        return sys.modules["gradio"]
+
+    class SkipStubs(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name != "gradio.component_meta":
+                return None
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+            if spec is None or spec.loader is None:
+                return spec
+            load = spec.loader.exec_module
+
+            def exec_module(module):
+                load(module)
+                if callable(getattr(module, "create_or_modify_pyi", None)):
+                    module.create_or_modify_pyi = lambda *args, **kwargs: None
+
+            spec.loader.exec_module = exec_module
+            return spec
+
+    finder = SkipStubs()
+    sys.meta_path.insert(0, finder)
+    try:
+        import gradio
+    finally:
+        sys.meta_path.remove(finder)
+    return gradio
+
+
+def build_ui(gr=None):
+    """The Blocks page. It does not touch the index: status, filters and examples arrive with the page's load event."""
+    gr = gr or import_gradio()
 
     with gr.Blocks(title="Ask the articles") as demo:
-        questions = gr.State([])  # the user's accepted questions, for follow-ups
-        sources = gr.State([])  # [(label, Cite)] of the last reply
+        session = gr.State(Session())
+        gr.HTML(
+            "<h1>Ask the articles</h1><p>Answers quote the indexed news articles; every [n] opens its source.</p>",
+            elem_id="qa-header",
+        )
+        status = gr.HTML('<div class="qa-status">Loading the article index…</div>', elem_id="qa-status")
 
-        gr.HTML("<h1 style='margin:0'>Ask the articles</h1><p style='margin:2px 0 0 0'>Answers quote the indexed news articles; every claim links to its source.</p>")
-        status = gr.HTML(status0, elem_id="qa-status")
-
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=420):
+        with gr.Row(equal_height=False, elem_id="qa-layout"):
+            with gr.Column(scale=3, min_width=420, elem_id="qa-main"):
                 chatbot = gr.Chatbot(
                     elem_id="qa-chat",
-                    label="Chat",
-                    height=620,
+                    show_label=False,
+                    height="60vh",
+                    min_height=300,
                     autoscroll=False,
                     latex_delimiters=[],
+                    render_markdown=False,
                     feedback_options=None,
-                    placeholder="**Ask a question about the articles**, or start with one of these:",
-                    examples=[{"text": q} for q in EXAMPLES],
-                    buttons=["copy"],
+                    placeholder="<strong>Ask a question about the articles</strong>",
+                    buttons=[],
                 )
-                with gr.Row():
+                with gr.Row(elem_id="qa-inputbar"):
                     msg = gr.Textbox(
                         elem_id="qa-input",
+                        label="Your question",
                         show_label=False,
                         placeholder="Ask about the articles… (Enter to send)",
                         scale=6,
@@ -413,73 +625,101 @@ def build_ui():
                         max_lines=4,
                         autofocus=True,
                     )
-                    send = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="qa-send")
-                    clear = gr.Button("Clear chat", variant="secondary", scale=1, min_width=140, elem_id="qa-clear")
-                with gr.Accordion("Search options", open=True):
-                    with gr.Row():
-                        k = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, label="Passages to cite", elem_id="qa-k")
-                        publisher = gr.Dropdown(
-                            [ALL_PUBLISHERS, *publishers0], value=ALL_PUBLISHERS, label="Publisher", elem_id="qa-publisher"
-                        )
-                    with gr.Row():
-                        since = gr.DateTime(label="Published since", include_time=False, type="string", elem_id="qa-since")
-                        until = gr.DateTime(label="Published until", include_time=False, type="string", elem_id="qa-until")
-            with gr.Column(scale=2, min_width=320):
-                picker = gr.Radio([], label=SOURCES_LABEL, elem_id="qa-sources")
-                viewer = gr.HTML(VIEWER_PLACEHOLDER, elem_id="qa-viewer", js_on_load=VIEWER_JS, container=True, padding=True)
+                    send = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="qa-send")
+                    topic = gr.Button("New topic", variant="secondary", scale=1, min_width=110, elem_id="qa-new-topic")
+                    sheet = gr.Button("Sources", variant="secondary", scale=1, min_width=90, elem_id="qa-open-side")
+                notice = gr.HTML("", elem_id="qa-notice")
+                with gr.Accordion("Search options", open=True, elem_id="qa-options"):
+                    k = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, label="Passages to cite", elem_id="qa-k")
+                    filters = gr.HTML(format_filters(None), elem_id="qa-filters", js_on_load=web_file("filters.js"))
+                    # What the form holds is copied here when a question is sent (READ_FILTERS_JS); API callers set them.
+                    since = gr.Textbox(visible="hidden", label="since", elem_id="qa-since-value")
+                    until = gr.Textbox(visible="hidden", label="until", elem_id="qa-until-value")
+                    publisher = gr.Textbox(visible="hidden", label="publisher", elem_id="qa-publisher-value")
+            with gr.Column(scale=2, min_width=320, elem_id="qa-side"):
+                sources = gr.HTML(format_sources(), elem_id="qa-sources", js_on_load=web_file("page.js"))
+                viewer = gr.HTML(format_viewer_message(), elem_id="qa-viewer", js_on_load=web_file("viewer.js"),
+                                 container=True, padding=True)
 
         with gr.Accordion("Indexed articles", open=False, elem_id="qa-corpus-panel"):
-            corpus = gr.HTML(corpus0, elem_id="qa-corpus")
+            corpus = gr.HTML("", elem_id="qa-corpus")
 
-        def respond(message, chat, asked, k_value, since_value, until_value, publisher_value):
-            user, reply, accepted, cites = answer_turn(message, asked, k_value, since_value, until_value, publisher_value)
+        def respond(message, chat, k_value, since_value, until_value, publisher_value, state):
+            text = message if isinstance(message, str) else ""
+            if not text.strip():  # an empty Enter does nothing at all
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            try:
+                result = ask(state, text, state.memory, k_value, since_value, until_value, publisher_value)
+            except (ValueError, qa.QAError) as exc:
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), format_notice(error_message(exc))
+            except Exception as exc:  # a bug must not reach the page as a traceback, nor lose the question
+                log.exception("answering %r failed", text[:200])
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), format_notice(error_message(exc))
+            chat = [*(chat or []), *result.messages]
+            return "", chat, result.session, result.sources, result.viewer, format_notice()
+
+        def reask(chat, k_value, since_value, until_value, publisher_value, state):
+            if state.last is None:
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), format_notice()
+            t = state.turns[state.last]
+            try:
+                result = ask(state, t.question, t.history, k_value, since_value, until_value, publisher_value, reask=True)
+            except (ValueError, qa.QAError) as exc:
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), format_notice(error_message(exc).replace(" Your question is still in the box.", ""))
+            return [*(chat or []), *result.messages], result.session, result.sources, result.viewer, format_notice()
+
+        def pick(state, evt: gr.EventData):
+            new_sources, view, state = view_source(state, getattr(evt, "turn", None), getattr(evt, "n", None), getattr(evt, "doc", None))
+            return (gr.skip() if new_sources is None else new_sources), view, state
+
+        def start_new_topic(chat, state):
             chat = list(chat or [])
-            if user is not None:
-                chat.append({"role": "user", "content": user})
-            chat.append({"role": "assistant", "content": reply})
-            asked = [*asked, accepted][-MAX_HISTORY:] if accepted else asked  # qa.ask uses only the last few
-            if not cites:
-                return "", chat, asked, [], gr.Radio(choices=[], value=None, label=SOURCES_LABEL), VIEWER_PLACEHOLDER
-            choices = [(label, i) for i, (label, _) in enumerate(cites)]
-            first = next((i for i, (_, c) in enumerate(cites) if c.sentence), None)
-            if first is None:  # not answered: list the related passages, but open none as if it were the source
-                return "", chat, asked, cites, gr.Radio(choices=choices, value=None, label=RELATED_LABEL), VIEWER_PLACEHOLDER
-            # Open the source holding the answer sentence straight away.
-            return "", chat, asked, cites, gr.Radio(choices=choices, value=first, label=SOURCES_LABEL), open_cite(cites[first][1])
+            if chat:
+                chat.append({"role": "assistant", "content": render("topic.html")})
+            return chat, new_topic(state), format_sources(), format_viewer_message(), format_notice()
 
-        def pick(index, cites):
-            if index is None or not isinstance(index, int) or not 0 <= index < len(cites):
-                return VIEWER_PLACEHOLDER
-            return open_cite(cites[index][1])
+        def cleared():  # Gradio's trash icon has emptied the chat: forget everything else too
+            return Session(), format_sources(), format_viewer_message(), format_notice()
 
         def from_example(evt: gr.SelectData):
             value = evt.value
             return value.get("text", "") if isinstance(value, dict) else str(value)
 
-        def reset():
-            return [], [], [], gr.Radio(choices=[], value=None, label=SOURCES_LABEL), VIEWER_PLACEHOLDER, ""
-
         def refresh():
-            status_html, corpus_html, pubs = corpus_state()
-            return status_html, corpus_html, gr.Dropdown(choices=[ALL_PUBLISHERS, *pubs])
+            status_html, corpus_html, filters_html, _ = corpus_state()
+            return status_html, corpus_html, filters_html
 
-        inputs = [msg, chatbot, questions, k, since, until, publisher]
-        outputs = [msg, chatbot, questions, sources, picker, viewer]
-        msg.submit(respond, inputs, outputs, api_name="ask").then(None, js=CHAT_SCROLL_JS)
-        send.click(respond, inputs, outputs, api_visibility="private").then(None, js=CHAT_SCROLL_JS)
+        def load_examples():
+            _, _, _, info = corpus_state()
+            shown = examples(info) if info else ()
+            return gr.Chatbot(examples=[{"text": q} for q in shown] or None)
+
+        ask_inputs = [msg, chatbot, k, since, until, publisher, session]
+        ask_outputs = [msg, chatbot, session, sources, viewer, notice]
+        read_ask = READ_FILTERS_JS % (3, 4, 5)
+        msg.submit(respond, ask_inputs, ask_outputs, js=read_ask, api_name="ask").then(None, js=CHAT_SCROLL_JS)
+        send.click(respond, ask_inputs, ask_outputs, js=read_ask, api_visibility="private").then(None, js=CHAT_SCROLL_JS)
         chatbot.example_select(from_example, None, msg, api_visibility="private").then(
-            respond, inputs, outputs, api_visibility="private"
+            respond, ask_inputs, ask_outputs, js=read_ask, api_visibility="private"
         ).then(None, js=CHAT_SCROLL_JS)
-        picker.input(pick, [picker, sources], viewer, api_visibility="private").then(None, js=PICK_SCROLL_JS)
-        clear.click(reset, None, [chatbot, questions, sources, picker, viewer, msg], api_visibility="private")
-        demo.load(refresh, None, [status, corpus, publisher], api_visibility="private")
+        filters.submit(
+            reask, [chatbot, k, since, until, publisher, session], [chatbot, session, sources, viewer, notice],
+            js=READ_FILTERS_JS % (2, 3, 4), api_visibility="private",
+        ).then(None, js=CHAT_SCROLL_JS)
+        sources.click(pick, [session], [sources, viewer, session], api_visibility="private")
+        topic.click(start_new_topic, [chatbot, session], [chatbot, session, sources, viewer, notice], api_visibility="private")
+        chatbot.clear(cleared, None, [session, sources, viewer, notice], api_visibility="private")
+        sheet.click(None, js="() => window.qaOpenSheet && window.qaOpenSheet(true)")
+        demo.load(refresh, None, [status, corpus, filters], api_visibility="private")
+        demo.load(load_examples, None, chatbot, api_visibility="private")
     return demo
 
 
 def _warm_up() -> None:
-    """Load the index and the query model in the background so the first question is answered quickly."""
+    """Load the index and the query model, and choose the example questions, so the first visitor waits for nothing."""
     try:
         qa.ask("warm up")
+        examples(qa.index_info())
     except Exception:  # a missing index is reported in the page, not here
         pass
 
@@ -495,9 +735,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    threading.Thread(target=_warm_up, daemon=True).start()
+    demo = build_ui(import_gradio())
     # Two answers at once: measured ~30% more throughput under 50 concurrent users (bench/load.py); more gains nothing.
-    build_ui().queue(default_concurrency_limit=2).launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS, show_error=False)
+    demo.queue(default_concurrency_limit=2).launch(
+        server_name=args.host, server_port=args.port, share=args.share, css=web_file("app.css"), show_error=False,
+        prevent_thread_lock=True,
+    )
+    # The page is served first; the index and model load meanwhile, off the start-up path.
+    threading.Thread(target=_warm_up, daemon=True).start()
+    demo.block_thread()
 
 
 if __name__ == "__main__":

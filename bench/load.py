@@ -165,7 +165,7 @@ def chat_endpoint(client) -> tuple[str, list[str]]:
 def ask_args(question: str, params: list[str]) -> dict:
     """Keyword arguments for one fresh chat turn: empty chat, default filters."""
     args = {params[0]: question}
-    defaults = {"chat": [], "k_value": 5, "since_value": None, "until_value": None, "publisher_value": "All publishers"}
+    defaults = {"chat": [], "k_value": 3, "since_value": "", "until_value": "", "publisher_value": ""}
     args.update({p: defaults[p] for p in params[1:] if p in defaults})
     return args
 
@@ -178,34 +178,41 @@ def _text(content) -> str:
     return str(content)
 
 
+def _shown(fragment: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment)).strip()
+
+
 def check_reply(case: Case, result) -> str | None:
-    """None if the reply is right for the case, else what is wrong."""
-    if not isinstance(result, (tuple, list)) or len(result) < 2:
+    """None if the reply is right for the case, else what is wrong.
+
+    `result` is what the chat endpoint returns: (input box, chat, sources list, viewer, notice)."""
+    if not isinstance(result, (tuple, list)) or len(result) < 5:
         return f"unexpected result shape: {result!r:.300}"
-    chat = result[1]
+    chat, viewer, notice = result[1], _text(result[3]), _text(result[4])
+    if 'class="qa-notice"' in notice:
+        return f"error notice: {_shown(notice)[:300]}"
     if not chat or chat[-1].get("role") != "assistant":
         return f"no assistant message: {chat!r:.300}"
     reply = _text(chat[-1]["content"])
-    viewer = _text(result[-1])
-    if 'class="qa-error"' in reply:
-        return f"error reply: {html.unescape(re.sub('<[^>]+>', ' ', reply))[:300]}"
     if case.title is None:
-        if NOT_FOUND not in reply or 'class="qa-answer"' in reply:
+        if NOT_FOUND not in reply or "qa-outcome-not_found" not in reply:
             return f"expected '{NOT_FOUND}', got: {reply[:300]}"
         if PLACEHOLDER_MARK not in viewer:
             return f"the viewer opened an article for an unanswered question: {viewer[:200]}"
         return None
-    m = re.search(r'<div class="qa-answer"><div class="qa-answer-label">Answer</div>(.*?)<span class="qa-ref">\[(\d+)\]', reply)
+    if "qa-outcome-answered" not in reply:
+        return f"not answered: {_shown(reply)[:300]}"
+    m = re.search(r'<p class="qa-answer-text">(.*?) <a class="qa-ref" href="#qa-cite-\d+-(\d+)"', reply, re.S)
     if not m:
         return f"no answer sentence: {reply[:300]}"
     sentence, ref = html.unescape(m.group(1)), m.group(2)
     missing = [w for w in case.words if w not in sentence]
     if missing:
         return f"answer sentence lacks {missing}: {sentence!r}"
-    cited = re.search(rf'data-num="{ref}"><div class="qa-card-head"><span class="qa-num">\[{ref}\]</span><span class="qa-title">(.*?)</span>', reply)
+    cited = re.search(rf'<a class="qa-title" href="#qa-cite-\d+-{ref}"[^>]*><span class="qa-num">\[{ref}\]</span> (.*?)</a>', reply)
     if not cited or html.unescape(cited.group(1)) != case.title:
         return f"answer cited [{ref}] {cited and html.unescape(cited.group(1))!r}, expected {case.title!r}"
-    shown = re.search(r"<h3>(.*?)</h3>", viewer)
+    shown = re.search(r"<h3[^>]*>(.*?)</h3>", viewer)
     if not shown or html.unescape(shown.group(1)) != case.title:
         return f"viewer shows {shown and html.unescape(shown.group(1))!r}, expected {case.title!r}"
     return None

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import config  # noqa: E402
+from qa.settings import Settings  # noqa: E402
 
 SEED = 1234
 VOCAB_WORDS = 60_000  # distinct content words, plus English stopwords at the top of the frequency ranks
@@ -296,7 +297,7 @@ def measure(work: Path, n_queries: int) -> dict:
         for i, q in enumerate(qvecs):
             st = q + 0.8 * rng.standard_normal((8, config.MODEL_DIM), dtype=np.float32)
             qtoks[i] = (st / np.linalg.norm(st, axis=1, keepdims=True), rng.choice(mask_ids, 8).astype(np.int64))
-    pool = config.CANDIDATE_POOL
+    pool = Settings().candidate_pool
     idx = range(n_queries)
     counts = np.unique([a.publisher for a in ix.articles.values()], return_counts=True)
     share = counts[1] / counts[1].sum()
@@ -450,7 +451,7 @@ def main() -> None:
             f"| {human(m['rss'])} ({human(m['rss_anon'])} + {human(m['rss_file'])}) |"
         )
     print(f"\nLatency in ms, p50 / p95 over {args.queries} queries (hybrid = qa.retrieve.search, k=5, encoder excluded; "
-          f"dense = the {config.CANDIDATE_POOL}-passage FAISS candidate pool)\n")
+          f"dense = the {Settings().candidate_pool}-passage FAISS candidate pool)\n")
     print("| passages | dense | exact flat (ratio) | recall@10 | pool recall@50 | BM25 scores | hybrid | hybrid, publisher filter |")
     print("|---|---|---|---|---|---|---|---|")
     for b, m in rows:

@@ -1,4 +1,11 @@
-"""Start-up time of the chat app: from `python app.py --port P` to a page that loads and answers a question."""
+"""Start-up time of the chat app: from `python app.py --port P` to a page that loads and answers a question, beside a
+bare `python -c "import gradio"` measured in the same run (the floor any Gradio app pays on this machine).
+
+Usage: .venv/bin/python bench/startup.py [--runs 3] [--before OLD_APP.py]
+
+`--before` also times another version of app.py (e.g. `git show 2d6d648:app.py > /tmp/app_before.py`) for its page
+only, run from this repository so it uses the same qa package and index.
+"""
 from __future__ import annotations
 
 import argparse
@@ -22,17 +29,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def one_run() -> tuple[float, float]:
-    """Seconds until the HTTP page loads, and until one chat request through gradio_client returns an answer."""
+def bare_import() -> float:
+    """Seconds for a fresh interpreter to `import gradio` and exit."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import gradio"], check=True, cwd=ROOT, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+    return time.perf_counter() - t0
+
+
+def one_run(app: Path, answer: bool) -> tuple[float, float | None]:
+    """Seconds until the HTTP page loads, and (when `answer`) until one chat request through gradio_client returns
+    an answer."""
     from gradio_client import Client  # imported before the clock starts: it is the client's cost, not the app's
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--port", str(port)],
+        [sys.executable, str(app), "--port", str(port)],
         cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), "GRADIO_ANALYTICS_ENABLED": "False"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -49,11 +64,13 @@ def one_run() -> tuple[float, float]:
                         page = time.perf_counter() - t0
             except OSError:
                 time.sleep(0.05)
+        if not answer:
+            return page, None
         client = Client(url, verbose=False)
-        _, chat, _, _ = client.predict(QUESTION, [], 5, None, None, "All publishers", api_name="/ask")
+        _, chat, *_ = client.predict(QUESTION, [], 3, "", "", "", api_name="/ask")
         reply = chat[-1]["content"]
         text = reply[0]["text"] if isinstance(reply, list) else str(reply)
-        if 'class="qa-answer"' not in text:
+        if "qa-outcome-answered" not in text:
             raise RuntimeError(f"the first reply is not an answer: {text[:300]}")
         return page, time.perf_counter() - t0
     finally:
@@ -68,18 +85,28 @@ def one_run() -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--before", type=Path, help="another app.py to time (page only)")
     args = parser.parse_args(argv)
     rows = []
-    for i in range(1, args.runs + 1):
-        page, answer = one_run()
-        rows.append((page, answer))
-        print(f"run {i}: page {page:.2f} s, first answer {answer:.2f} s", file=sys.stderr)
-    print(f"\nApp start-up: `python app.py --port P` until the page loads and answers “{QUESTION}” ({sys.platform}, {os.cpu_count()} CPUs)\n")
-    print("| run | page loads (s) | first answer (s) |")
-    print("|---|---|---|")
-    for i, (page, answer) in enumerate(rows, 1):
-        print(f"| {i} | {page:.2f} | {answer:.2f} |")
-    print(f"| **median** | **{statistics.median(p for p, _ in rows):.2f}** | **{statistics.median(a for _, a in rows):.2f}** |")
+    for i in range(1, args.runs + 1):  # interleaved, so load on the machine hits every column alike
+        bare = bare_import()
+        before = one_run(args.before, answer=False)[0] if args.before else None
+        page, first = one_run(ROOT / "app.py", answer=True)
+        rows.append((bare, before, page, first))
+        print(f"run {i}: import gradio {bare:.2f} s, before {before or 0:.2f} s, page {page:.2f} s, first answer {first:.2f} s", file=sys.stderr)
+    print(f"\nApp start-up: process start until the page loads / answers “{QUESTION}” ({sys.platform}, {os.cpu_count()} CPUs)\n")
+    head = "| run | bare `import gradio` (s) |" + (" before: page loads (s) |" if args.before else "") + " page loads (s) | page ÷ import | first answer (s) |"
+    print(head)
+    print("|---" * (head.count("|") - 1) + "|")
+
+    def line(label, bare, before, page, first):
+        cells = [label, f"{bare:.2f}"] + ([f"{before:.2f}"] if args.before else []) + [f"{page:.2f}", f"{page / bare:.2f}", f"{first:.2f}"]
+        return "| " + " | ".join(cells) + " |"
+
+    for i, row in enumerate(rows, 1):
+        print(line(str(i), *row))
+    med = [statistics.median(r[c] for r in rows) if rows[0][c] is not None else None for c in range(4)]
+    print(line("**median**", *med))
 
 
 if __name__ == "__main__":

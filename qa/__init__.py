@@ -13,7 +13,10 @@ from .errors import (
 )
 from .answer import ask
 from .builder import build
+from .clean import CleanedLine, CleanResult, clean_file, clean_folder
+from .examples import example_questions
 from .retrieve import get_article, index_info, retrieve
+from .settings import Abstention, Settings
 from .types import (
     ANSWERED,
     FILTERED_OUT,
@@ -33,6 +36,7 @@ from .types import (
 
 __all__ = [
     "ANSWERED",
+    "Abstention",
     "FILTERED_OUT",
     "LOW_CONFIDENCE",
     "MISSING_TYPE",
@@ -44,6 +48,8 @@ __all__ = [
     "BuildError",
     "BuildLockedError",
     "BuildReport",
+    "CleanResult",
+    "CleanedLine",
     "Filters",
     "IndexCorruptError",
     "IndexInfo",
@@ -52,9 +58,13 @@ __all__ = [
     "ModelError",
     "Passage",
     "QAError",
+    "Settings",
     "Skipped",
     "ask",
     "build",
+    "clean_file",
+    "clean_folder",
+    "example_questions",
     "get_article",
     "index_info",
     "retrieve",

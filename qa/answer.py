@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Sequence
 
@@ -24,50 +24,11 @@ from .retrieve import (
     sentence_rows,
     to_passage,
 )
+from .followup import Turn, rewrite
+from .settings import Settings
 from .types import ANSWERED, FILTERED_OUT, LOW_CONFIDENCE, MISSING_TYPE, NO_MATCH, NOT_FOUND, UNSURE, Answer
 
 log = logging.getLogger(__name__)
-
-_FOLLOWUP_PRONOUNS = re.compile(
-    r"\b(he|him|his|she|her|hers|it|its|they|them|their|theirs|this|that|these|those|there|then|the same)\b", re.I
-)
-_WH = {"who", "what", "when", "where", "why", "how", "which", "whom", "whose", "did", "does", "do", "is", "was", "are", "were"}
-
-
-# ---------------------------------------------------------------------------
-# Follow-up questions
-
-
-def is_followup(question: str) -> bool:
-    """A question that leans on an earlier one: a pronoun, a conversational opener, or very few words."""
-    words = re.findall(r"\w+", question.lower())
-    if len(words) <= 3:
-        return True
-    if re.match(r"^\s*(and|but|also|what about|how about)\b", question, re.I):
-        return True
-    return bool(_FOLLOWUP_PRONOUNS.search(question))
-
-
-def _key_terms(text: str) -> list[str]:
-    """Content words of a question, in order: names and nouns carry what "he" or "it" refers to."""
-    stop = bm25.stopwords()
-    words = re.findall(r"[\w'’-]+", text)
-    return [w for w in words if w.lower() not in stop and w.lower() not in _WH and len(w) > 1]
-
-
-def rewrite(question: str, history: Sequence[str]) -> str:
-    """The text to search: the question itself, or, for a follow-up, the question plus the key terms of the last
-    earlier question that had any (so "Why is he being investigated?" after "Who is Samat Abish?" searches for
-    "Why is he being investigated? Samat Abish")."""
-    if not history or not is_followup(question):
-        return question
-    have = {w.lower() for w in _key_terms(question)}
-    for earlier in reversed(history):
-        terms = [t for t in _key_terms(earlier) if t.lower() not in have]
-        if terms:
-            return f"{question} {' '.join(dict.fromkeys(terms))}"
-    return question
-
 
 # ---------------------------------------------------------------------------
 # Answer sentence and abstention
@@ -81,6 +42,7 @@ class _Sentence:
     cosine: float
     maxsim: float
     missing: float  # share of the question's weight with no good match inside the sentence
+    unmatched: float  # share of the question's content tokens with no good match, unweighted (no corpus IDF)
     score: float
     row: int  # the passage (chunk row) of the hit it was found in
 
@@ -91,15 +53,6 @@ def _query_tokens(index: LoadedIndex, query: str) -> list[tuple[str, float]]:
     idfs = [index.keyword.idf(t) for t in toks]
     top = max(idfs, default=1.0) or 1.0
     return [(t, i if i > 0 else top * 1.5) for t, i in zip(toks, idfs)]
-
-
-def _coverage(qtoks: list[tuple[str, float]], text: str) -> float:
-    """IDF-weighted share of the query's tokens that occur in text."""
-    if not qtoks:
-        return 0.0
-    have = set(bm25.terms(text))
-    total = sum(w for _, w in qtoks)
-    return sum(w for t, w in qtoks if t in have) / total
 
 
 @dataclass(frozen=True)
@@ -128,12 +81,14 @@ def _token_sims(index: LoadedIndex, q: _Query, row: int) -> np.ndarray:
 
 
 def _best_sentence(
-    index: LoadedIndex, hits: list[Hit], q: _Query, limit: int, kind: str | None = None, query: str = ""
+    index: LoadedIndex, hits: list[Hit], q: _Query, settings: Settings, kind: str | None = None, query: str = ""
 ) -> _Sentence | None:
-    """The sentence that best answers: token MaxSim inside the sentence, term overlap and passage rank. When the
-    question asks for a kind of answer (a date, a number...), only sentences holding one qualify; None if none does."""
+    """The sentence that best answers, among the top `settings.answer_passages` hits: token MaxSim inside the
+    sentence plus a share of its cosine (a share of the passage's rank score and of the question's keywords in the
+    sentence were tried on dev_tune and did not help). When the question asks for a kind of answer (a date, a number...), only
+    sentences holding one qualify; None if none does."""
     best: _Sentence | None = None
-    for rank, h in enumerate(hits[:limit]):
+    for h in hits[: settings.answer_passages]:
         doc_id = index.chunks[h.row].doc_id
         text = index.articles[doc_id].text
         # the shown span may be the passage merged with a neighbour: look for each sentence's tokens in either
@@ -148,6 +103,7 @@ def _best_sentence(
                 continue
             cos = float(np.asarray(index.sentence_vectors[srow], dtype=np.float32) @ q.vec)
             maxsim, missing = cos, (1.0 if per_chunk else 0.0)  # without token vectors: cosine only
+            unmatched = missing
             for r, (sims, offs) in per_chunk.items():
                 c = index.chunks[r]
                 if c.start <= s and e <= c.end:
@@ -155,52 +111,108 @@ def _best_sentence(
                     if sel.any():
                         tok_best = sims[:, sel].max(axis=1)
                         maxsim = float(q.weights @ tok_best)
-                        missing = float(q.weights[tok_best < config.ABSTAIN_TOKEN_MATCH].sum())
+                        missing = float(q.weights[tok_best < settings.token_match].sum())
+                        unmatched = float(np.mean(tok_best < settings.token_match))
                     break
-            score = (
-                config.SENT_W_MAXSIM * maxsim
-                + config.SENT_W_COS * cos
-                + (config.SENT_W_OVERLAP * _coverage(q.terms, text[s:e]) if config.SENT_W_OVERLAP else 0.0)
-                + config.SENT_W_RANK / (1 + rank)
-            )
+            score = maxsim + settings.sentence_cosine_weight * cos
             if best is None or score > best.score:
-                best = _Sentence(doc_id, s, e, cos, maxsim, missing, score, h.row)
+                best = _Sentence(doc_id, s, e, cos, maxsim, missing, unmatched, score, h.row)
     return best
 
 
-def confidence(sentence: _Sentence | None) -> float:
-    """A 0..1 belief that the answer sentence answers the question: a logistic over the sentence's cosine with the
-    question, its late-interaction match (IDF-weighted token MaxSim inside the sentence) and the share of the
-    question's weight it leaves unmatched. Fit by `python bench/tune.py --calibrate` on tests/data/eval.jsonl."""
-    if sentence is None:
+def _corpus_sample(index: LoadedIndex) -> np.ndarray:
+    """A fixed, evenly spaced sample of the index's passage vectors (at most SAMPLE_PASSAGES): the backdrop against
+    which a question's best match is judged, whatever the corpus size or topic."""
+    key = id(index)
+    hit = _samples.get(key)
+    if hit is None or hit[0] is not index:
+        n = len(index.chunks)
+        rows = np.unique(np.linspace(0, n - 1, min(n, SAMPLE_PASSAGES)).astype(np.int64)) if n else np.zeros(0, np.int64)
+        hit = (index, np.asarray(index.vectors[rows], dtype=np.float32))
+        _samples.clear()  # one index at a time is the common case; never grow without bound
+        _samples[key] = hit
+    return hit[1]
+
+
+SAMPLE_PASSAGES = 1024
+_samples: dict[int, tuple[LoadedIndex, np.ndarray]] = {}
+
+
+def evidence(
+    index: LoadedIndex, hits: list[Hit], sent: _Sentence, q: _Query, kind: str | None, wanted=None
+) -> dict[str, float]:
+    """What speaks for the answer sentence (the features the confidence may use; `wanted` names those to compute,
+    default all):
+
+    cosine, maxsim: how the sentence matches the question (vector cosine, IDF-weighted token MaxSim);
+    unmatched: the share of the question's content tokens with no good match in the sentence, and missing: the same
+        weighted by the corpus's IDF;
+    typed: the question asks for a kind of answer (a date, a number...) and the sentence holds one;
+    passage_score, margin, sentence_score: the holding passage's rank score, how far the best passage leads the
+        second, and the sentence's own score (all about 0..1 whatever the corpus);
+    standout: how far the best passage's cosine stands above the question's cosine with a sample of the corpus, in
+        standard deviations of that sample;
+    rare_cover: the share of the question's keyword IDF found in the passage holding the sentence, and
+        rarest_found: whether its rarest keyword is there.
+    bench/tune.py measured the last three and `missing` to move with the corpus (its size, topic and vocabulary)
+    more than with right and wrong answers, so the fitted confidence does not use them.
+    """
+    holder = next((h for h in hits if h.row == sent.row), hits[0])
+    ev = {
+        "cosine": sent.cosine,
+        "maxsim": sent.maxsim,
+        "missing": sent.missing,
+        "unmatched": sent.unmatched,
+        "typed": float(kind is not None),
+        "passage_score": holder.score,
+        "margin": hits[0].score - hits[1].score if len(hits) > 1 else 1.0,
+        "sentence_score": sent.score,
+    }
+    if wanted is None or "standout" in wanted:
+        sample = _corpus_sample(index)
+        backdrop = sample @ q.vec if len(sample) > 1 else np.zeros(2, np.float32)
+        mu, sd = float(backdrop.mean()), float(backdrop.std()) or 1.0
+        ev["standout"] = (max(h.dense for h in hits) - mu) / sd
+    if wanted is None or {"rare_cover", "rarest_found"} & set(wanted):
+        c = index.chunks[holder.row]
+        found = set(bm25.terms(index.articles[c.doc_id].text[holder.start : holder.end]))
+        total = sum(w for _, w in q.terms)
+        rarest = max(q.terms, key=lambda tw: tw[1])[0] if q.terms else None
+        ev["rare_cover"] = sum(w for t, w in q.terms if t in found) / total if total > 0 else 0.0
+        ev["rarest_found"] = float(rarest is None or rarest in found)
+    return ev
+
+
+def confidence(ev: dict[str, float] | None, settings: Settings) -> float:
+    """How likely it is that the answer sentence answers the question: settings.abstention (a logistic fitted by
+    `python bench/tune.py`) over the sentence's evidence()."""
+    if ev is None:
         return 0.0
-    z = (
-        config.ABSTAIN_BIAS
-        + config.ABSTAIN_W_SENT_COS * sentence.cosine
-        + config.ABSTAIN_W_SENT_MAXSIM * sentence.maxsim
-        + config.ABSTAIN_W_SENT_MISSING * sentence.missing
-    )
-    return 1.0 / (1.0 + math.exp(-z))
+    return settings.abstention.probability(ev)
 
 
 def ask(
     question: str,
-    history: Sequence[str] = (),
+    history: Sequence[str | Answer] = (),
     k: int = config.DEFAULT_K,
     *,
     since: date | str | None = None,
     until: date | str | None = None,
     publisher: str | None = None,
     index_dir=None,
+    settings: Settings | None = None,
 ) -> Answer:
     """Answer a question from the articles: the best sentence, the passage it is in, and ranked support.
 
     Args:
         question: the question, in your own words.
-        history: the user's earlier questions, most recent last; used to resolve follow-ups ("Why is he ...?").
+        history: the earlier turns, most recent last: their questions, or better their Answers (a "he" can then be
+            resolved from an earlier answer's sentence). Only a question that needs the context ("Why is he ...?",
+            "And in 2019?") is searched together with it; a standalone question is searched as typed.
         k: how many supporting passages to return.
         since, until, publisher: filters, as for retrieve().
         index_dir: the index folder; default $QA_INDEX_DIR, else the repository's embeddings/.
+        settings: how to rank and answer (default: the fitted settings, `qa.Settings.fitted()`).
 
     Returns:
         An Answer whose `outcome` is "answered", "unsure" (the closest sentence is given but may not answer) or
@@ -211,41 +223,56 @@ def ask(
         ValueError: invalid question, history, k or filter.
         IndexNotFoundError, IndexCorruptError, IndexMismatchError: the index cannot be used.
     """
+    return _ask(question, history, k, since=since, until=until, publisher=publisher, index_dir=index_dir, settings=settings)[0]
+
+
+def _ask(question, history=(), k=config.DEFAULT_K, *, since=None, until=None, publisher=None, index_dir=None, settings=None,
+         all_evidence: bool = False):
+    """ask(), also returning the evidence the confidence came from (all of it for fitting: bench/tune.py)."""
     from .embed import encode_query_tokens, single_thread
 
     q = check_question(question)
     k = check_k(k)
-    if isinstance(history, str) or not all(isinstance(h, str) for h in history):
-        raise ValueError("history must be a sequence of earlier questions (strings), most recent last")
-    hist = [h.strip() for h in history if h and h.strip()][-config.HISTORY_TURNS :]
+    if isinstance(history, str) or not all(isinstance(h, (str, Answer)) for h in history):
+        raise ValueError("history must be a sequence of earlier questions (strings) or Answers, most recent last")
+    settings = settings or Settings.fitted()
+    turns: list[Turn] = []
+    for h in list(history)[-settings.history_turns :]:
+        if isinstance(h, Answer):
+            turns.append(Turn(h.query, h.sentence))
+        elif h.strip():  # an earlier question may itself have been a follow-up: resolve it the same way
+            turns.append(Turn(rewrite(h.strip(), turns)))
     index = get_index(index_dir)
     filters = check_filters(index, since, until, publisher)
-    query = rewrite(q, hist)
+    query = rewrite(q, turns)
     qvec, states, ids = encode_query_tokens(query)
     with single_thread():
-        return _answer(index, q, query, qvec, states, ids, k, filters)
+        return _decide(index, q, query, qvec, states, ids, k, filters, settings, all_evidence)
 
 
-def _answer(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, filters) -> Answer:
-    hits = search(index, query, qvec, max(k, config.ANSWER_PASSAGES), filters, (states, ids))
+def _decide(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, filters, settings: Settings,
+            all_evidence: bool = False):
+    """The Answer, and the evidence its confidence was computed from (None when no sentence was chosen)."""
+    hits = search(index, query, qvec, max(k, settings.answer_passages), filters, (states, ids), settings)
     passages = tuple(to_passage(index, h) for h in hits[:k])
     # the kind of answer asked for comes from the user's own words
     kind = expected_type(q)
     base = dict(question=q, query=query, passages=passages, answer_type=kind, filters=filters)
     if not hits:
         reason = FILTERED_OUT if excludes_everything(index, filters) else NO_MATCH
-        return Answer(outcome=NOT_FOUND, confidence=0.0, reason=reason, **base)
+        return Answer(outcome=NOT_FOUND, confidence=0.0, reason=reason, **base), None
     prepared = _prepare(index, query, qvec, states, ids)
     # the answer is always among the passages returned
-    sent = _best_sentence(index, hits, prepared, min(k, config.ANSWER_PASSAGES), kind, query)
+    sent = _best_sentence(index, hits, prepared, replace(settings, answer_passages=min(k, settings.answer_passages)), kind, query)
     if sent is None:  # only when a kind of answer was asked for and no returned passage holds one
-        return Answer(outcome=NOT_FOUND, confidence=0.0, reason=MISSING_TYPE, **base)
-    conf = confidence(sent)
-    if conf < config.UNSURE_THRESHOLD:
-        return Answer(outcome=NOT_FOUND, confidence=conf, reason=NO_MATCH, **base)
+        return Answer(outcome=NOT_FOUND, confidence=0.0, reason=MISSING_TYPE, **base), None
+    ev = evidence(index, hits, sent, prepared, kind, None if all_evidence else settings.abstention.features)
+    conf = confidence(ev, settings)
+    if conf < settings.abstention.unsure_threshold:
+        return Answer(outcome=NOT_FOUND, confidence=conf, reason=NO_MATCH, **base), ev
     text = index.articles[sent.doc_id].text
     holder = next(h for h in hits if index.chunks[h.row].doc_id == sent.doc_id and h.start <= sent.start and sent.end <= h.end)
-    answered = conf >= config.ABSTAIN_THRESHOLD
+    answered = conf >= settings.abstention.answer_threshold
     return Answer(
         outcome=ANSWERED if answered else UNSURE,
         reason=None if answered else LOW_CONFIDENCE,
@@ -255,4 +282,4 @@ def _answer(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, f
         sentence_end=sent.end,
         passage=to_passage(index, holder),
         **base,
-    )
+    ), ev

@@ -56,6 +56,18 @@ _TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
             r"(?:(?:[a-z]+\s+)?(?:town|city|capital|village|region|province|country|republic|state|port)\s+of\s+)?[A-Z]"
         ),
     ),
+    (
+        "distance",
+        re.compile(
+            r"\bhow far\b|\b(?:what|which) (?:is |was |are |were )?(?:the |its |their |a )?(?:\w+ )?(?:range|distance)\b",
+            re.I,
+        ),
+        # a number with a unit of length: "300 miles", "4.9 metres", "12km"
+        re.compile(
+            rf"\b{_NUMBER_WORD}[- ]?(?:miles?|mi|km|kilomet(?:er|re)s?|met(?:er|re)s?|m|cm|mm|feet|foot|ft|inch(?:es)?|in|yards?|light[- ]years?)\b",
+            re.I,
+        ),
+    ),
     ("age", re.compile(r"\bhow old\b|\bage\b|\bwhat age\b", re.I), None),  # see _has_age
     (
         "date",
@@ -87,7 +99,8 @@ _TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
 
 
 def expected_type(question: str) -> str | None:
-    """The kind of answer the question asks for: 'year', 'duration', 'place', 'age', 'date', 'number', or None (any)."""
+    """The kind of answer the question asks for: 'year', 'duration', 'distance', 'place', 'age', 'date', 'number',
+    or None (any)."""
     for name, cue, _ in _TYPES:
         if cue.search(question):
             return name

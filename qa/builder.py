@@ -10,7 +10,7 @@ import numpy as np
 
 from . import config, tokens
 from .chunk import chunk_article, split_sentences
-from .clean import clean_collection, list_seed_files, read_seed
+from .clean import clean_collection, cleaner_version, list_seed_files, read_seed
 from .embed import encoder_identity
 from .errors import BuildError, BuildLockedError, IndexError_
 from .index import LoadedIndex, chunker_settings, load_index, text_hash, write_index
@@ -67,7 +67,7 @@ def _unique_ids(articles: list[Article], seeds: Path) -> tuple[list[Article], li
 def _unchanged(old_manifest: dict, articles: list[Article], hashes: dict[str, str]) -> bool:
     old = old_manifest.get("articles", {})
     return (
-        old_manifest.get("cleaner_version") == config.CLEANER_VERSION
+        old_manifest.get("cleaner_version") == cleaner_version()
         and old_manifest.get("chunker") == chunker_settings()
         and set(old) == {a.doc_id for a in articles}
         and all(
@@ -227,7 +227,7 @@ def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool
             write_index(
                 out, articles, chunks, np.vstack([e.vectors for e in encoded]), hashes, sentences,
                 np.vstack([e.sentence_vectors for e in encoded]), TokenBlock.concat([e.tokens for e in encoded]),
-                encoder_identity(),
+                encoder_identity(), cleaner_version=cleaner_version(),
             )
         except OSError as exc:
             # Read-only folder or file system, disk full, quota: write_index has already removed its partial files.

@@ -7,63 +7,47 @@ import os
 import re
 import stat
 import unicodedata
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+
 from . import config
+from .clean_lines import collection_repeats, line_features, page_lines
+from .clean_lines import line_key as _key
+from .clean_lines import norm_line as _norm_line
+from .clean_lines import words as _words
+from .clean_model import load_model
 from .types import Article, Skipped
 
 log = logging.getLogger(__name__)
 
-# ---------------------------------------------------------------------------
-# Generic web vocabulary. These are the words of site chrome on any news site
-# (sign-up forms, appeals, comment sections), not strings taken from one page.
-_STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below between
-    both but by can could did do does doing down during each few for from further had has have having he her here
-    hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now of
-    off on once only or other our ours ourselves out over own same she should so some such than that the their
-    theirs them themselves then there these they this those through to too under until up very was we were what
-    when where which while who whom why will with would you your yours yourself yourselves also has said says
-    which while""".split()
-)
-_CHROME_WORDS = re.compile(
-    r"\b(subscrib\w*|newsletters?|sign(?:ing)? up|log ?in|sign in|donat\w+|contribut\w+|members?|membership|"
-    r"supporters?|support us|join us|fund(?:ed|ing)?|readers?|cookies?|privacy|terms of (?:use|service)|"
-    r"comments?|reply|spam|advertis\w+|sponsored|read more|share this|follow us|email address|inbox|"
-    r"copyright|all rights reserved|click here|skip to content|podcasts?|app store|google play)\b",
-    re.I,
-)
-_SITE_VOICE = re.compile(r"\b(we|we['’](?:ve|re|ll|d)|our|ours|us|you|your|you['’](?:ve|re|ll|d))\b", re.I)
-_QUOTE_CHARS = "\"“”«»„"
 
 _MONTHS = (
     "january february march april may june july august september october november december".split()
 )
 _MONTH_RE = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
-_DATE_MDY = re.compile(rf"\b(?P<m>{_MONTH_RE})\.?\s+(?P<d>\d{{1,2}}),?\s+(?P<y>(?:19|20)\d\d)\b", re.I)
+_DATE_MDY = re.compile(
+    rf"\b(?P<m>{_MONTH_RE})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?:at\s+)?(?P<y>(?:19|20)\d\d)\b", re.I
+)
+# 13.11.2019 (day first wherever dots are used), and 21/06/2014 or 11/20/2019 only when one side exceeds 12: an
+# ambiguous 05/10/2018 is left unset rather than guessed.
+_DATE_DOTS = re.compile(r"\b(?P<d>[0-3]?\d)\.(?P<m>[01]?\d)\.(?P<y>(?:19|20)\d\d)\b")
+_DATE_SLASH = re.compile(r"\b(?P<a>[0-3]?\d)/(?P<b>[0-3]?\d)/(?P<y>(?:19|20)?\d\d)\b")
 _DATE_DMY = re.compile(rf"\b(?P<d>\d{{1,2}})\.?\s+(?P<m>{_MONTH_RE})\.?,?\s+(?P<y>(?:19|20)\d\d)\b", re.I)
 _DATE_ISO = re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)(?:[T ][\d:.]+Z?)?")
-_TIME_ONLY = re.compile(r"^\d{1,2}:\d\d(?:\s*[AP]\.?M\.?)?$", re.I)
 
 _BYLINE = re.compile(r"^(?:by|written by|posted by)\b:?\s+(?P<rest>[A-Z].*)$", re.I)
 _LABELLED = re.compile(
     r"^(?P<label>authors?|by|written by|created|published|updated|posted|date|source|credits?)\s*:\s*(?P<value>.*)$",
     re.I,
 )
-_INLINE_LABEL = re.compile(r"\b(?:Created|Published|Updated|Posted)\s*:\s*\S", re.I)
 _ORG_WORDS = re.compile(
     r"\s*\b(news ?desk|desk|staff|newsroom|editorial(?: team| board)?|editors|reporters|team|wire)\b\s*$", re.I
 )
 _CREDIT_LINE = re.compile(r"^(?:©|\(c\)\s|(?:photo|picture|image|video)s?(?:\s+credits?)?\s*:)", re.I)
-_CREDIT_INLINE = re.compile(r"\b(?:photo|picture|image)\s+credits?\s*:", re.I)
-_TRAILING_CREDIT = re.compile(r"\([^()]{3,100}\)\s*$")
-_BULLET = re.compile(r"^(?:[•·▪●◦‣∙–—-]|\*(?=\s))\s+")
 _DOMAIN = re.compile(r"\b([A-Za-z][\w-]*\.(?:[a-z]{2,6}))\b")
-_WORD = re.compile(r"[^\W_](?:[\w'’.-]*[^\W_])?")
-_TERMINAL = re.compile(r"[.!?…]['\"’”»)\]]*$")
 
 
 # ---------------------------------------------------------------------------
@@ -163,49 +147,18 @@ def read_seed(path: Path) -> RawDoc | Skipped:
 # Line features
 
 
-def _norm_line(line: str) -> str:
-    line = unicodedata.normalize("NFC", line).replace("\u00a0", " ")
-    line = re.sub(r"\s+", " ", line).strip()
-    return _BULLET.sub("", line)
-
-
-def _key(line: str) -> str:
-    """Comparison key: letters and digits only, lower case."""
-    return re.sub(r"[\W_]+", "", line.lower())
-
-
-def _words(line: str) -> list[str]:
-    return _WORD.findall(line)
-
-
-def _is_terminal(line: str) -> bool:
-    return bool(_TERMINAL.search(line))
-
-
-def _is_title_case(words: list[str]) -> bool:
-    content = [w for w in words if w.lower() not in _STOPWORDS and w[0].isalpha()]
-    return len(content) >= 3 and sum(w[0].isupper() for w in content) / len(content) >= 0.85
-
-
-def _join_split_sentences(lines: list[str]) -> list[str]:
-    """Re-join a sentence that an inline link broke into several lines."""
-    out: list[str] = []
-    for line in lines:
-        continues = line[0].islower() or line[0] in ",:;.)"
-        if out and not _is_terminal(out[-1]) and continues and not _parse_byline(line):
-            # "...the portal" / "NEXTA spread" / "this Tuesday ..." : pull the short link text in too.
-            prev = out.pop()
-            if out and out[-1] and not _is_terminal(out[-1]) and len(_words(prev)) <= 3 and out[-1][-1:].isalpha():
-                prev = f"{out.pop()} {prev}"
-            sep = "" if line[0] in ",:;.)" else " "
-            out.append(f"{prev}{sep}{line}")
-        else:
-            out.append(line)
-    return out
-
-
 def _parse_date(text: str) -> date | None:
-    for rx in (_DATE_MDY, _DATE_DMY, _DATE_ISO):
+    m = _DATE_SLASH.search(text)
+    if m:
+        a, b, y = int(m.group("a")), int(m.group("b")), int(m.group("y"))
+        y = y + 2000 if y < 100 else y
+        day_month = (a, b) if a > 12 >= b else (b, a) if b > 12 >= a else None
+        if day_month:
+            try:
+                return date(y, day_month[1], day_month[0])
+            except ValueError:
+                pass
+    for rx in (_DATE_MDY, _DATE_DMY, _DATE_ISO, _DATE_DOTS):
         m = rx.search(text)
         if not m:
             continue
@@ -220,11 +173,83 @@ def _parse_date(text: str) -> date | None:
     return None
 
 
+_COPYRIGHT = re.compile(
+    r"^(?:.{0,30}?\s)?(?:©|\(c\)|copyright)\s*(?:©\s*)?(?:copyright\s+)?(?:(?:19|20)\d\d(?:\s*[-–]\s*(?:(?:19|20)\d\d)?)?,?\s*)?"
+    r"(?P<name>[^\W\d_][^.|,©/]{1,60}?)(?:,|\.(?:\s|$)|\s+all rights|\s+-\s|\s*\||\s+/|$)",
+    re.I,
+)
+_COMPANY_SUFFIX = re.compile(r"\s+(?:inc|llc|ltd|gmbh|company|corp(?:oration)?)\.?$", re.I)
+
+
+def _copyright_holder(lines: list[str]) -> str | None:
+    """The name in the page's last copyright line ("© 2019 The Washington Post. All rights reserved")."""
+    for line in reversed(lines):
+        m = _COPYRIGHT.match(line)
+        if not m or len(line) > 200:
+            continue
+        name = _COMPANY_SUFFIX.sub("", m.group("name").strip(" -–"))
+        if 1 <= len(name.split()) <= 6 and not re.match(r"(?:all rights|by\b|the author)", name, re.I):
+            return name
+    return None
+
+
+# A line that is only an address with a path (a bare "example.com" is a site name, not the article's URL).
+_URL_LINE = re.compile(r"^(?:https?://)?(?:[\w-]+\.)+[a-z]{2,}(?::\d+)?/\S+$", re.I)
+
+
+def _stated_url(raw: str) -> str | None:
+    """The first line of the scrape that is only an address (a shortened "..." one is not usable)."""
+    for line in raw.splitlines():
+        line = line.strip()
+        if _URL_LINE.match(line) and not line.endswith(("...", "…")):
+            return line
+    return None
+
+
+_UPDATED = re.compile(r"\b(?:updated|modified|edited)\b", re.I)
+DATE_WINDOW = 8  # lines from the headline (or the body's first line) within which the article's date is stated
+
+
+def _find_date(lines: list[str], anchor: int) -> date | None:
+    """The date stated nearest the headline (below it preferred): the article's own, not the masthead's "today",
+    an "Updated" stamp or a related story's byline further away."""
+    best = None
+    lo, hi = max(0, anchor - DATE_WINDOW), min(len(lines), anchor + DATE_WINDOW + 1)
+    for i in range(lo, hi):
+        line = lines[i]
+        if len(_words(line)) > 25 or (_UPDATED.search(line) and not re.search(r"publish|posted", line, re.I)):
+            continue
+        d = _parse_date(line)
+        if d is None:
+            continue
+        dist = abs(i - anchor) + (0.5 if i < anchor else 0.0)
+        if best is None or dist < best[0]:
+            best = (dist, d)
+    return best[1] if best else None
+
+
+_HANDLE = re.compile(r"\s*@\w+.*$|\d+$")
+# A job title glued to the name by the scrape ("Meg JamesStaff Writer") or after it ("Jane Doe, Senior Writer").
+_JOB_TITLE = re.compile(
+    r"(?<=[a-z])(?=[A-Z][a-z]+\s+(?:Writer|Reporter|Editor|Correspondent|Columnist|Contributor))"
+    r"|\s*[,|–-]?\s*\b(?:(?:senior|staff|chief|deputy|managing|executive|contributing|associate)\s+)?"
+    r"(?:writer|reporter|editor|correspondent|columnist|contributor|technologist)\b.*$",
+    re.I,
+)
+def _plain_name(part: str) -> str:
+    """A name without a trailing handle, digits or job title: 'Chris Pokorny@DawgsByNature' -> 'Chris Pokorny'."""
+    part = _HANDLE.sub("", part.strip(" .·|"))
+    m = _JOB_TITLE.search(part)
+    if m and m.start() > 0:
+        part = part[: m.start()]
+    return part.strip(" .,-–|")
+
+
 def _split_names(names: str) -> tuple[list[str], list[str]]:
     """'A and B, The X news desk' -> (['A', 'B'], ['The X'])."""
     people, orgs = [], []
     for part in re.split(r"\s*(?:,|\band\b|&)\s*", names):
-        part = part.strip(" .")
+        part = _plain_name(part)
         if not part:
             continue
         org = _ORG_WORDS.sub("", part)
@@ -258,90 +283,6 @@ def _parse_byline(line: str) -> tuple[list[str], list[str], date | None] | None:
 
 
 @dataclass
-class _Line:
-    text: str
-    key: str
-    words: list[str]
-    kind: str = "prose"  # prose | heading | meta | credit | caption | chrome | repeated | dup | title
-    score: float = 0.0
-
-
-def _classify(lines: list[str], repeated: frozenset[str]) -> list[_Line]:
-    items = [_Line(t, _key(t), _words(t)) for t in lines]
-    keys = [it.key for it in items]
-    for i, it in enumerate(items):
-        t, n = it.text, len(it.words)
-        quoted = any(c in t for c in _QUOTE_CHARS)
-        chrome_hits = len(_CHROME_WORDS.findall(t)) + (0 if quoted else len(_SITE_VOICE.findall(t)))
-        later_same = it.key in keys[i + 1 :]
-        contained = len(it.key) >= 30 and any(len(k) > len(it.key) + 10 and it.key in k for k in keys)
-        if not it.key:
-            it.kind = "meta"
-        elif it.key in repeated:
-            it.kind = "repeated"
-        elif _LABELLED.match(t) or _BYLINE.match(t) and n <= 25 or _INLINE_LABEL.search(t):
-            it.kind = "meta"
-        elif _TIME_ONLY.match(t) or (_DATE_ISO.fullmatch(t) is not None):
-            it.kind = "meta"
-        elif _CREDIT_LINE.match(t) or _CREDIT_INLINE.search(t):
-            it.kind = "credit"
-        elif _TRAILING_CREDIT.search(t) and n >= 6:
-            it.kind = "caption"
-        elif later_same or contained:
-            it.kind = "dup"
-        elif chrome_hits >= 2 or (chrome_hits >= 1 and n <= 8):
-            it.kind = "chrome"
-        elif not _is_terminal(t) or (_is_title_case(it.words) and "." not in t.rstrip(".?!")):
-            it.kind = "heading"
-    # A line right above a photo credit is that photo's caption.
-    for prev, it in zip(items, items[1:]):
-        if _CREDIT_LINE.match(it.text) and prev.kind in ("prose", "dup"):
-            prev.kind = "caption"
-    for it in items:
-        if it.kind == "prose":
-            n = len(it.words)
-            stop = sum(w.lower() in _STOPWORDS for w in it.words) / max(n, 1)
-            it.score = 1.0 + min(n, 40) / 10 * (0.5 if stop < 0.1 and n > 6 else 1.0)
-        elif it.kind == "heading":
-            it.score = -1.0
-        else:
-            it.score = -4.0
-    return items
-
-
-def _best_block(items: list[_Line]) -> tuple[int, int]:
-    """The contiguous run of lines with the highest total score (Kadane): the article body."""
-    best, best_span, cur, start = float("-inf"), (0, 0), 0.0, 0
-    for i, it in enumerate(items):
-        if cur <= 0:
-            cur, start = 0.0, i
-        cur += it.score
-        if cur > best:
-            best, best_span = cur, (start, i + 1)
-    return best_span
-
-
-def _find_title(items: list[_Line], body_start: int) -> int | None:
-    """Index of the headline: above the byline, else a repeated headline-like line, else the nearest one above the body."""
-    def headline_like(it: _Line) -> bool:
-        return 3 <= len(it.words) <= 30 and it.kind in ("heading", "dup", "prose") and not it.text.endswith(".")
-
-    for i in range(body_start):
-        if _parse_byline(items[i].text) and i > 0:
-            j = i - 1
-            if headline_like(items[j]) or items[j].kind == "dup":
-                return j
-    counts = Counter(it.key for it in items[:body_start])
-    for i in range(body_start):
-        if counts[items[i].key] > 1 and headline_like(items[i]):
-            return i
-    for i in range(body_start - 1, -1, -1):
-        if items[i].kind == "heading" and headline_like(items[i]):
-            return i
-    return None
-
-
-@dataclass
 class _Meta:
     title: str | None = None
     people: list[str] = field(default_factory=list)
@@ -350,33 +291,21 @@ class _Meta:
     source: str | None = None
 
 
-def _extract_meta(items: list[_Line], body: tuple[int, int], full_text: str) -> _Meta:
+def _extract_meta(lines: list[str], body: set[int], full_text: str) -> _Meta:
+    """Authors and organisations from bylines, and a "Source:" label, on lines that are not body."""
     meta = _Meta()
-    t = _find_title(items, body[0])
-    if t is not None:
-        meta.title = items[t].text
-    header_dates: list[date] = []
-    for i, it in enumerate(items):
-        if body[0] <= i < body[1] and it.kind not in ("meta", "repeated"):
+    for i, line in enumerate(lines):
+        if i in body:
             continue
-        by = _parse_byline(it.text)
+        by = _parse_byline(line)
         if by:
-            people, orgs, when = by
+            people, orgs, _ = by
             meta.people += [p for p in people if p not in meta.people]
             meta.orgs += [o for o in orgs if o not in meta.orgs]
-            meta.published = meta.published or when
             continue
-        m = _LABELLED.match(it.text)
-        if m and m.group("label").lower() in ("created", "published", "date", "posted"):
-            meta.published = meta.published or _parse_date(m.group("value"))
-        elif m and m.group("label").lower() == "source" and m.group("value").strip():
+        m = _LABELLED.match(line)
+        if m and m.group("label").lower() == "source" and m.group("value").strip() and not meta.source:
             meta.source = m.group("value").strip()
-        elif i < body[0]:
-            d = _parse_date(it.text)
-            if d and (it.kind in ("meta", "heading") or len(it.words) <= 8):
-                header_dates.append(d)
-    if meta.published is None and header_dates:
-        meta.published = header_dates[0]
     if meta.source:
         # Sites often name their source by its domain elsewhere on the page ("Source: merkur" ... "Merkur.de").
         for dom in _DOMAIN.findall(full_text):
@@ -397,33 +326,88 @@ def _publisher(meta: _Meta) -> str | None:
 
 
 @dataclass(frozen=True)
+class LineVerdict:
+    """Whether one line of a text scrape was kept as body, the model's score, and why."""
+
+    kept: bool
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True)
 class Cleaned:
     """A cleaned article plus the page chrome it was cut from (used to match publishers across a collection)."""
 
-    article: Article
+    article: Article | None  # None only in a rejected page's verdicts
     chrome: str
+    lines: tuple[tuple[str, LineVerdict], ...] = ()  # a text scrape's lines and their verdicts, for `qa clean -v`
 
 
-def clean_text(raw: str, doc_id: str, *, repeated: frozenset[str] = frozenset(), source: str = "") -> Cleaned | None:
+# A line also found on other pages of the folder is dropped unless the model is this sure it is body (lorem-ipsum
+# test pages and wire copy share real paragraphs).
+REPEAT_OVERRIDE = 0.97
+
+
+def cleaner_version() -> str:
+    """The cleaner's rules version and its line model's digest: the index manifest records it, so a change to
+    either re-cleans every article on the next build."""
+    return f"{config.CLEANER_VERSION}+{load_model().digest[:16]}"
+
+
+def _line_verdicts(raw: str, repeats: list[int] | None) -> tuple[list[str], list[LineVerdict], int | None]:
+    """The scrape's lines, for each the body model's decision, and the index of the headline (None if none)."""
+    model = load_model()
+    lines, bullets = page_lines(raw)
+    if repeats is None or len(repeats) != len(lines):
+        repeats = [0] * len(lines)
+    x = line_features(lines, repeats, bullets)
+    proba = model.body_proba(x)
+    # The headline is never a body line: a page's own text is not its title.
+    title_p = np.where(proba >= model.threshold, 0.0, model.title_proba(x, proba))
+    title_at = int(np.argmax(title_p)) if len(title_p) and title_p.max() >= model.title_threshold else None
+    verdicts = []
+    for line, p, rep in zip(lines, proba.tolist(), repeats):
+        if _CREDIT_LINE.match(line):
+            # "© Name/Agency", "Photo: ...": a credit is never article text, whatever surrounds it.
+            verdicts.append(LineVerdict(False, p, "photo credit or copyright line"))
+            continue
+        if rep and p < REPEAT_OVERRIDE:
+            # The same line in other articles of the folder is the site's chrome (near-copies do not count).
+            verdicts.append(LineVerdict(False, p, f"on {rep} other page{'s' if rep > 1 else ''} of the folder"))
+        elif p >= model.threshold:
+            verdicts.append(LineVerdict(True, p, "body"))
+        else:
+            verdicts.append(LineVerdict(False, p, f"body score {p:.2f} < {model.threshold:.2f}"))
+    if title_at is not None:
+        verdicts[title_at] = LineVerdict(False, verdicts[title_at].score, "headline")
+    return lines, verdicts, title_at
+
+
+def clean_text(
+    raw: str, doc_id: str, *, repeats: list[int] | None = None, source: str = ""
+) -> Cleaned | None:
     """Clean one scraped plain-text page. Returns None when no article body is recognisable.
 
     Args:
         raw: the page text.
         doc_id: the id to give the article.
-        repeated: comparison keys of lines that occur in other articles of the collection (site chrome).
+        repeats: for each line of `clean_lines.page_lines(raw)`, how many other pages of the collection hold it
+            (site chrome); `clean_collection` computes these. None treats the page alone.
         source: the file name, kept for reference.
     """
-    lines = [_norm_line(line) for line in raw.splitlines()]
-    lines = _join_split_sentences([line for line in lines if line])
-    items = _classify(lines, repeated)
-    start, end = _best_block(items)
-    body = [it.text for it in items[start:end] if it.kind == "prose"]
+    lines, verdicts, title_at = _line_verdicts(raw, repeats)
+    body = [line for line, v in zip(lines, verdicts) if v.kept]
     if not body or sum(len(_words(p)) for p in body) < 15:
         return None
-    meta = _extract_meta(items, (start, end), raw)
-    if meta.title and body and _key(body[0]) == _key(meta.title):
-        body = body[1:]
-    chrome = "\n".join(it.text for i, it in enumerate(items) if not (start <= i < end and it.kind == "prose"))
+    kept_at = [i for i, v in enumerate(verdicts) if v.kept]
+    meta = _extract_meta(lines, set(kept_at), raw)
+    meta.title = lines[title_at] if title_at is not None else None
+    meta.published = _find_date(lines, title_at if title_at is not None else kept_at[0]) or None
+    if not meta.orgs and not meta.source:
+        meta.source = _copyright_holder(lines)
+    if meta.title:
+        body = [p for p in body if _key(p) != _key(meta.title)] or body
+    chrome = "\n".join(line for line, v in zip(lines, verdicts) if not v.kept)
     article = Article(
         doc_id=doc_id,
         title=meta.title,
@@ -432,8 +416,9 @@ def clean_text(raw: str, doc_id: str, *, repeated: frozenset[str] = frozenset(),
         authors=tuple(meta.people),
         text="\n\n".join(body),
         source=source,
+        url=_stated_url(raw),
     )
-    return Cleaned(article, chrome)
+    return Cleaned(article, chrome, tuple(zip(lines, verdicts)))
 
 
 def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
@@ -462,25 +447,16 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
         authors=tuple(people),
         text="\n\n".join(paras),
         source=source,
+        url=get("url") or None,
     )
     return Cleaned(article, "")
 
 
-def _collection_repeats(docs: list[RawDoc]) -> frozenset[str]:
-    """Keys of lines found in two or more distinct articles: navigation, appeals, sidebars, teasers."""
-    seen_texts: set[str] = set()
-    df: Counter[str] = Counter()
-    for d in docs:
-        if d.is_html:
-            continue
-        keys = {_key(x) for x in _join_split_sentences([_norm_line(l) for l in d.text.splitlines() if l.strip()])}
-        keys.discard("")
-        digest = hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()
-        if digest in seen_texts:  # the same page twice must not erase itself
-            continue
-        seen_texts.add(digest)
-        df.update(keys)
-    return frozenset(k for k, c in df.items() if c >= 2)
+def _collection_repeats(docs: list[RawDoc]) -> dict[str, list[int]]:
+    """For each text page, how many other pages of the collection hold each of its lines (navigation, appeals)."""
+    text_docs = [d for d in docs if not d.is_html]
+    repeats = collection_repeats([page_lines(d.text)[0] for d in text_docs])
+    return {d.doc_id: r for d, r in zip(text_docs, repeats)}
 
 
 def list_seed_files(folder: Path) -> list[Path]:
@@ -490,43 +466,132 @@ def list_seed_files(folder: Path) -> list[Path]:
     )
 
 
-def clean_collection(paths: list[Path]) -> tuple[list[Article], list[Skipped]]:
-    """Clean every file, using the collection itself to spot site chrome; report what was skipped and why."""
-    docs: list[RawDoc] = []
-    skipped: list[Skipped] = []
-    for p in paths:
-        r = read_seed(p)
-        (skipped if isinstance(r, Skipped) else docs).append(r)
-    repeated = _collection_repeats(docs)
-    cleaned: list[Cleaned] = []
+@dataclass(frozen=True)
+class CleanedLine:
+    """One line of a text scrape, whether the cleaner kept it as body, its body score, and why."""
+
+    text: str
+    kept: bool
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class CleanResult:
+    """What the cleaner made of one file: the article, or the reason there is none, and (text scrapes) each line's fate."""
+
+    source: str  # the file's path
+    article: Article | None
+    reason: str | None = None  # why there is no article
+    lines: tuple[CleanedLine, ...] = ()
+
+    def to_dict(self) -> dict:
+        a = self.article
+        return {
+            "source": self.source,
+            "article": None if a is None else {
+                "doc_id": a.doc_id, "title": a.title, "publisher": a.publisher,
+                "published": a.published.isoformat() if a.published else None, "authors": list(a.authors),
+                "url": a.url, "text": a.text,
+            },
+            "reason": self.reason,
+            "lines": [{"text": x.text, "kept": x.kept, "score": round(x.score, 3), "reason": x.reason} for x in self.lines],
+        }
+
+
+def _results(paths: list[Path]) -> list[CleanResult]:
+    """Clean every file, using the collection itself to spot site chrome; one result per path, in order."""
+    read = [read_seed(p) for p in paths]
+    docs = [r for r in read if not isinstance(r, Skipped)]
+    repeats = _collection_repeats(docs)
+    cleaned: dict[int, Cleaned] = {}
+    reasons: dict[int, str] = {}
     seen: dict[str, str] = {}
-    for d in docs:
+    for i, r in enumerate(read):
+        if isinstance(r, Skipped):
+            reasons[i] = r.reason
+            continue
         c = (
-            clean_html(d.text, d.doc_id, source=d.path.name)
-            if d.is_html
-            else clean_text(d.text, d.doc_id, repeated=repeated, source=d.path.name)
+            clean_html(r.text, r.doc_id, source=r.path.name)
+            if r.is_html
+            else clean_text(r.text, r.doc_id, repeats=repeats.get(r.doc_id), source=r.path.name)
         )
         if c is None:
-            skipped.append(Skipped(str(d.path), "no recognisable article text"))
+            reasons[i] = "no recognisable article text"
+            if not r.is_html:  # keep the lines' verdicts, so `qa clean -v` can show why
+                lines, verdicts, _ = _line_verdicts(r.text, repeats.get(r.doc_id))
+                cleaned[i] = Cleaned(None, "", tuple(zip(lines, verdicts)))
             continue
         body_key = _key(c.article.text)
         if body_key in seen:
-            skipped.append(Skipped(str(d.path), f"duplicate of {seen[body_key]}"))
-            continue
-        seen[body_key] = d.path.name
-        cleaned.append(c)
+            reasons[i] = f"duplicate of {seen[body_key]}"
+        else:
+            seen[body_key] = r.path.name
+        cleaned[i] = c
     # A publisher named by one page's byline is recognised in the chrome of its sister pages.
-    known = sorted({c.article.publisher for c in cleaned if c.article.publisher}, key=len, reverse=True)
-    articles = []
-    for c in cleaned:
+    known = sorted(
+        {c.article.publisher for i, c in cleaned.items() if i not in reasons and c.article.publisher}, key=len, reverse=True
+    )
+    out = []
+    for i, path in enumerate(paths):
+        c = cleaned.get(i)
+        lines = tuple(CleanedLine(t, v.kept, v.score, v.reason) for t, v in c.lines) if c else ()
+        if i in reasons:
+            out.append(CleanResult(str(path), None, reasons[i], lines))
+            continue
         a = c.article
         if a.publisher is None:
             for name in known:
                 bare = re.sub(r"^the\s+", "", name, flags=re.I)
                 if re.search(rf"\b{re.escape(bare)}\b", c.chrome, re.I):
-                    a = Article(a.doc_id, a.title, name, a.published, a.authors, a.text, a.source)
+                    a = replace(a, publisher=name)
                     break
-        articles.append(a)
+        out.append(CleanResult(str(path), a, None, lines))
+    return out
+
+
+def clean_collection(paths: list[Path]) -> tuple[list[Article], list[Skipped]]:
+    """Clean every file, using the collection itself to spot site chrome; report what was skipped and why."""
+    results = _results(paths)
+    skipped = [Skipped(r.source, r.reason) for r in results if r.article is None]
     for s in skipped:
         log.info("skipped %s: %s", s.path, s.reason)
-    return articles, skipped
+    return [r.article for r in results if r.article is not None], skipped
+
+
+def clean_file(path: str | Path) -> CleanResult:
+    """Clean one article file (.txt or .html) on its own, without embedding anything.
+
+    Args:
+        path: the file.
+
+    Returns:
+        The article and its metadata, or the reason there is none; for a text scrape, every line with whether it
+        was kept and why.
+
+    Raises:
+        FileNotFoundError: the path does not exist or is a folder (use `clean_folder`).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p} is not a file; pass an article file, or use clean_folder for a folder")
+    return _results([p])[0]
+
+
+def clean_folder(folder: str | Path) -> list[CleanResult]:
+    """Clean every .txt/.html file directly in `folder` as `qa build` would (lines repeated across the folder's pages
+    count as site chrome), without embedding anything.
+
+    Args:
+        folder: the folder of articles.
+
+    Returns:
+        One result per file, sorted by name.
+
+    Raises:
+        FileNotFoundError: the folder does not exist or is not a folder.
+    """
+    f = Path(folder)
+    if not f.is_dir():
+        raise FileNotFoundError(f"{f} is not a folder; pass a folder of .txt/.html articles, or use clean_file")
+    return _results(list_seed_files(f))

@@ -1,4 +1,4 @@
-"""Command line: `qa build`, `qa ask`."""
+"""Command line: `qa build`, `qa ask`, `qa eval`, `qa clean`."""
 from __future__ import annotations
 
 import argparse
@@ -74,10 +74,49 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_clean(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import qa
+
+    path = Path(args.path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; pass an article file or a folder of them")
+    results = qa.clean_folder(path) if path.is_dir() else [qa.clean_file(path)]
+    for r in results:
+        if args.json:
+            d = r.to_dict()
+            if not args.lines:
+                del d["lines"]
+            print(json.dumps(d, ensure_ascii=False))
+            continue
+        print(f"== {_one_line(r.source)}")
+        a = r.article
+        if a is None:
+            print(f"  no article: {_one_line(r.reason)}")
+        else:
+            print(f"  title:     {_one_line(a.title or '-')}")
+            print(f"  publisher: {_one_line(a.publisher or '-')}")
+            print(f"  published: {a.published.isoformat() if a.published else '-'}")
+            print(f"  authors:   {_one_line(', '.join(a.authors) or '-')}")
+            if a.url:
+                print(f"  url:       {_one_line(a.url)}")
+            print()
+            for para in a.paragraphs:
+                print(f"  {_one_line(para)}")
+        if args.lines and r.lines:
+            print("\n  dropped lines:")
+            for line in r.lines:
+                if not line.kept:
+                    print(f"  - [{_one_line(line.reason)}] {_one_line(line.text)}")
+        print()
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import format_table, run
 
-    result = run(args.file, index_dir=args.index)
+    result = run(args.file, index_dir=args.index, with_baseline=not args.no_baseline, seeds_dir=args.seeds)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0
@@ -115,9 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--publisher", default=None, help="only articles from this publisher")
     a.add_argument("--index", default=None, help="index folder (default $QA_INDEX_DIR or embeddings/)")
     a.set_defaults(func=_cmd_ask)
+    c = sub.add_parser("clean", help="print what the cleaner keeps of an article file or folder (nothing is embedded)")
+    c.add_argument("path", help="a .txt/.html article, or a folder of them")
+    c.add_argument("--json", action="store_true", help="one JSON object per file")
+    c.add_argument("-v", "--verbose", dest="lines", action="store_true", help="also show each dropped line and why")
+    c.set_defaults(func=_cmd_clean)
     e = sub.add_parser("eval", help="measure retrieval and answer quality against a naive baseline")
     e.add_argument("file", nargs="?", default=None, help="eval questions, JSON lines (default tests/data/eval.jsonl)")
     e.add_argument("--json", action="store_true", help="print the figures as JSON")
+    e.add_argument("--seeds", default=None, help="raw article folder for the baseline (default: the seeds folder)")
+    e.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
     e.add_argument("--index", default=None, help="index folder (default $QA_INDEX_DIR or embeddings/)")
     e.set_defaults(func=_cmd_eval)
     return parser

@@ -48,70 +48,125 @@ def _rank(passages, doc_id: str, answer: str) -> int | None:
     return None
 
 
-@dataclass
-class Scores:
-    name: str
-    ranks: list[int | None] = field(default_factory=list)
-    sentence_hits: list[bool] = field(default_factory=list)
-    sentence_answered: list[bool] = field(default_factory=list)
-    followup_ranks: list[int | None] = field(default_factory=list)
-    answered_answerable: list[bool] = field(default_factory=list)
-    abstained_unanswerable: list[bool] = field(default_factory=list)
-    passage_words: list[int] = field(default_factory=list)
-    misses: list[str] = field(default_factory=list)
+@dataclass(frozen=True)
+class Record:
+    """One question's result: where the answer ranked, what was answered, and how sure the system was."""
 
-    def summary(self) -> dict[str, float | None]:
-        def hit(ranks, n):
-            return sum(1 for r in ranks if r is not None and r <= n) / len(ranks) if ranks else None
-
-        tp = sum(self.abstained_unanswerable)
-        fp = sum(1 for a in self.answered_answerable if not a)
-        return {
-            "questions": len(self.ranks),
-            "hit@1": hit(self.ranks, 1),
-            "hit@3": hit(self.ranks, 3),
-            "hit@5": hit(self.ranks, 5),
-            "mrr": sum(1 / r for r in self.ranks if r) / len(self.ranks) if self.ranks else None,
-            "answer_sentence": sum(self.sentence_hits) / len(self.sentence_hits) if self.sentence_hits else None,
-            "answer_sentence_answered": (
-                sum(self.sentence_hits) / sum(self.sentence_answered) if any(self.sentence_answered) else None
-            ),
-            "answered_rate": sum(self.answered_answerable) / len(self.answered_answerable) if self.answered_answerable else None,
-            "abstain_precision": (tp / (tp + fp) if tp + fp else 1.0) if self.abstained_unanswerable else None,
-            "abstain_recall": tp / len(self.abstained_unanswerable) if self.abstained_unanswerable else None,
-            "followup_hit@1": hit(self.followup_ranks, 1),
-            "followup_hit@5": hit(self.followup_ranks, 5),
-            "mean_passage_words": float(np.mean(self.passage_words)) if self.passage_words else None,
-        }
+    id: str
+    kind: str  # answerable | unanswerable | followup
+    subkind: str | None  # for unanswerable: on_topic | off_topic (when the set says)
+    question: str
+    query: str
+    rank: int | None  # 1-based rank of the first passage holding the answer (None: not in the top k)
+    outcome: str  # answered | unsure | not_found (the baseline: answered)
+    confidence: float
+    sentence_right: bool | None  # the answer sentence holds the answer phrase (None: no sentence given)
+    passage_words: tuple[int, ...] = ()
 
 
-def evaluate_system(questions: list[dict[str, Any]], index_dir=None, k: int = 5) -> Scores:
-    """Run qa.ask on every question and score it."""
+def _share(flags) -> float | None:
+    flags = list(flags)
+    return sum(flags) / len(flags) if flags else None
+
+
+def expected_calibration_error(records: list[Record], bins: int = 10) -> tuple[float | None, int]:
+    """ECE of `confidence` as the probability that the given sentence answers, over questions given a sentence
+    (answered or unsure); an unanswerable question's sentence never answers. Equal-width bins."""
+    pts = [(r.confidence, bool(r.sentence_right)) for r in records if r.sentence_right is not None]
+    if not pts:
+        return None, 0
+    conf = np.array([c for c, _ in pts])
+    right = np.array([y for _, y in pts], float)
+    which = np.minimum((conf * bins).astype(int), bins - 1)
+    ece = sum(abs(conf[which == b].mean() - right[which == b].mean()) * np.mean(which == b) for b in range(bins) if (which == b).any())
+    return float(ece), len(pts)
+
+
+def summarize(records: list[Record]) -> dict[str, float | None]:
+    """The figures of `qa eval` from per-question records."""
+    main = [r for r in records if r.kind == "answerable"]
+    follow = [r for r in records if r.kind == "followup"]
+    unans = [r for r in records if r.kind == "unanswerable"]
+    answerable = main + follow
+    ranks = [r.rank for r in main]
+
+    def hit(rs, n):
+        return _share(r is not None and r <= n for r in rs)
+
+    answered_main = [r for r in main if r.outcome == "answered"]
+    refused_wrongly = sum(r.outcome != "answered" for r in answerable)
+    refused_rightly = sum(r.outcome != "answered" for r in unans)
+    ece, n_cal = expected_calibration_error(records)
+    return {
+        "questions": len(main),
+        "hit@1": hit(ranks, 1),
+        "hit@3": hit(ranks, 3),
+        "hit@5": hit(ranks, 5),
+        "mrr": sum(1 / r for r in ranks if r) / len(ranks) if ranks else None,
+        "answer_sentence": _share(r.outcome == "answered" and bool(r.sentence_right) for r in main),
+        "answer_sentence_answered": _share(bool(r.sentence_right) for r in answered_main),
+        "answered_rate": _share(r.outcome == "answered" for r in answerable),
+        "unsure_rate": _share(r.outcome == "unsure" for r in answerable),
+        "shown_rate": _share(r.outcome != "not_found" for r in answerable),
+        "abstain_precision": (
+            (refused_rightly / (refused_rightly + refused_wrongly) if refused_rightly + refused_wrongly else 1.0)
+            if unans else None
+        ),
+        "abstain_recall": _share(r.outcome != "answered" for r in unans),
+        "on_topic_refused": _share(r.outcome != "answered" for r in unans if r.subkind == "on_topic"),
+        "off_topic_refused": _share(r.outcome != "answered" for r in unans if r.subkind == "off_topic"),
+        "on_topic_not_found": _share(r.outcome == "not_found" for r in unans if r.subkind == "on_topic"),
+        "off_topic_not_found": _share(r.outcome == "not_found" for r in unans if r.subkind == "off_topic"),
+        "followup_hit@1": hit([r.rank for r in follow], 1),
+        "followup_hit@5": hit([r.rank for r in follow], 5),
+        "ece": ece,
+        "calibration_questions": n_cal if n_cal else None,
+        "mean_passage_words": float(np.mean([w for r in answerable for w in r.passage_words])) if answerable else None,
+    }
+
+
+def evaluate_system(questions: list[dict[str, Any]], index_dir=None, k: int = 5, settings=None) -> list[Record]:
+    """Run qa.ask on every question and record how it did."""
     from .answer import ask
 
-    s = Scores("qa (hybrid + answer)")
+    out = []
     for row in questions:
-        ans = ask(row["question"], history=row.get("history", ()), k=k, index_dir=index_dir)
-        if row["kind"] == "unanswerable":
-            s.abstained_unanswerable.append(not ans.found)
-            if ans.found:
-                s.misses.append(f"answered unanswerable {row['question']!r}: {ans.sentence!r}")
-            continue
-        r = _rank([(p.doc_id, p.text) for p in ans.passages], row["doc_id"], row["answer"])
-        s.passage_words += [len(p.text.split()) for p in ans.passages]
-        s.answered_answerable.append(ans.found)
-        if row["kind"] == "followup":
-            s.followup_ranks.append(r)
-        else:
-            s.ranks.append(r)
-            s.sentence_hits.append(bool(ans.found and ans.sentence and _norm(row["answer"]) in _norm(ans.sentence)))
-            s.sentence_answered.append(ans.found)
-        if r != 1 or not ans.found:
-            s.misses.append(f"{row.get('id')}: rank={r} found={ans.found} q={row['question']!r} searched={ans.query!r}")
-    return s
+        # a follow-up comes after its earlier questions were really asked, as in the chat: their answers are history
+        history = []
+        for earlier in row.get("history", ()):
+            history.append(ask(earlier, history=list(history), k=k, index_dir=index_dir, settings=settings))
+        ans = ask(row["question"], history=history, k=k, index_dir=index_dir, settings=settings)
+        answerable = row["kind"] != "unanswerable"
+        rank = _rank([(p.doc_id, p.text) for p in ans.passages], row["doc_id"], row["answer"]) if answerable else None
+        right = None
+        if ans.sentence is not None:
+            right = answerable and ans.passage is not None and ans.passage.doc_id == row["doc_id"] and _norm(row["answer"]) in _norm(ans.sentence)
+        out.append(
+            Record(
+                id=str(row.get("id", "")), kind=row["kind"], subkind=row.get("subkind"), question=row["question"],
+                query=ans.query, rank=rank, outcome=ans.outcome, confidence=ans.confidence, sentence_right=right,
+                passage_words=tuple(len(p.text.split()) for p in ans.passages),
+            )
+        )
+    return out
 
 
-def evaluate_baseline(questions: list[dict[str, Any]], seeds_dir=None, k: int = 5) -> Scores:
+def misses(records: list[Record]) -> list[str]:
+    """One line per question not answered first-and-right, or unanswerable but answered."""
+    lines = []
+    for r in records:
+        if r.kind == "unanswerable":
+            if r.outcome == "answered":
+                lines.append(f"{r.id}: answered an unanswerable question ({r.subkind or 'unanswerable'}) q={r.question!r}")
+        elif r.rank != 1 or r.outcome != "answered" or not r.sentence_right:
+            lines.append(
+                f"{r.id}: rank={r.rank} {r.outcome} conf={r.confidence:.2f} sentence_right={r.sentence_right} "
+                f"q={r.question!r} searched={r.query!r}"
+            )
+    return lines
+
+
+def evaluate_baseline(questions: list[dict[str, Any]], seeds_dir=None, k: int = 5) -> list[Record]:
     """Naive baseline: fixed 500-character windows over the raw files, dense search only."""
     from .clean import list_seed_files
     from .embed import encode_queries
@@ -120,18 +175,21 @@ def evaluate_baseline(questions: list[dict[str, Any]], seeds_dir=None, k: int = 
     for p in list_seed_files(config.seeds_dir(seeds_dir)):
         raw = p.read_text(encoding="utf-8", errors="replace")
         windows += [(p.stem, raw[i : i + BASELINE_WINDOW]) for i in range(0, len(raw), BASELINE_WINDOW)]
-    vecs = encode_queries([w for _, w in windows])
-    s = Scores(f"baseline ({BASELINE_WINDOW}-char raw windows, dense only)")
+    vecs = np.concatenate([encode_queries([w for _, w in windows[i : i + 256]]) for i in range(0, len(windows), 256)])
+    out = []
     for row in questions:
         if row["kind"] == "unanswerable":
             continue
-        q = row["question"] if row["kind"] != "followup" else row["question"]
-        order = np.argsort(-(vecs @ encode_queries([q])[0]))[:k]
+        order = np.argsort(-(vecs @ encode_queries([row["question"]])[0]))[:k]
         top = [windows[i] for i in order]
-        r = _rank(top, row["doc_id"], row["answer"])
-        s.passage_words += [len(w.split()) for _, w in top]
-        (s.followup_ranks if row["kind"] == "followup" else s.ranks).append(r)
-    return s
+        out.append(
+            Record(
+                id=str(row.get("id", "")), kind=row["kind"], subkind=None, question=row["question"],
+                query=row["question"], rank=_rank(top, row["doc_id"], row["answer"]), outcome="answered",
+                confidence=0.0, sentence_right=None, passage_words=tuple(len(w.split()) for _, w in top),
+            )
+        )
+    return out
 
 
 METRICS = [
@@ -139,13 +197,20 @@ METRICS = [
     ("hit@3", "hit@3"),
     ("hit@5", "hit@5"),
     ("MRR", "mrr"),
-    ("answer sentence hit (all answerable)", "answer_sentence"),
-    ("answer sentence hit (when answered)", "answer_sentence_answered"),
+    ("answer sentence right (of all answerable)", "answer_sentence"),
+    ("answer sentence right (of answered)", "answer_sentence_answered"),
     ("answerable answered", "answered_rate"),
+    ("answerable shown as unsure", "unsure_rate"),
+    ("answerable given a sentence (answered or unsure)", "shown_rate"),
+    ("unanswerable refused (not answered)", "abstain_recall"),
+    ("on-topic absent refused", "on_topic_refused"),
+    ("off-topic refused", "off_topic_refused"),
+    ("on-topic absent: not in the articles", "on_topic_not_found"),
+    ("off-topic: not in the articles", "off_topic_not_found"),
     ("abstention precision", "abstain_precision"),
-    ("abstention recall", "abstain_recall"),
     ("follow-up hit@1", "followup_hit@1"),
     ("follow-up hit@5", "followup_hit@5"),
+    ("confidence calibration error (ECE)", "ece"),
     ("mean passage words", "mean_passage_words"),
 ]
 
@@ -164,9 +229,12 @@ def format_table(ours: dict, base: dict, counts: dict[str, int]) -> str:
     return "\n".join(lines)
 
 
-def run(path: Path | None = None, index_dir=None, with_baseline: bool = True) -> dict[str, Any]:
+def run(path: Path | None = None, index_dir=None, with_baseline: bool = True, seeds_dir=None, settings=None) -> dict[str, Any]:
+    """Evaluate the system (and the baseline over the raw files in seeds_dir) on a question file."""
     questions = load_questions(path or DEFAULT_EVAL_FILE)
     counts = {k: sum(1 for q in questions if q["kind"] == k) for k in ("answerable", "unanswerable", "followup")}
-    ours = evaluate_system(questions, index_dir)
-    base = evaluate_baseline(questions) if with_baseline else Scores("baseline")
-    return {"counts": counts, "qa": ours.summary(), "baseline": base.summary(), "misses": ours.misses}
+    ours = evaluate_system(questions, index_dir, settings=settings)
+    base = summarize(evaluate_baseline(questions, seeds_dir)) if with_baseline else {}
+    # the baseline only ranks windows: it neither answers nor refuses
+    base = {k: base.get(k) for k in ("questions", "hit@1", "hit@3", "hit@5", "mrr", "followup_hit@1", "followup_hit@5", "mean_passage_words")}
+    return {"counts": counts, "qa": summarize(ours), "baseline": base, "misses": misses(ours)}

@@ -158,6 +158,7 @@ def write_index(
     token_block: TokenBlock,
     encoder: dict[str, Any],
     vocab_size: int = config.MODEL_VOCAB,
+    cleaner_version: str = config.CLEANER_VERSION,
 ) -> dict[str, Any]:
     """Write a new generation into a temporary folder, then swap it in by replacing manifest.json atomically.
 
@@ -197,7 +198,7 @@ def write_index(
                 "dimension": config.MODEL_DIM,
                 "normalized": True,
             },
-            "cleaner_version": config.CLEANER_VERSION,
+            "cleaner_version": cleaner_version,
             "chunker_version": config.CHUNKER_VERSION,
             "chunker": chunker_settings(),
             "encoder": dict(encoder),

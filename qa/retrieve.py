@@ -12,6 +12,7 @@ import numpy as np
 from . import config
 from .answer_type import definition_subject, expected_type, first_mention, has_answer_type
 from .index import FLAT_MAX_PASSAGES, MANIFEST, LoadedIndex, load_index
+from .settings import Settings
 from .types import Article, Filters, IndexInfo, Passage
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,9 @@ def check_question(question: object) -> str:
         raise ValueError("question is not valid Unicode text (it contains unpaired surrogates); retype it") from None
     q = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", " ", question).strip()
     if not q:
-        raise ValueError("question is empty; ask something about the articles, e.g. 'Who became acting prime minister?'")
+        raise ValueError("question is empty; type a question about the articles")
     if not re.search(r"\w", q):
-        raise ValueError("question has no words in it; ask something about the articles, e.g. 'Who is Samat Abish?'")
+        raise ValueError("question has no words in it; type a question about the articles")
     if len(q) > config.MAX_QUESTION_CHARS:
         raise ValueError(
             f"question is {len(q)} characters long; the limit is {config.MAX_QUESTION_CHARS}. Ask a shorter question."
@@ -226,13 +227,13 @@ def _best_sentence_cos(index: LoadedIndex, rows: np.ndarray, qvec: np.ndarray) -
     return np.where(hi > lo, best, -1.0).astype(np.float32)
 
 
-def _answer_type_match(index: LoadedIndex, query: str, rows: np.ndarray) -> np.ndarray:
+def _answer_type_match(index: LoadedIndex, query: str, rows: np.ndarray, settings: Settings) -> np.ndarray:
     """A rerank bonus for the passages holding the kind of answer the question asks for (qa/answer_type.py): a date
     for "when", a number for "how many", the person's introduction for "Who is X?"; 0 for other questions."""
     match = np.zeros(len(rows), np.float32)
     kind = expected_type(query)
     if kind is not None:
-        match[:] = [config.ANSWER_TYPE_BONUS * has_answer_type(index.chunks[r].text, kind, query) for r in rows]
+        match[:] = [settings.answer_type_bonus * has_answer_type(index.chunks[r].text, kind, query) for r in rows]
     elif (name := definition_subject(query)) is not None:
         first: dict[str, int | None] = {}  # per article, not per candidate passage
         for i, r in enumerate(rows):
@@ -240,7 +241,7 @@ def _answer_type_match(index: LoadedIndex, query: str, rows: np.ndarray) -> np.n
             if c.doc_id not in first:
                 first[c.doc_id] = first_mention(index.articles[c.doc_id].text, name)
             at = first[c.doc_id]
-            match[i] = config.FIRST_MENTION_BONUS * (at is not None and c.start <= at < c.end)
+            match[i] = settings.first_mention_bonus * (at is not None and c.start <= at < c.end)
     return match
 
 
@@ -251,18 +252,19 @@ def search(
     k: int,
     filters: Filters = Filters(),
     qtok: tuple[np.ndarray, np.ndarray] | None = None,
+    settings: Settings | None = None,
 ) -> list[Hit]:
     """Rank passages in two stages, then drop passages that repeat text already in the result.
 
-    1. Candidates: the best of dense (FAISS) and keyword (BM25) search, fused by a normalised weighted sum
-       (or reciprocal rank, config.FUSION).
+    1. Candidates: the best of dense (FAISS) and keyword (BM25) search, fused by a normalised weighted sum.
     2. Rerank the top candidates by passage cosine, best-sentence cosine and late interaction (token MaxSim),
        when the index stores token vectors.
     """
+    s = settings or Settings.fitted()
     allowed = _allowed(index, filters)
     if allowed is not None and len(allowed) == 0:
         return []
-    pool = max(config.CANDIDATE_POOL, k * 4)
+    pool = max(s.candidate_pool, k * 4)
     dense_rows = _dense_pool(index, qvec, pool, allowed)
     bm = index.keyword.scores(query)
     if allowed is not None:
@@ -280,22 +282,17 @@ def search(
     dense = np.asarray(index.vectors[rows], dtype=np.float32) @ qvec.astype(np.float32)
     kw = bm[rows]
     kw_norm = kw / kw.max() if kw.max() > 0 else np.zeros_like(kw)
-    if config.FUSION == "rrf":
-        rank_d = np.argsort(np.argsort(-dense))
-        rank_k = np.where(kw > 0, np.argsort(np.argsort(-kw)), len(rows) * 10)
-        fused = 1.0 / (config.RRF_K + rank_d + 1) + 1.0 / (config.RRF_K + rank_k + 1)
-    else:
-        fused = config.DENSE_WEIGHT * dense + (1 - config.DENSE_WEIGHT) * kw_norm
+    fused = s.dense_weight * dense + (1 - s.dense_weight) * kw_norm
     order = np.argsort(-fused, kind="stable")
-    if config.RERANK and index.tokens is not None and qtok is not None:
-        top = order[: config.RERANK_POOL]
+    if s.rerank and index.tokens is not None and qtok is not None:
+        top = order[: s.rerank_pool]
         li = _late_interaction(index, rows[top], qtok)
         sc = _best_sentence_cos(index, rows[top], qvec)
-        w = config.RERANK_WEIGHTS
-        final = (w["dense"] * dense[top] + w["sentence"] * sc + w["late"] * li + w["keyword"] * kw_norm[top]) / sum(w.values())
-        final = final + _answer_type_match(index, query, rows[top])
+        total = s.rerank_dense + s.rerank_sentence + s.rerank_late
+        final = (s.rerank_dense * dense[top] + s.rerank_sentence * sc + s.rerank_late * li) / total
+        final = final + _answer_type_match(index, query, rows[top], s)
         # reranked candidates first (about 0..1, plus any answer-type bonus); the rest keep their fused order below
-        order = np.concatenate([top[np.argsort(-final, kind="stable")], order[config.RERANK_POOL :]])
+        order = np.concatenate([top[np.argsort(-final, kind="stable")], order[s.rerank_pool :]])
         fused = fused.copy()
         fused[top] = final
         if len(order) > len(top):
@@ -370,6 +367,7 @@ def retrieve(
     until: date | str | None = None,
     publisher: str | None = None,
     index_dir=None,
+    settings: Settings | None = None,
 ) -> list[Passage]:
     """Find the passages that best answer a question, best first.
 
@@ -379,6 +377,7 @@ def retrieve(
         since, until: only articles published in this date range (inclusive); undated articles never match.
         publisher: only articles from this publisher (case-insensitive; must be one the index knows).
         index_dir: the index folder; default $QA_INDEX_DIR, else the repository's embeddings/.
+        settings: how to rank (default: the fitted settings, `qa.Settings.fitted()`).
 
     Returns:
         Up to k Passage objects, each with text, score, character offsets into its article and a citation.
@@ -395,17 +394,19 @@ def retrieve(
     filters = check_filters(index, since, until, publisher)
     qvec, states, ids = encode_query_tokens(q)
     with single_thread():
-        return [to_passage(index, h) for h in search(index, q, qvec, k, filters, (states, ids))]
+        return [to_passage(index, h) for h in search(index, q, qvec, k, filters, (states, ids), settings)]
 
 
 def index_info(*, index_dir=None) -> IndexInfo:
-    """Describe the index: articles with their metadata, passage count, build time, publishers.
+    """Describe the index: articles with their metadata, passage count, build time, publishers, and the range of
+    the articles' dates (`first_published`..`last_published`, for a date picker).
 
     Raises:
         IndexNotFoundError, IndexCorruptError, IndexMismatchError: the index cannot be used.
     """
     index = get_index(index_dir)
     m = index.manifest
+    dates = [a.published for a in index.articles.values() if a.published]
     return IndexInfo(
         index_dir=str(index.path),
         built_at=str(m.get("built_at", "")),
@@ -413,6 +414,8 @@ def index_info(*, index_dir=None) -> IndexInfo:
         articles=tuple(index.articles.values()),
         publishers=tuple(publishers(index)),
         model=str(m["model"]["name"]),
+        first_published=min(dates, default=None),
+        last_published=max(dates, default=None),
     )
 
 

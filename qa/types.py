@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 
 
 def format_citation(title: str | None, publisher: str | None, published: date | None, fallback: str = "") -> str:
@@ -146,7 +146,7 @@ FILTERED_OUT = "filtered_out"  # the filters exclude every article
 LOW_CONFIDENCE = "low_confidence"  # (UNSURE) the closest sentence may not answer the question
 
 ANSWER_TYPE_NAMES = {
-    "year": "a year", "duration": "a length of time", "place": "a place", "age": "an age", "date": "a date",
+    "year": "a year", "duration": "a length of time", "distance": "a distance", "place": "a place", "age": "an age", "date": "a date",
     "number": "a number",
 }
 
@@ -242,3 +242,14 @@ class IndexInfo:
     articles: tuple[Article, ...]
     publishers: tuple[str, ...]
     model: str
+    first_published: date | None = None  # the oldest article's date (undated articles are left out)
+    last_published: date | None = None  # the newest article's date
+
+    @property
+    def built(self) -> datetime | None:
+        """`built_at` as an aware datetime (UTC), or None when the manifest does not say."""
+        try:
+            stamp = datetime.fromisoformat(self.built_at.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)

@@ -1,4 +1,4 @@
-"""The chat's formatting functions: escaping, highlighting, not-found replies, follow-ups and friendly errors."""
+"""The chat's formatting and session logic without a browser: escaping, outcomes, citations, filters, memory."""
 from __future__ import annotations
 
 import dataclasses
@@ -20,8 +20,9 @@ EVIL = '<script>window.__xss=1</script> and <img src=x onerror="window.__xss=1">
 
 
 def visible_text(fragment: str) -> str:
-    """What a browser shows for an HTML fragment (tags dropped, entities decoded)."""
-    return html.unescape(re.sub(r"<[^>]+>", "", fragment))
+    """What a browser shows for an HTML fragment (tags and hidden spans dropped, entities decoded)."""
+    fragment = re.sub(r"<span class=\"qa-(plain|spoken)\" hidden>.*?</span>", "", fragment, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
 
 
 def make_passage(text: str, start: int, *, doc_id="doc", title="A title", score=0.8, **kw) -> qa.Passage:
@@ -30,223 +31,220 @@ def make_passage(text: str, start: int, *, doc_id="doc", title="A title", score=
     )
 
 
+def make_answer(outcome=qa.ANSWERED, confidence=0.9, reason=None, filters=qa.Filters(), url=None, n=4) -> qa.Answer:
+    text = "First sentence here. The harbour reopened in May. Last one."
+    passages = tuple(
+        make_passage(text, 100 * i, doc_id=f"d{i}", title=f"Title {i}", publisher="Example News", published=date(2023, 3, i + 1), url=url)
+        for i in range(n)
+    )
+    if outcome == qa.NOT_FOUND:
+        return qa.Answer("q?", "q?", outcome, 0.0, passages, reason=reason, filters=filters)
+    s = text.index("The harbour")
+    return qa.Answer(
+        "When did the harbour reopen?", "When did the harbour reopen?", outcome, confidence, passages,
+        sentence="The harbour reopened in May.", sentence_start=200 + s, sentence_end=200 + s + 28, passage=passages[2],
+        reason=reason, filters=filters,
+    )
+
+
 @pytest.fixture(scope="module")
 def samat():
     return qa.ask("Who is Samat Abish?")
 
 
-@pytest.fixture(scope="module")
-def stroganoff():
-    return qa.ask("What is the recipe for beef stroganoff?")
+# --- escaping (autoescaping templates) --------------------------------------------------------------------------
 
 
-# --- escaping -------------------------------------------------------------------------------------------------
-
-
-def test_markup_in_passages_and_titles_is_escaped_in_cards():
-    p = make_passage(f"Officials said {EVIL} today.", 0, title=f"Title {EVIL}", publisher="<b>Pub</b>", authors=("<i>Ann</i>",))
-    out = app.card(1, p)
-    assert "<script" not in out and "<img" not in out and "<b>" not in out and "<i>" not in out
-    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in out
-    assert "&lt;img src=x onerror=&quot;window.__xss=1&quot;&gt;" in out
-    assert f"Title {EVIL}" in visible_text(out)
-    assert "<b>Pub</b>" in visible_text(out) and "by <i>Ann</i>" in visible_text(out)
-
-
-def test_markup_in_the_answer_sentence_and_article_viewer_is_escaped():
+def test_markup_in_passages_answers_and_articles_is_shown_as_text():
     text = f"First paragraph.\n\nThe note read {EVIL} verbatim."
     s = text.index("The note")
-    p = make_passage(text, 0, title=EVIL)
-    ans = qa.Answer(question="q", query="q", outcome=qa.ANSWERED, confidence=0.9, passages=(p,), sentence=text[s:], sentence_start=s, sentence_end=len(text), passage=p)
+    p = make_passage(text, 0, title=f"Title {EVIL}", publisher="<b>Pub</b>", authors=("<i>Ann</i>",))
+    ans = qa.Answer("q", "q", qa.ANSWERED, 0.9, (p,), sentence=text[s:], sentence_start=s, sentence_end=len(text), passage=p)
     reply = app.format_reply(ans)
-    assert "<script" not in reply and "<img" not in reply
-    assert f"The note read {EVIL} verbatim." in visible_text(reply)
-    article = qa.Article(doc_id="doc", title=EVIL, publisher=None, published=None, authors=(), text=text, source="evil.txt")
+    assert "<script" not in reply and "<img" not in reply and "<b>" not in reply and "<i>" not in reply
+    assert f"The note read {EVIL} verbatim." in visible_text(reply) and f"Title {EVIL}" in visible_text(reply)
+    article = qa.Article(doc_id="d", title=EVIL, publisher=None, published=None, authors=(), text=text)
     view = app.format_article(article, 0, len(text), (s, len(text)))
-    assert "<script" not in view and "<img" not in view
-    assert EVIL in visible_text(view)
+    assert "<script" not in view and EVIL in visible_text(view)
+    assert "<script" not in app.format_question(EVIL) and EVIL in visible_text(app.format_question(EVIL))
 
 
-def test_markdown_context_escapes_markdown_and_html():
-    out = app.escape_md("*bold* _it_ [link](http://x) `code` $x$ <script>alert(1)</script> & a > b")
-    assert "<script" not in out
-    assert r"\*bold\*" in out and r"\[link\]\(http://x\)" in out and r"\$x\$" in out and r"\`code\`" in out
-    assert "&lt;script&gt;" in out and "&amp;" in out and "a &gt; b" in out
+def test_highlight_marks_exact_offsets_across_paragraphs():
+    paras = app.mark_paragraphs("One two.\n\nThree four.\nFive.", [(4, 15, "qa-cited"), (10, 17, "qa-sentence")])
+    assert paras == [
+        [("One ", ""), ("two.", "qa-cited")],
+        [("Three", "qa-cited qa-sentence"), (" f", "qa-sentence"), ("our.\nFive.", "")],
+    ]
+    assert app.mark_paragraphs("Alpha beta.", [(0, 5, "x")], base=100) == [[("Alpha beta.", "")]]
 
 
-def test_corpus_panel_escapes_metadata_and_lists_every_article():
-    info = qa.index_info()
-    out = app.format_corpus(info)
-    assert f"<strong>{len(info.articles)}</strong> articles" in out and f"<strong>{info.passages}</strong> passages" in out
-    for a in info.articles:
-        assert html.escape(a.title) in out
-    evil = qa.IndexInfo("/x", "2024-01-01T00:00:00Z", 1, (qa.Article("d", EVIL, EVIL, date(2024, 1, 2), (EVIL,), "t"),), (EVIL,), "m")
-    evil_out = app.format_corpus(evil)
-    assert "<script" not in evil_out and "<img" not in evil_out and "2024-01-02" in evil_out
+# --- outcomes ---------------------------------------------------------------------------------------------------
 
 
-# --- highlighting -----------------------------------------------------------------------------------------------
+def test_answered_unsure_and_not_found_look_different_and_say_how_sure():
+    answered = app.format_reply(make_answer(qa.ANSWERED, 0.91))
+    assert 'class="qa-answer"' in answered and "High confidence · 91%" in visible_text(answered)
+    assert "The harbour reopened in May. [3]" in visible_text(answered)
+    unsure = app.format_reply(make_answer(qa.UNSURE, 0.31, reason=qa.LOW_CONFIDENCE))
+    assert 'class="qa-unsure"' in unsure and 'class="qa-answer"' not in unsure
+    assert "Closest passage — may not answer this" in visible_text(unsure) and "Low confidence · 31%" in visible_text(unsure)
+    missing = app.format_reply(make_answer(qa.NOT_FOUND, reason=qa.NO_MATCH))
+    assert visible_text(missing).startswith("Not in the articles. The indexed articles don't answer this question.")
+    assert "Related passages" in visible_text(missing) and 'class="qa-answer' not in missing
 
 
-def test_highlight_marks_exact_offsets_with_a_base():
-    text = "Alpha beta. Gamma delta. Omega."
-    # The passage starts at offset 100 of its article; the sentence "Gamma delta." is at 112..124 there.
-    out = app.highlight(text, [(112, 124, "qa-sentence")], base=100)
-    assert out == '<p>Alpha beta. <mark class="qa-sentence">Gamma delta.</mark> Omega.</p>'
+def test_related_passages_are_capped_and_answers_cite_k():
+    missing = app.reply_context(make_answer(qa.NOT_FOUND, reason=qa.NO_MATCH, n=8), 0, 10)
+    assert len(missing["cards"]) == app.MAX_RELATED
+    answered = make_answer(n=8)
+    assert len(app.reply_context(answered, 0, 1)["cards"]) == 1
+    # the passage holding the sentence is always shown, even beyond k
+    assert app.reply_context(answered, 0, 1)["cards"][0]["holds"]
+    assert [c["n"] for c in app.reply_context(answered, 0, 5)["cards"]] == [1, 2, 3, 4, 5]
 
 
-def test_highlight_nested_spans_and_paragraph_breaks():
-    text = "One two.\n\nThree four.\nFive."
-    out = app.highlight(text, [(4, 17, "qa-cited"), (10, 15, "qa-sentence")])
-    assert out == (
-        '<p>One <mark class="qa-cited">two.</mark></p>'
-        '<p><mark class="qa-cited qa-sentence">Three</mark><mark class="qa-cited"> f</mark>our.<br>Five.</p>'
-    )
-    # Spans outside the text, empty spans and no spans leave the text unmarked.
-    assert app.highlight(text, [(50, 60, "x"), (3, 3, "y")]) == "<p>One two.</p><p>Three four.<br>Five.</p>"
+def test_filters_are_named_on_the_answer_and_empty_filters_have_their_own_message():
+    f = qa.Filters(since=date(2022, 1, 1), until=date(2022, 12, 31), publisher="Merkur.de")
+    answered = visible_text(app.format_reply(make_answer(filters=f)))
+    assert "Searched only articles in Merkur.de, 2022-01-01 → 2022-12-31" in answered
+    empty = visible_text(app.format_reply(make_answer(qa.NOT_FOUND, reason=qa.FILTERED_OUT, filters=f, n=0)))
+    assert empty.startswith("No articles match these filters.") and "Not in the articles" not in empty
+    scoped = visible_text(app.format_reply(make_answer(qa.NOT_FOUND, reason=qa.NO_MATCH, filters=f)))
+    assert scoped.startswith("Not in the articles in Merkur.de, 2022-01-01 → 2022-12-31.")
 
 
-def test_card_highlights_the_answer_sentence_only_in_passages_that_hold_it(samat):
-    assert samat.found and samat.sentence
-    holder = samat.passage
-    card = app.card(1, holder, samat)
-    assert marked(card, "qa-sentence") == samat.sentence
-    other = make_passage(holder.text, holder.start, doc_id="another-article")
-    assert "qa-sentence" not in app.card(2, other, samat)
+def test_missing_kind_of_answer_is_the_reason_shown():
+    ans = dataclasses.replace(make_answer(qa.NOT_FOUND, reason=qa.MISSING_TYPE), answer_type="year")
+    assert "No passage gives a year for this question." in visible_text(app.format_reply(ans))
 
 
-def marked(fragment: str, css: str) -> str:
-    """The text inside every `<mark>` whose classes include css, joined (line breaks kept as newlines)."""
-    parts = re.findall(r'<mark class="([^"]*)">(.*?)</mark>', fragment)
-    return "".join(visible_text(body.replace("<br>", "\n")) for classes, body in parts if css in classes.split())
+def test_real_answer_opens_its_source_and_cites_it(samat):
+    session = app.Session()
+    result = app.ask(session, "Who is Samat Abish?", ())
+    assert samat.outcome == qa.ANSWERED
+    assert "Samat Abish" in visible_text(result.messages[1]["content"])
+    assert PUTIN_TITLE in visible_text(result.viewer) and 'qa-sentence"' in result.viewer
+    assert 'href="#qa-cite-0-1"' in result.messages[1]["content"]
 
 
-def test_article_viewer_marks_the_cited_passage_at_its_offsets(samat):
-    p = samat.passage
-    article = qa.get_article(p.doc_id)
-    view = app.format_article(article, p.start, p.end, (samat.sentence_start, samat.sentence_end))
-    # Paragraph breaks become <p> boundaries, so the marks hold the passage's text without its blank lines.
-    assert marked(view, "qa-cited") == "".join(re.findall(r"[^\n]+(?:\n[^\n]+)*", article.text[p.start : p.end]))
-    assert marked(view, "qa-sentence") == samat.sentence
-    assert visible_text(view).startswith(article.title)
-    assert html.escape(article.publisher) in view and article.published.isoformat() in view
-    assert html.escape(article.authors[0]) in view
+# --- citations ----------------------------------------------------------------------------------------------------
 
 
-# --- replies ----------------------------------------------------------------------------------------------------
+def test_citation_links_card_titles_and_original_url():
+    reply = app.format_reply(make_answer(url="https://example.com/a?b=1&c=2"), turn=4)
+    assert reply.count('href="#qa-cite-4-3"') == 2  # the [3] after the sentence and card 3's title
+    assert 'href="https://example.com/a?b=1&amp;c=2"' in reply
+    bad = app.format_reply(make_answer(url="javascript:alert(1)"))
+    assert "javascript:" not in bad
 
 
-def test_found_reply_starts_with_the_answer_then_numbered_cards(samat):
-    reply = app.format_reply(samat)
-    assert "\n\n" not in reply  # one HTML block: Markdown must not re-parse article text
-    text = visible_text(reply)
-    assert text.startswith("Answer" + samat.sentence)
-    assert "[1]" in text and PUTIN_TITLE in text
-    assert reply.count('class="qa-card"') == len(app.cited_passages(samat))
-    assert "Not in the articles" not in text and "qa-related" not in reply
+def test_source_labels_are_unique_even_for_passages_of_one_article():
+    text = "Alpha beta gamma delta epsilon zeta eta theta iota kappa."
+    passages = [make_passage(text, 0, doc_id="same"), make_passage(text, 0, doc_id="same")]
+    labels = app.source_labels(passages)
+    assert len(set(labels)) == 2 and labels[0].startswith("[1] ") and "“Alpha beta gamma" in labels[0]
 
 
-def test_scores_are_shown_as_labels_and_bars_not_raw_floats(samat):
-    reply = app.format_reply(samat)
-    for p in samat.passages:
-        assert f"{p.score:.2f}" not in visible_text(reply) and str(p.score) not in reply
-    assert re.search(r"(Strong|Good|Partial|Weak) match", visible_text(reply))
-    assert [app.relevance(s)[0] for s in (0.95, 0.6, 0.35, 0.1)] == ["Strong match", "Good match", "Partial match", "Weak match"]
-    assert app.relevance(1.7)[2] == 100 and app.relevance(-1)[2] == 4
+def test_copy_text_is_the_answer_then_numbered_citations():
+    text = app.plain_text(make_answer(url="https://example.com/x"), k=3)
+    lines = text.splitlines()
+    assert lines[0] == "The harbour reopened in May. [3]"
+    assert "Sources:" in lines
+    assert lines[-1] == "[3] Title 2 — Example News, 2023-03-03 https://example.com/x"
+    assert "<" not in text
 
 
-def test_not_found_reply_says_so_and_sets_related_passages_apart(stroganoff):
-    assert not stroganoff.found
-    reply = app.format_reply(stroganoff)
-    text = visible_text(reply)
-    assert text.startswith("Not in the articles.")
-    assert "qa-answer" not in reply and 'qa-section">Sources<' not in reply
-    related = reply[reply.index('class="qa-related"') :]
-    assert "Related passages (they don’t answer the question)" in visible_text(related)
-    assert related.count('class="qa-card"') == len(stroganoff.passages) >= 1
-    assert "qa-sentence" not in reply
+def test_earlier_answers_sources_still_open_and_out_of_range_is_harmless():
+    s = app.ask(app.Session(), "Who is Samat Abish?", ()).session
+    s = app.ask(s, "What is the recipe for beef stroganoff?", s.memory).session
+    listed, view, s2 = app.view_source(s, 0, 1)
+    assert PUTIN_TITLE in visible_text(view) and s2.shown == 0 and listed is not None
+    listed, view, _ = app.view_source(s2, 0, 1)
+    assert listed is None  # already listed: the radio group stays as it is
+    _, view, same = app.view_source(s, 9, 1)
+    assert "no longer available" in view and same == s
+    assert "no longer in the index" in app.open_cite(app.Cite("no-such-doc", 0, 5, None))
 
 
-def test_answer_passage_is_always_among_the_cards(samat):
-    p = samat.passage
-    weak = [make_passage("Unrelated text.", 0, doc_id=f"d{i}", score=0.1) for i in range(3)]
-    ans = dataclasses.replace(samat, passages=tuple(weak))
-    shown = app.cited_passages(ans)
-    assert shown[0] == p and len(shown) == 3
+# --- filters, memory and errors -----------------------------------------------------------------------------------
 
 
-def test_follow_up_shows_what_was_searched():
-    a = qa.ask("Why is he being investigated?", history=["Who is Samat Abish?"])
-    assert a.query != a.question and "Abish" in a.query
-    line = app.searched_for(a)
-    assert visible_text(line) == f"searched for: “{a.query}”"
-    assert visible_text(line) in visible_text(app.format_reply(a))
-    plain = qa.ask("Who is Samat Abish?")
-    assert app.searched_for(plain) == "" and "searched for" not in app.format_reply(plain)
+@pytest.mark.parametrize("since", ["last year", "2022/04/01", "2022-4-1"])
+def test_a_date_that_is_not_a_date_is_refused_and_nothing_is_asked(since):
+    s = app.Session()
+    with pytest.raises(app.InputError, match="is not a date"):
+        app.ask(s, "Who is Samat Abish?", (), since=since)
+    assert "Nothing was searched" in app.error_message(app.InputError("x: “last year” is not a date. Nothing was searched."))
 
 
-def test_answer_turn_returns_cites_for_the_viewer_and_passes_history():
-    user, reply, accepted, cites = app.answer_turn("Why is he being investigated?", ["Who is Samat Abish?"], 3)
-    assert user == "Why is he being investigated?" and accepted == "Why is he being investigated?"
-    assert "searched for" in reply
-    assert 1 <= len(cites) <= 3
-    labels = [label for label, _ in cites]
-    assert labels[0].startswith("[1] ") and all(label.startswith(f"[{i}] ") for i, label in enumerate(labels, 1))
-    opened = [c for _, c in cites if c.sentence]
-    assert opened, "the passage holding the answer sentence is marked for the viewer"
-    assert "qa-sentence" in app.open_cite(opened[0])
+def test_filters_apply_and_filters_that_exclude_everything_say_so():
+    r = app.ask(app.Session(), "Who is Samat Abish?", (), publisher="Merkur.de")
+    reply = visible_text(r.messages[1]["content"])
+    assert "Searched only articles in Merkur.de" in reply and "The Kyiv Independent" not in reply
+    r = app.ask(app.Session(), "Who is Samat Abish?", (), since="1990-01-01", until="1990-12-31")
+    assert visible_text(r.messages[1]["content"]).startswith("No articles match these filters.")
 
 
-def test_publisher_filter_returns_only_that_publishers_citations():
-    _, reply, _, cites = app.answer_turn("Who is Samat Abish?", [], 5, publisher="Merkur.de")
-    assert cites and all("— Merkur.de" in label for label, _ in cites)
-    assert "The Kyiv Independent" not in visible_text(reply)
+def test_follow_up_memory_is_kept_per_topic_and_reask_does_not_grow_it():
+    s = app.ask(app.Session(), "Who is Samat Abish?", ()).session
+    s = app.ask(s, "Why is he being investigated?", s.memory).session
+    assert [a.question for a in s.memory] == ["Who is Samat Abish?", "Why is he being investigated?"]
+    assert [a.question for a in s.turns[1].history] == ["Who is Samat Abish?"]
+    assert "Abish" in s.memory[1].query  # "he" was resolved from the earlier answer
+    again = app.ask(s, s.turns[1].question, s.turns[1].history, publisher="Merkur.de", reask=True)
+    assert again.session.memory == s.memory and len(again.session.turns) == 3
+    assert "asked again in Merkur.de" in visible_text(again.messages[0]["content"])
+    fresh = app.new_topic(s)
+    assert fresh.memory == () and fresh.last is None and fresh.turns == s.turns  # old citations still open
 
 
-# --- errors -----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("question, expected", [("x" * 2001, "2000"), ("   ", "empty")])
+def test_bad_questions_raise_value_errors_with_the_fix(question, expected):
+    with pytest.raises(ValueError) as err:
+        app.ask(app.Session(), question, ())
+    assert expected in str(err.value)
+    assert app.error_message(err.value).endswith("Your question is still in the box.")
 
 
-@pytest.mark.parametrize(
-    "question, expected",
-    [("", "Question is empty"), ("   ", "Question is empty"), ("x" * 2001, "the limit is 2000")],
-)
-def test_bad_questions_get_a_friendly_message(question, expected):
-    user, reply, accepted, cites = app.answer_turn(question, [])
-    assert expected in visible_text(reply) and "Traceback" not in reply
-    assert accepted is None and cites == []
-    if question.strip():
-        assert user.endswith("(2001 characters)") and len(user) < 600
-    else:
-        assert user is None
-
-
-def test_bad_filters_get_a_friendly_message():
-    _, reply, _, _ = app.answer_turn("Who is Samat Abish?", [], 5, since="2024-05-01", until="2023-01-01")
-    assert "swap them" in visible_text(reply)
-    _, reply, _, _ = app.answer_turn("Who is Samat Abish?", [], 5, since="last week")
-    assert "ISO date" in visible_text(reply)
+def test_unexpected_errors_and_index_problems_never_show_paths():
+    out = app.error_message(RuntimeError("secret /etc/path Traceback"))
+    assert "secret" not in out and "/etc" not in out and "try again" in out
+    problem = app.index_problem(qa.IndexNotFoundError("no index at /srv/secret/embeddings"))
+    assert "/srv" not in problem and "`qa build`" in problem
+    assert "<code>qa build</code>" in app.format_banner(qa.IndexNotFoundError("/srv/x"))
 
 
 def test_missing_index_is_explained_with_how_to_build_it(tmp_path, monkeypatch):
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "no-index"))
-    _, reply, accepted, cites = app.answer_turn("Who is Samat Abish?", [])
-    assert "<code>qa build</code>" in reply and "Traceback" not in reply and accepted is None and cites == []
-    status, corpus, publishers = app.corpus_state()
-    assert "No usable article index" in visible_text(status) and "qa build" in visible_text(status)
-    assert corpus == status and publishers == []
+    status, corpus, _, info = app.corpus_state()
+    assert info is None and "No usable article index" in visible_text(status) and str(tmp_path) not in status
+    with pytest.raises(qa.QAError):
+        app.ask(app.Session(), "Who is Samat Abish?", ())
 
 
-def test_unexpected_errors_do_not_leak_details():
-    out = app.format_error(RuntimeError("secret /etc/path Traceback"))
-    assert "secret" not in out and "Traceback" not in out and "try again" in out
+# --- status, corpus panel, filter form ------------------------------------------------------------------------------
 
 
-def test_unknown_article_in_viewer_is_friendly():
-    out = app.open_cite(app.Cite("no-such-doc", 0, 5, None))
-    assert "no longer in the index" in out
+def test_status_and_corpus_panel_use_human_dates_and_no_paths():
+    info = qa.index_info()
+    status = visible_text(app.format_status(info))
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T", status) and info.index_dir not in status
+    assert f"{len(info.articles)} articles · {info.passages} passages" in status
+    assert f"index built {app.human_date(info.built.date())}" in status
+    corpus = app.format_corpus(info)
+    assert info.index_dir not in corpus and corpus.count('class="qa-doc"') == len(info.articles)
+    assert "<script" not in app.format_corpus(dataclasses.replace(info, articles=(dataclasses.replace(info.articles[0], title=EVIL),)))
 
 
-# --- start-up ---------------------------------------------------------------------------------------------------
+def test_date_picker_is_bounded_by_the_corpus_dates():
+    info = qa.index_info()
+    form = app.format_filters(info)
+    assert f'min="{info.first_published.isoformat()}"' in form and f'max="{info.last_published.isoformat()}"' in form
+    assert all(f'<option value="{html.escape(p)}">' in form for p in info.publishers)
+    assert info.first_published == min(a.published for a in info.articles if a.published)
+
+
+# --- start-up ------------------------------------------------------------------------------------------
 
 
 def test_defaults_bind_localhost_and_flags_are_opt_in(monkeypatch):
@@ -256,13 +254,10 @@ def test_defaults_bind_localhost_and_flags_are_opt_in(monkeypatch):
     assert (args.host, args.port, args.share) == ("127.0.0.1", 7860, False)
     args = app.parse_args(["--host", "0.0.0.0", "--port", "9000", "--share"])
     assert (args.host, args.port, args.share) == ("0.0.0.0", 9000, True)
-    monkeypatch.setenv("QA_HOST", "10.0.0.1")
-    monkeypatch.setenv("QA_PORT", "8123")
-    assert (app.parse_args([]).host, app.parse_args([]).port) == ("10.0.0.1", 8123)
 
 
 def test_importing_app_does_not_import_gradio():
-    code = "import sys, app; print('gradio' in sys.modules)"
+    code = "import sys, app; print('gradio' in sys.modules, 'sentence_transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "False False"

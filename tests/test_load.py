@@ -33,10 +33,8 @@ def test_check_reply_rejects_wrong_answers():
     samat, pm, _, stroganoff = load.CASES
 
     def result(question):
-        _, reply, _, cites = app.answer_turn(question, [])
-        first = next((c for _, c in cites if c.sentence), None)
-        viewer = app.open_cite(first) if first else app.VIEWER_PLACEHOLDER
-        return ("", [{"role": "user", "content": question}, {"role": "assistant", "content": [{"text": reply, "type": "text"}]}], None, viewer)
+        r = app.ask(app.Session(), question, ())
+        return ("", [*r.messages], r.sources, r.viewer, app.format_notice())
 
     right = result(samat.question)
     assert load.check_reply(samat, right) is None
@@ -44,9 +42,9 @@ def test_check_reply_rejects_wrong_answers():
     assert "expected 'Not in the articles.'" in load.check_reply(stroganoff, right)
     unanswered = result(stroganoff.question)
     assert load.check_reply(stroganoff, unanswered) is None
-    assert "no answer sentence" in load.check_reply(samat, unanswered)
-    error = ("", [{"role": "assistant", "content": app.format_error(RuntimeError("x"))}], None, "")
-    assert "error reply" in load.check_reply(samat, error)
+    assert "not answered" in load.check_reply(samat, unanswered)
+    error = ("", [], "", "", app.format_notice(app.error_message(RuntimeError("x"))))
+    assert "error notice" in load.check_reply(samat, error)
 
 
 def test_50_concurrent_then_500_sequential_requests(tmp_path, capsys):

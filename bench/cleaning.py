@@ -1,0 +1,134 @@
+"""Cleaning quality and speed per corpus: text scrapes (new cleaner, the previous one, the unfiltered scrape) and HTML.
+
+    python bench/cleaning.py [--baseline REV]
+
+Corpora: the five seeds (the cleaner was fitted on them: training figures), and for aeb-dev and readability the
+"dev" pages (fitted on; their leave-site-out figures are in qa/clean_model.json) beside the sealed "test" sites
+(never fitted on: the held-out figures). The previous cleaner is read from git (`--baseline`, default the commit
+before the learned cleaner) and run in the same process, so the two are timed on the same machine state.
+Body score: the article-extraction-benchmark's token 4-gram F1 (qa.clean_eval). Metadata: against the hand labels
+(tests/corpora/<corpus>/meta.jsonl; for text scrapes what the scrape itself states).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa import clean  # noqa: E402
+from qa.clean_eval import body_score, load_corpus, meta_checks, page_score  # noqa: E402
+from qa.clean_lines import collection_repeats, page_lines  # noqa: E402
+
+BASELINE_REV = "0e82361"
+
+
+def load_baseline(rev: str):
+    """qa/clean.py as it was at `rev`, imported as a sibling module of the package."""
+    src = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:qa/clean.py"], check=True, capture_output=True, text=True).stdout
+    path = Path(tempfile.mkdtemp()) / "clean_baseline.py"
+    path.write_text(src, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("qa._clean_baseline", path, submodule_search_locations=None)
+    mod = importlib.util.module_from_spec(spec)
+    mod.__package__ = "qa"
+    sys.modules[spec.name] = mod  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def seed_pages():
+    out = []
+    for p in sorted((ROOT / "seeds").glob("*.txt")):
+        exp = ROOT / "tests" / "data" / "expected"
+        import json
+
+        m = json.loads((exp / f"{p.stem}.json").read_text(encoding="utf-8"))
+        meta = {"title_in_text": m["title"], "published": m["published"], "published_in_text": m["published"],
+                "authors_in_text": m["authors"], "publisher_in_text": m["publisher"]}
+        out.append(SimpleNamespace(id=p.stem, txt=p.read_text(encoding="utf-8"), html="",
+                                   body=(exp / p.name).read_text(encoding="utf-8"), meta=meta))
+    return out
+
+
+def run_new(pages):
+    repeats = collection_repeats([page_lines(p.txt)[0] for p in pages])
+    out, ms = [], []
+    for p, rep in zip(pages, repeats):
+        t = time.perf_counter()
+        c = clean.clean_text(p.txt, p.id, repeats=rep)
+        ms.append((time.perf_counter() - t) * 1000)
+        out.append(c.article if c else None)
+    return out, ms
+
+
+def run_old(mod, pages):
+    docs = [mod.RawDoc(p.id, Path(p.id), p.txt, False, "") for p in pages]
+    repeated = mod._collection_repeats(docs)
+    out, ms = [], []
+    for p in pages:
+        t = time.perf_counter()
+        c = mod.clean_text(p.txt, p.id, repeated=repeated)
+        ms.append((time.perf_counter() - t) * 1000)
+        out.append(c.article if c else None)
+    return out, ms
+
+
+def run_html(pages):
+    out, ms = [], []
+    for p in pages:
+        t = time.perf_counter()
+        c = clean.clean_html(p.html, p.id) if p.html else None
+        ms.append((time.perf_counter() - t) * 1000)
+        out.append(c.article if c else None)
+    return out, ms
+
+
+def row(name, pages, arts, ms, *, from_text=True):
+    s = body_score([page_score(a.text if a else None, p.body) for p, a in zip(pages, arts)])
+    checks = [meta_checks(a, p.meta, from_text=from_text) for p, a in zip(pages, arts)]
+    labelled = [c for c in checks if c["title"] is not None]
+
+    def acc(field):
+        return f"{sum(c[field] for c in labelled) / len(labelled):.2f}" if labelled else "-"
+
+    rejected = sum(a is None for a in arts)
+    speed = f"{statistics.median(ms):.1f}" if ms else "-"
+    return (f"| {name} | {s.f1:.3f} | {s.precision:.3f} | {s.recall:.3f} | {rejected} | {acc('title')} | {acc('date')} "
+            f"| {acc('date_wrong')} | {acc('authors')} | {acc('publisher')} | {speed} |")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--baseline", default=BASELINE_REV, help="git revision of the previous cleaner (default %(default)s)")
+    args = ap.parse_args()
+    old = load_baseline(args.baseline)
+    sets = [("seeds (fitted)", seed_pages())]
+    for corpus in ("aeb-dev", "readability"):
+        sets.append((f"{corpus} dev (fitted)", load_corpus(corpus, "dev")))
+        sets.append((f"{corpus} TEST (held out)", load_corpus(corpus, "test")))
+    print("| pages | F1 | P | R | rejected | title | date right | date wrong | authors | publisher | ms/page (median) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, pages in sets:
+        n = len(pages)
+        new, new_ms = run_new(pages)
+        prev, prev_ms = run_old(old, pages)
+        raw = [SimpleNamespace(text=p.txt, title=None, published=None, authors=(), publisher=None) for p in pages]
+        print(row(f"{name}, {n}: text, new cleaner", pages, new, new_ms))
+        print(row(f"{name}, {n}: text, previous cleaner ({args.baseline})", pages, prev, prev_ms))
+        print(row(f"{name}, {n}: text, whole scrape (reference)", pages, raw, []))
+        if any(p.html for p in pages):
+            html, html_ms = run_html(pages)
+            print(row(f"{name}, {n}: HTML, trafilatura", pages, html, html_ms, from_text=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Follow-up questions: decide whether a question leans on the conversation, and resolve what it refers to."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from . import bm25
+
+# Words that point back to something said before. "there/then" only count at the end of a question ("Who else was
+# there?"); elsewhere they are usually existential ("Are there ...?").
+_PERSONAL = r"he|him|his|she|her|hers|they|them|their|theirs|it|its"
+_DEMONSTRATIVE = r"this|that|these|those|the same|the latter|the former"
+_BACK_REFERENCE = re.compile(rf"\b(?:{_PERSONAL}|{_DEMONSTRATIVE})\b|\b(?:there|then)\W*$", re.I)
+_OPENER = re.compile(r"^\W*(?:and|but|also|so|what about|how about|what of|or)\b", re.I)
+_QUESTION_WORDS = frozenset(
+    "who whom whose what when where why how which did does do is was are were will would can could should has have "
+    "had many much long else".split()
+)
+# A name: capitalised words, possibly joined by a lower-case particle ("Bank of England", "Leonardo da Vinci").
+_NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of|de|da|van|von|al|bin|the|la|le|du)?\s*[A-Z][\w'’.-]*)*")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier turn of the conversation: what was searched for it, and the sentence given as its answer."""
+
+    query: str
+    answer: str | None = None
+
+
+def _content_words(text: str) -> list[str]:
+    stop = bm25.stopwords()
+    words = re.findall(r"[\w'’-]+", text)
+    return [w for w in words if w.lower() not in stop and w.lower() not in _QUESTION_WORDS and len(w) > 1]
+
+
+def names(text: str) -> list[str]:
+    """Capitalised phrases of a text, in order, except a sentence's first word when it is a common word ("The",
+    "When") rather than a name."""
+    found = []
+    for m in _NAME.finditer(text):
+        name = m.group().strip(" .")
+        words = name.split()
+        at_start = m.start() == 0 or text[: m.start()].rstrip()[-1:] in ".?!:\"“"
+        if at_start and words[0].lower() in bm25.stopwords() | _QUESTION_WORDS:
+            words = words[1:]
+        if words and not (len(words) == 1 and words[0].lower() in bm25.stopwords() | _QUESTION_WORDS):
+            found.append(" ".join(words))
+    return list(dict.fromkeys(found))
+
+
+def needs_context(question: str) -> bool:
+    """True when the question cannot be searched on its own: it opens with "and/what about...", has no content
+    word ("Why?", "How many?"), or refers back with a pronoun ("he", "it", "that") that nothing in the question
+    itself names. A standalone question, however short ("sanctions"), is searched as typed."""
+    if _OPENER.match(question):
+        return True
+    if not _content_words(question):
+        return True
+    ref = _BACK_REFERENCE.search(question)
+    if ref is None:
+        return False
+    # "Did Apple raise its prices?": a name before the pronoun is what it refers to.
+    return not any(m.start() < ref.start() for m in _NAME.finditer(question) if names(question[m.start() : m.end()]))
+
+
+def rewrite(question: str, history: Sequence[Turn]) -> str:
+    """The text to search for a question, given the earlier turns (most recent last).
+
+    A question that needs context is searched together with the content words of the most recent earlier turn
+    that has any, plus, when that turn asked "who/what...", the first names in the sentence given as its answer
+    (what a later "he" or "it" most likely means). When the follow-up names something itself ("And what about
+    France?"), the earlier turn's names are left out, so the new name replaces the old one instead of joining it.
+    """
+    if not history or not needs_context(question):
+        return question
+    own = {w.lower() for w in _content_words(question)}
+    replaces = bool(_OPENER.match(question)) and bool(names(question))
+    for turn in reversed(history):
+        earlier_names = names(turn.query)
+        terms = _content_words(turn.query)
+        if replaces:
+            dropped = {w.lower() for n in earlier_names for w in n.split()}
+            terms = [w for w in terms if w.lower() not in dropped]
+        elif turn.answer and re.match(r"^\W*(?:who|whom|what|which)\b", turn.query, re.I):
+            terms += [w for n in names(turn.answer)[:2] for w in n.split()]
+        terms = [t for t in dict.fromkeys(terms) if t.lower() not in own]
+        if terms:
+            return f"{question} {' '.join(terms)}"
+    return question
