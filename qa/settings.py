@@ -20,11 +20,12 @@ class Abstention:
     """How sure we are that the answer sentence answers: a logistic over named evidence about the sentence, and the
     probabilities above which the sentence is given as the answer, or shown as the closest (unsure) one."""
 
-    features: tuple[str, ...] = ("cosine", "maxsim", "missing")
-    weights: tuple[float, ...] = (6.15, 5.25, -6.93)
-    bias: float = 0.90
-    answer_threshold: float = 0.323
-    unsure_threshold: float = 0.15
+    # defaults: the fit in qa/fitted.json (bench/tune.py on tests/data/dev_tune.jsonl), so Settings() agrees with it
+    features: tuple[str, ...] = ('cosine', 'unmatched', 'passage_score', 'margin')
+    weights: tuple[float, ...] = (0.9668, -1.5907, 1.2483, 1.7353)
+    bias: float = -1.4434
+    answer_threshold: float = 0.5
+    unsure_threshold: float = 0.202
 
     def __post_init__(self) -> None:
         if len(self.features) != len(self.weights):
