@@ -200,8 +200,10 @@ def check_reply(case: Case, result) -> str | None:
         if PLACEHOLDER_MARK not in viewer:
             return f"the viewer opened an article for an unanswered question: {viewer[:200]}"
         return None
-    if "qa-outcome-answered" not in reply:
-        return f"not answered: {_shown(reply)[:300]}"
+    # The load is about serving, not about where the confidence line falls (the eval tests hold that):
+    # a confident answer and a "closest passage" both show a sentence, which must be the right one.
+    if "qa-outcome-answered" not in reply and "qa-outcome-unsure" not in reply:
+        return f"no passage shown: {_shown(reply)[:300]}"
     m = re.search(r'<p class="qa-answer-text">(.*?) <a class="qa-ref" href="#qa-cite-\d+-(\d+)"', reply, re.S)
     if not m:
         return f"no answer sentence: {reply[:300]}"

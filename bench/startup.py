@@ -70,8 +70,8 @@ def one_run(app: Path, answer: bool) -> tuple[float, float | None]:
         _, chat, *_ = client.predict(QUESTION, [], 3, "", "", "", api_name="/ask")
         reply = chat[-1]["content"]
         text = reply[0]["text"] if isinstance(reply, list) else str(reply)
-        if "qa-outcome-answered" not in text:
-            raise RuntimeError(f"the first reply is not an answer: {text[:300]}")
+        if "qa-outcome-answered" not in text and "qa-outcome-unsure" not in text:
+            raise RuntimeError(f"the first reply shows no passage: {text[:300]}")
         return page, time.perf_counter() - t0
     finally:
         proc.terminate()

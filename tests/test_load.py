@@ -42,7 +42,7 @@ def test_check_reply_rejects_wrong_answers():
     assert "expected 'Not in the articles.'" in load.check_reply(stroganoff, right)
     unanswered = result(stroganoff.question)
     assert load.check_reply(stroganoff, unanswered) is None
-    assert "not answered" in load.check_reply(samat, unanswered)
+    assert "no passage shown" in load.check_reply(samat, unanswered)
     error = ("", [], "", "", app.format_notice(app.error_message(RuntimeError("x"))))
     assert "error notice" in load.check_reply(samat, error)
 
