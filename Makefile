@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 QA_CACHE_DIR ?= $(HOME)/.cache/qa
 ONNX_CHECKED := $(VENV)/.onnx-checked
 
-.PHONY: install run test build eval bench clean FORCE
+.PHONY: install install-cluster run test build eval bench clean FORCE
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,14 @@ install: $(STAMP)
 $(ONNX_CHECKED): $(STAMP) qa/onnx_runtime.py qa/config.py $(if $(wildcard $(QA_CACHE_DIR)/*.onnx),,FORCE)
 	$(BIN)/python -m qa.onnx_runtime
 	touch $@
+
+# The optional cluster extra (Ray, pymilvus, Milvus Lite), pinned, on top of the default install.
+CLUSTER_STAMP := $(VENV)/.cluster-installed
+$(CLUSTER_STAMP): $(STAMP) requirements-cluster.txt
+	$(BIN)/python -m pip install --quiet -r requirements-cluster.txt
+	touch $@
+
+install-cluster: install $(CLUSTER_STAMP)
 
 run: $(ONNX_CHECKED)
 	$(BIN)/python app.py $(ARGS)

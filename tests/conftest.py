@@ -81,3 +81,13 @@ def tiny_index(tiny_seeds, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("index")
     qa.build(tiny_seeds, out)
     return out
+
+
+def require_cluster_extra(*modules: str) -> None:
+    """Skip (or, with QA_REQUIRE_CLUSTER=1 as in CI, fail) when the optional [cluster] extra is not installed."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        reason = f"the optional cluster extra is not installed ({', '.join(missing)} missing): run `make install-cluster`"
+        if os.environ.get("QA_REQUIRE_CLUSTER") == "1":
+            pytest.fail(reason + " (QA_REQUIRE_CLUSTER=1)")
+        pytest.skip(reason)
