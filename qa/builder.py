@@ -176,7 +176,7 @@ def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool
         seeds_dir: folder of .txt/.html articles (default: the repository's seeds/).
         index_dir: where to write the index (default: the repository's embeddings/).
         force: re-embed every article even when its text is unchanged.
-        progress: show a progress bar while embedding many articles.
+        progress: show progress bars (with an ETA) while cleaning and embedding many articles.
 
     Returns:
         A BuildReport: counts of articles and passages, which were re-used or embedded, what was skipped and why.
@@ -191,7 +191,7 @@ def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool
     seeds = config.seeds_dir(seeds_dir)
     out = config.index_dir(index_dir)
     paths, skipped = _seed_paths(seeds)
-    articles, bad = clean_collection(paths)
+    articles, bad = clean_collection(paths, progress)
     skipped += bad
     articles, clashes = _unique_ids(articles, seeds)
     skipped += clashes

@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -499,7 +500,58 @@ class CleanResult:
         }
 
 
-def _results(paths: list[Path]) -> list[CleanResult]:
+def _clean_one(job: tuple[RawDoc, Any]) -> Cleaned | None:
+    r, repeats = job
+    if r.is_html:
+        return clean_html(r.text, r.doc_id, source=r.path.name)
+    return clean_text(r.text, r.doc_id, repeats=repeats, source=r.path.name)
+
+
+def _clean_workers(n_docs: int) -> int:
+    """Processes to clean with: every core this process may use, once the folder is big enough to pay for starting
+    them (each worker imports the cleaner and trafilatura, about a second)."""
+    if n_docs < config.PARALLEL_CLEAN_MIN_FILES:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, config.CLEAN_MAX_WORKERS))
+
+
+def _clean_docs(jobs: list[tuple[RawDoc, Any]], progress: bool) -> list[Cleaned | None]:
+    """Clean each page (independent once the collection's repeated lines are known), in order; on several cores
+    for a big folder, with a progress bar (ETA) when asked."""
+    from .embed import progress_bar
+
+    bar = progress_bar(len(jobs), "cleaning", progress and len(jobs) > config.PROGRESS_MIN_ARTICLES, " pages")
+    workers = _clean_workers(len(jobs))
+    out: list[Cleaned | None] = []
+    try:
+        if workers == 1:
+            for job in jobs:
+                out.append(_clean_one(job))
+                if bar is not None:
+                    bar.update(1)
+            return out
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # fork: "spawn" and "forkserver" re-import the caller's __main__, which breaks a user's script without a
+        # `if __name__ == "__main__"` guard. The children run only the pure-Python/numpy cleaner.
+        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            for c in pool.map(_clean_one, jobs, chunksize=config.CLEAN_CHUNK_FILES):
+                out.append(c)
+                if bar is not None:
+                    bar.update(1)
+        return out
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _results(paths: list[Path], progress: bool = False) -> list[CleanResult]:
     """Clean every file, using the collection itself to spot site chrome; one result per path, in order."""
     read = [read_seed(p) for p in paths]
     docs = [r for r in read if not isinstance(r, Skipped)]
@@ -507,15 +559,12 @@ def _results(paths: list[Path]) -> list[CleanResult]:
     cleaned: dict[int, Cleaned] = {}
     reasons: dict[int, str] = {}
     seen: dict[str, str] = {}
+    done = iter(_clean_docs([(r, repeats.get(r.doc_id)) for r in docs], progress))
     for i, r in enumerate(read):
         if isinstance(r, Skipped):
             reasons[i] = r.reason
             continue
-        c = (
-            clean_html(r.text, r.doc_id, source=r.path.name)
-            if r.is_html
-            else clean_text(r.text, r.doc_id, repeats=repeats.get(r.doc_id), source=r.path.name)
-        )
+        c = next(done)
         if c is None:
             reasons[i] = "no recognisable article text"
             if not r.is_html:  # keep the lines' verdicts, so `qa clean -v` can show why
@@ -550,9 +599,11 @@ def _results(paths: list[Path]) -> list[CleanResult]:
     return out
 
 
-def clean_collection(paths: list[Path]) -> tuple[list[Article], list[Skipped]]:
-    """Clean every file, using the collection itself to spot site chrome; report what was skipped and why."""
-    results = _results(paths)
+def clean_collection(paths: list[Path], progress: bool = False) -> tuple[list[Article], list[Skipped]]:
+    """Clean every file, using the collection itself to spot site chrome; report what was skipped and why.
+
+    A big folder is cleaned on every core; `progress` shows a bar with an ETA on stderr."""
+    results = _results(paths, progress)
     skipped = [Skipped(r.source, r.reason) for r in results if r.article is None]
     for s in skipped:
         log.info("skipped %s: %s", s.path, s.reason)

@@ -31,6 +31,9 @@ CHUNK_OVERLAP_SENTENCES = int(os.environ.get("QA_CHUNK_OVERLAP", "1"))
 DEFAULT_K = 5
 EMBED_BATCH_SIZE = 32
 PROGRESS_MIN_ARTICLES = 5  # show a progress bar when embedding more articles than this
+PARALLEL_CLEAN_MIN_FILES = 64  # clean on several processes from this many files (forking and feeding them ~0.1 s)
+CLEAN_MAX_WORKERS = 8
+CLEAN_CHUNK_FILES = 16  # files handed to a cleaning process at a time
 MAX_QUESTION_CHARS = 2000
 
 SEED_SUFFIXES = (".txt", ".html", ".htm")

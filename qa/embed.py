@@ -86,13 +86,13 @@ def _by_length(lengths: Sequence[int], batch_size: int) -> Iterator[np.ndarray]:
         yield order[start : start + batch_size]
 
 
-def progress_bar(total: int, desc: str, show: bool):
+def progress_bar(total: int, desc: str, show: bool, unit: str = " texts"):
     """A tqdm bar with an ETA (on stderr) when show is true, else None."""
     if not show:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=" texts", leave=False, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True)
 
 
 def _encode(rt: Runtime, texts: Sequence[str], batch_size: int, bar=None) -> np.ndarray:

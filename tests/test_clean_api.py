@@ -105,3 +105,24 @@ def test_an_ambiguous_numeric_date_is_left_unset(tmp_path):
     f = tmp_path / "lake.txt"
     f.write_text(page, encoding="utf-8")
     assert qa.clean_file(f).article.published is None
+
+
+def test_a_big_folder_is_cleaned_on_several_processes_with_the_same_result(monkeypatch, capfd):
+    """Past config.PARALLEL_CLEAN_MIN_FILES the pages are cleaned in a process pool: same articles, same skips, in
+    the same order as one process; with progress on, a bar with an ETA goes to stderr."""
+    from qa import clean, config
+
+    root = Path(__file__).resolve().parent / "corpora"
+    paths = sorted((root / "aeb-dev" / "txt").glob("*.txt"))[:12] + sorted((root / "readability" / "txt").glob("*.txt"))[:12]
+    monkeypatch.setattr(config, "PARALLEL_CLEAN_MIN_FILES", 10**9)
+    serial = clean_collection(paths)
+    monkeypatch.setattr(config, "PARALLEL_CLEAN_MIN_FILES", 0)
+    used = []
+    real = clean._clean_workers
+    monkeypatch.setattr(clean, "_clean_workers", lambda n: used.append(max(2, real(n))) or used[-1])
+    parallel = clean_collection(paths, progress=True)
+    assert used == [2] or used[0] > 2  # really went through the pool
+    assert parallel == serial
+    assert len(serial[0]) > 15
+    err = capfd.readouterr().err
+    assert "cleaning" in err and "/24 [" in err and "pages/s" in err
