@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 # `make run` re-checks only after a new install or when no export is there (the app verifies it on load anyway).
 QA_CACHE_DIR ?= $(HOME)/.cache/qa
 ONNX_CHECKED := $(VENV)/.onnx-checked
+# `python -m qa.onnx_runtime` would warn: importing the package `qa` already imports that module.
+EXPORT := $(BIN)/python -c 'import sys; from qa.onnx_runtime import main; sys.exit(main())'
 
 .PHONY: install install-cluster run test build eval bench clean FORCE
 
@@ -18,11 +20,11 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
-	$(BIN)/python -m qa.onnx_runtime
+	$(EXPORT)
 	touch $(ONNX_CHECKED)
 
 $(ONNX_CHECKED): $(STAMP) qa/onnx_runtime.py qa/config.py $(if $(wildcard $(QA_CACHE_DIR)/*.onnx),,FORCE)
-	$(BIN)/python -m qa.onnx_runtime
+	$(EXPORT)
 	touch $@
 
 # The optional cluster extra (Ray, pymilvus, Milvus Lite), pinned, on top of the default install.
