@@ -108,7 +108,24 @@ def _client(target: MilvusTarget):
     try:
         return MilvusClient(uri=target.client_uri)
     except Exception as exc:  # pymilvus raises MilvusException and grpc errors with the server's text
+        if target.lite:
+            raise IndexNotFoundError(
+                f"Cannot open the Milvus Lite file {target.client_uri} ({exc}). Milvus Lite lets one process at a time "
+                "open a file: stop the other process using it (a build, the app, a script), or serve from a Milvus "
+                "server (milvus://HOST:PORT/COLLECTION) to share it."
+            ) from exc
         raise IndexNotFoundError(f"Cannot connect to Milvus at {target.client_uri} for {target.uri}: {exc}") from exc
+
+
+def release(target: MilvusTarget) -> None:
+    """Close this process's connection; for Milvus Lite also stop its in-process server, so that another process
+    (the app after a build in a notebook, say) can open the file."""
+    if target.lite:
+        try:
+            from milvus_lite.server_manager import server_manager_instance
+        except ImportError:
+            return
+        server_manager_instance.release_server(target.client_uri)
 
 
 def _schema(client):
@@ -202,6 +219,8 @@ def sync(target: MilvusTarget, loaded, force: bool = False) -> dict[str, int]:
     client.flush(target.collection)
     client.alter_collection_properties(target.collection, properties={MANIFEST_PROPERTY: json.dumps(new, ensure_ascii=False)})
     client.load_collection(target.collection)
+    client.close()
+    release(target)
     return {"upserted": len(changed), "deleted": len(removed), "passages": len(rows)}
 
 

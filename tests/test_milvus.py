@@ -39,6 +39,7 @@ def uri(tmp_path_factory):
 def collection_rows(u: str) -> list[dict]:
     target = milvus_index.parse(u)
     client = milvus_index._client(target)
+    client.load_collection(target.collection)
     return client.query(target.collection, filter='chunk_id != ""', output_fields=["chunk_id", "doc_id", "text", "publisher"])
 
 
@@ -156,3 +157,20 @@ def test_the_default_path_never_imports_pymilvus():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=os.environ, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_the_chat_app_serves_from_milvus(uri, tmp_path):
+    """The app started with QA_INDEX_URI answers the load test's cases (right sentence, right source, the viewer
+    opened on it; "not in the articles" for the off-topic one) from the collection."""
+    from .conftest import bench_module
+
+    load = bench_module("load")
+    RETRIEVE._cache.pop(uri, None)
+    milvus_index.release(milvus_index.parse(uri))  # Milvus Lite: one process at a time may open the file
+    env = {**os.environ, "QA_INDEX_URI": uri}
+    env.pop("QA_INDEX_DIR", None)
+    result = load.run_load(tmp_path / "app.log", concurrent=0, sequential=8, env=env)
+    phase = result.phases[0]
+    assert len(phase.latencies) == 8 and not phase.errors, phase.errors
