@@ -252,6 +252,31 @@ def _answer_type_match(index: LoadedIndex, query: str, rows: np.ndarray, setting
     return match
 
 
+class EmbeddedStage1:
+    """Stage 1 from the index folder's own files: FAISS for the dense pool, bm25s for the keyword scores. The other
+    implementation of the same interface (`candidates`) is qa.milvus_index.Stage1, a Milvus collection."""
+
+    def __init__(self, index: LoadedIndex, allowed: np.ndarray | None):
+        self.index, self.allowed = index, allowed  # allowed: the filters' passage rows, computed by the caller
+
+    def candidates(self, query: str, qvec: np.ndarray, n: int, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, their BM25 scores): the n best by dense and the n best by BM25, within the filters."""
+        index, allowed = self.index, self.allowed
+        dense_rows = _dense_pool(index, qvec, n, allowed)
+        bm = index.keyword.scores(query)
+        if allowed is not None:
+            mask = np.zeros(len(bm), bool)
+            mask[allowed] = True
+            bm = np.where(mask, bm, 0.0)
+        # the n best of the passages that match at all, without sorting all N scores; their order does not
+        # matter, np.unique sorts the rows below
+        top_bm = np.flatnonzero(bm > 0)
+        if n < len(top_bm):
+            top_bm = top_bm[np.argpartition(-bm[top_bm], n - 1)[:n]]
+        rows = np.unique(np.concatenate([dense_rows, top_bm])).astype(np.int64)
+        return rows, bm[rows]
+
+
 def search(
     index: LoadedIndex,
     query: str,
@@ -272,22 +297,8 @@ def search(
     if allowed is not None and len(allowed) == 0:
         return []
     pool = max(s.candidate_pool, k * 4)
-    if index.remote is not None:  # stage 1 in a Milvus collection (qa/milvus_index.py), filters applied there
-        rows, kw = index.remote.candidates(query, qvec, pool, filters)
-    else:
-        dense_rows = _dense_pool(index, qvec, pool, allowed)
-        bm = index.keyword.scores(query)
-        if allowed is not None:
-            mask = np.zeros(len(bm), bool)
-            mask[allowed] = True
-            bm = np.where(mask, bm, 0.0)
-        # the pool best of the passages that match at all, without sorting all N scores; their order does not
-        # matter, np.unique sorts the rows below
-        top_bm = np.flatnonzero(bm > 0)
-        if pool < len(top_bm):
-            top_bm = top_bm[np.argpartition(-bm[top_bm], pool - 1)[:pool]]
-        rows = np.unique(np.concatenate([dense_rows, top_bm])).astype(np.int64)
-        kw = bm[rows]
+    stage1 = index.remote if index.remote is not None else EmbeddedStage1(index, allowed)
+    rows, kw = stage1.candidates(query, qvec, pool, filters)
     if len(rows) == 0:
         return []
     dense = np.asarray(index.vectors[rows], dtype=np.float32) @ qvec.astype(np.float32)
