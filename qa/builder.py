@@ -188,8 +188,11 @@ def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool
     from filelock import FileLock, Timeout
 
     t0 = time.perf_counter()
+    target = config.index_target(index_dir)
+    if isinstance(target, str):
+        return _build_milvus(target, seeds_dir, force, progress, t0)
     seeds = config.seeds_dir(seeds_dir)
-    out = config.index_dir(index_dir)
+    out = target
     paths, skipped = _seed_paths(seeds)
     articles, bad = clean_collection(paths, progress)
     skipped += bad
@@ -235,3 +238,20 @@ def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool
         return BuildReport(str(out), len(articles), len(chunks), tuple(reused), tuple(embedded), tuple(skipped), time.perf_counter() - t0, True)
     finally:
         lock.release()
+
+
+def _build_milvus(uri: str, seeds_dir, force: bool, progress: bool, t0: float) -> BuildReport:
+    """Build the sidecar folder as an embedded index (re-using unchanged articles), then bring the collection in
+    line with it: upsert the passages of new and changed articles, delete those of changed and removed ones."""
+    from dataclasses import replace
+
+    from . import milvus_index
+
+    try:
+        milvus = milvus_index.parse(uri)
+    except ValueError as exc:
+        raise BuildError(str(exc)) from exc
+    report = build(seeds_dir, milvus.sidecar, force=force, progress=progress)
+    counts = milvus_index.sync(milvus, load_index(milvus.sidecar), force=force)
+    changed = report.changed or counts["upserted"] > 0 or counts["deleted"] > 0
+    return replace(report, index_dir=uri, changed=changed, seconds=time.perf_counter() - t0)

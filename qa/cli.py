@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="clean, chunk and embed the articles into the index")
     b.add_argument("--seeds", default=None, help=f"folder of .txt/.html articles (default {config.DEFAULT_SEEDS_DIR})")
-    b.add_argument("--index", default=None, help="index folder (default $QA_INDEX_DIR or embeddings/)")
+    b.add_argument("--index", default=None, help="index folder, or a milvus:// URI (default $QA_INDEX_URI, then $QA_INDEX_DIR, then embeddings/)")
     b.add_argument("--force", action="store_true", help="re-embed every article, even unchanged ones")
     b.set_defaults(func=_cmd_build)
 
@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--since", default=None, help="only articles published on or after this date (YYYY-MM-DD)")
     a.add_argument("--until", default=None, help="only articles published on or before this date (YYYY-MM-DD)")
     a.add_argument("--publisher", default=None, help="only articles from this publisher")
-    a.add_argument("--index", default=None, help="index folder (default $QA_INDEX_DIR or embeddings/)")
+    a.add_argument("--index", default=None, help="index folder, or a milvus:// URI (default $QA_INDEX_URI, then $QA_INDEX_DIR, then embeddings/)")
     a.set_defaults(func=_cmd_ask)
     c = sub.add_parser("clean", help="print what the cleaner keeps of an article file or folder (nothing is embedded)")
     c.add_argument("path", help="a .txt/.html article, or a folder of them")
@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print the figures as JSON")
     e.add_argument("--seeds", default=None, help="raw article folder for the baseline (default: the seeds folder)")
     e.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
-    e.add_argument("--index", default=None, help="index folder (default $QA_INDEX_DIR or embeddings/)")
+    e.add_argument("--index", default=None, help="index folder, or a milvus:// URI (default $QA_INDEX_URI, then $QA_INDEX_DIR, then embeddings/)")
     e.set_defaults(func=_cmd_eval)
     return parser
 

@@ -47,6 +47,19 @@ def index_dir(override: str | os.PathLike | None = None) -> Path:
     return Path(env) if env else DEFAULT_INDEX_DIR
 
 
+def index_target(override: str | os.PathLike | None = None) -> str | Path:
+    """Where the index is: a milvus:// URI (qa/milvus_index.py) or a folder. An explicit argument wins, then
+    $QA_INDEX_URI, then $QA_INDEX_DIR, then the repository's embeddings/."""
+    if isinstance(override, str) and override.startswith("milvus://"):
+        return override
+    if override is None and os.environ.get("QA_INDEX_URI"):
+        uri = os.environ["QA_INDEX_URI"]
+        if not uri.startswith("milvus://"):
+            raise ValueError(f"QA_INDEX_URI={uri!r} is not a milvus:// URI; for a folder set QA_INDEX_DIR instead")
+        return uri
+    return index_dir(override)
+
+
 def seeds_dir(override: str | os.PathLike | None = None) -> Path:
     if override is not None:
         return Path(override)

@@ -131,6 +131,8 @@ class LoadedIndex:
     doc_publishers: np.ndarray | None = None  # (articles,) a code per article number, -1 when unknown
     publisher_codes: dict[str, int] | None = None  # publisher -> its code in doc_publishers
     doc_dates: np.ndarray | None = None  # (articles,) publication date as a proleptic ordinal, -1 when undated
+    remote: Any = None  # qa.milvus_index.Stage1 when stage 1 is served by a Milvus collection; None: this folder's
+    # FAISS and BM25 files (qa.retrieve.EmbeddedStage1)
 
 
 def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:

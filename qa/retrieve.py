@@ -23,8 +23,15 @@ _cache_lock = threading.Lock()
 
 def get_index(index_dir=None) -> LoadedIndex:
     """The loaded index for a folder, reloaded automatically when a build replaces its manifest."""
-    path = config.index_dir(index_dir)
-    key = str(path.resolve())
+    target = config.index_target(index_dir)
+    if isinstance(target, str):  # a milvus:// URI: its sidecar folder's manifest changes with every build
+        from . import milvus_index
+
+        milvus = milvus_index.parse(target)
+        path, key = milvus.sidecar, target
+    else:
+        milvus, path = None, target
+        key = str(path.resolve())
     try:
         st = (path / MANIFEST).stat()
         stamp = (st.st_mtime_ns, st.st_size)
@@ -34,7 +41,7 @@ def get_index(index_dir=None) -> LoadedIndex:
         hit = _cache.get(key)
         if hit and hit[0] == stamp and stamp != (0, 0):
             return hit[1]
-        loaded = load_index(path)
+        loaded = load_index(path) if milvus is None else milvus_index.load(milvus)
         _cache[key] = (stamp, loaded)
         return loaded
 
@@ -245,6 +252,31 @@ def _answer_type_match(index: LoadedIndex, query: str, rows: np.ndarray, setting
     return match
 
 
+class EmbeddedStage1:
+    """Stage 1 from the index folder's own files: FAISS for the dense pool, bm25s for the keyword scores. The other
+    implementation of the same interface (`candidates`) is qa.milvus_index.Stage1, a Milvus collection."""
+
+    def __init__(self, index: LoadedIndex, allowed: np.ndarray | None):
+        self.index, self.allowed = index, allowed  # allowed: the filters' passage rows, computed by the caller
+
+    def candidates(self, query: str, qvec: np.ndarray, n: int, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, their BM25 scores): the n best by dense and the n best by BM25, within the filters."""
+        index, allowed = self.index, self.allowed
+        dense_rows = _dense_pool(index, qvec, n, allowed)
+        bm = index.keyword.scores(query)
+        if allowed is not None:
+            mask = np.zeros(len(bm), bool)
+            mask[allowed] = True
+            bm = np.where(mask, bm, 0.0)
+        # the n best of the passages that match at all, without sorting all N scores; their order does not
+        # matter, np.unique sorts the rows below
+        top_bm = np.flatnonzero(bm > 0)
+        if n < len(top_bm):
+            top_bm = top_bm[np.argpartition(-bm[top_bm], n - 1)[:n]]
+        rows = np.unique(np.concatenate([dense_rows, top_bm])).astype(np.int64)
+        return rows, bm[rows]
+
+
 def search(
     index: LoadedIndex,
     query: str,
@@ -265,22 +297,11 @@ def search(
     if allowed is not None and len(allowed) == 0:
         return []
     pool = max(s.candidate_pool, k * 4)
-    dense_rows = _dense_pool(index, qvec, pool, allowed)
-    bm = index.keyword.scores(query)
-    if allowed is not None:
-        mask = np.zeros(len(bm), bool)
-        mask[allowed] = True
-        bm = np.where(mask, bm, 0.0)
-    # the pool best of the passages that match at all, without sorting all N scores; their order does not
-    # matter, np.unique sorts the rows below
-    top_bm = np.flatnonzero(bm > 0)
-    if pool < len(top_bm):
-        top_bm = top_bm[np.argpartition(-bm[top_bm], pool - 1)[:pool]]
-    rows = np.unique(np.concatenate([dense_rows, top_bm])).astype(np.int64)
+    stage1 = index.remote if index.remote is not None else EmbeddedStage1(index, allowed)
+    rows, kw = stage1.candidates(query, qvec, pool, filters)
     if len(rows) == 0:
         return []
     dense = np.asarray(index.vectors[rows], dtype=np.float32) @ qvec.astype(np.float32)
-    kw = bm[rows]
     kw_norm = kw / kw.max() if kw.max() > 0 else np.zeros_like(kw)
     fused = s.dense_weight * dense + (1 - s.dense_weight) * kw_norm
     order = np.argsort(-fused, kind="stable")
@@ -408,7 +429,7 @@ def index_info(*, index_dir=None) -> IndexInfo:
     m = index.manifest
     dates = [a.published for a in index.articles.values() if a.published]
     return IndexInfo(
-        index_dir=str(index.path),
+        index_dir=index.remote.display if index.remote is not None else str(index.path),
         built_at=str(m.get("built_at", "")),
         passages=int(m["passages"]),
         articles=tuple(index.articles.values()),
