@@ -499,11 +499,34 @@ class CleanResult:
         }
 
 
-def _results(paths: list[Path]) -> list[CleanResult]:
-    """Clean every file, using the collection itself to spot site chrome; one result per path, in order."""
-    read = [read_seed(p) for p in paths]
+def _clean_page(job: tuple[RawDoc, list[int] | None]) -> Cleaned | None:
+    """One page cleaned, given how often each of its lines recurs in the collection. A text page without an
+    article still returns its lines' verdicts (article None), so `qa clean -v` can show why."""
+    r, repeats = job
+    if r.is_html:
+        return clean_html(r.text, r.doc_id, source=r.path.name)
+    c = clean_text(r.text, r.doc_id, repeats=repeats, source=r.path.name)
+    if c is None:
+        lines, verdicts, _ = _line_verdicts(r.text, repeats)
+        return Cleaned(None, "", tuple(zip(lines, verdicts)))
+    return c
+
+
+def _serial_map(fn, items: list) -> list:
+    return [fn(x) for x in items]
+
+
+def _results(paths: list[Path], pmap=_serial_map) -> list[CleanResult]:
+    """Clean every file, using the collection itself to spot site chrome; one result per path, in order.
+
+    `pmap(fn, items)` applies fn to each item and returns the results in order: the per-file steps (reading,
+    cleaning a page) go through it, so a Ray build runs them across a cluster (qa.cluster_build); the steps that
+    need the whole collection (repeated lines, duplicates, publishers) run here.
+    """
+    read = pmap(read_seed, paths)
     docs = [r for r in read if not isinstance(r, Skipped)]
     repeats = _collection_repeats(docs)
+    pages = iter(pmap(_clean_page, [(d, repeats.get(d.doc_id)) for d in docs]))
     cleaned: dict[int, Cleaned] = {}
     reasons: dict[int, str] = {}
     seen: dict[str, str] = {}
@@ -511,16 +534,11 @@ def _results(paths: list[Path]) -> list[CleanResult]:
         if isinstance(r, Skipped):
             reasons[i] = r.reason
             continue
-        c = (
-            clean_html(r.text, r.doc_id, source=r.path.name)
-            if r.is_html
-            else clean_text(r.text, r.doc_id, repeats=repeats.get(r.doc_id), source=r.path.name)
-        )
-        if c is None:
+        c = next(pages)
+        if c is None or c.article is None:
             reasons[i] = "no recognisable article text"
-            if not r.is_html:  # keep the lines' verdicts, so `qa clean -v` can show why
-                lines, verdicts, _ = _line_verdicts(r.text, repeats.get(r.doc_id))
-                cleaned[i] = Cleaned(None, "", tuple(zip(lines, verdicts)))
+            if c is not None:
+                cleaned[i] = c
             continue
         body_key = _key(c.article.text)
         if body_key in seen:
@@ -550,9 +568,10 @@ def _results(paths: list[Path]) -> list[CleanResult]:
     return out
 
 
-def clean_collection(paths: list[Path]) -> tuple[list[Article], list[Skipped]]:
-    """Clean every file, using the collection itself to spot site chrome; report what was skipped and why."""
-    results = _results(paths)
+def clean_collection(paths: list[Path], pmap=_serial_map) -> tuple[list[Article], list[Skipped]]:
+    """Clean every file, using the collection itself to spot site chrome; report what was skipped and why.
+    (`pmap`: see _results.)"""
+    results = _results(paths, pmap)
     skipped = [Skipped(r.source, r.reason) for r in results if r.article is None]
     for s in skipped:
         log.info("skipped %s: %s", s.path, s.reason)
