@@ -132,9 +132,13 @@ class RayRunner:
 
         # The driver checks (and, once per machine, creates) the ONNX export before any worker needs it.
         self.identity = json.dumps(encoder_identity(), sort_keys=True)
-        if not ray.is_initialized():
-            if s.address is not None:
-                _check_reachable(s.address)
+        if s.address is not None:
+            _check_reachable(s.address)
+        if ray.is_initialized():
+            here = ray.get_runtime_context().gcs_address
+            if s.address not in (None, "auto", here):
+                raise BuildError(f"This process is already connected to Ray at {here}, not {s.address}; build from a new process.")
+        else:
             try:
                 # "local" always starts a fresh runtime; None would join any cluster this machine happens to run.
                 ray.init(address=s.address or "local", num_cpus=s.num_cpus, include_dashboard=False,
