@@ -36,7 +36,7 @@ class RayBuild:
     num_cpus: int | None = None
     workers: int | None = None
     cpus_per_worker: int = 1
-    articles_per_batch: int = 8
+    articles_per_batch: int = 4
 
     def __post_init__(self):
         if self.address is not None and (not isinstance(self.address, str) or not self.address.strip()):
