@@ -9,6 +9,12 @@ encoding passages, sentences and token vectors, compression included), write (FA
     python bench/build.py                       # the vendored corpora (212 pages) plus the seeds
     python bench/build.py --files 60            # a deterministic subset, for a quicker run
     python bench/build.py --old-ref 2d6d648     # compare against another commit
+    python bench/build.py --ray                 # this checkout: single process vs Ray with 1 and with 2 workers
+
+With --ray every build is this checkout's, each in its own process from an empty index folder: the single-process
+build (the baseline, its encoder on every core), then `qa.build(..., ray=qa.RayBuild(workers=k))` on a local Ray
+runtime of --ray-cpus CPUs with k = 1, 2 encoder actors of one CPU each. The Ray runtime is started before the
+clock starts (its start-up is shown apart: on a cluster it is paid once, not per build).
 """
 from __future__ import annotations
 
@@ -64,10 +70,28 @@ print(json.dumps({
 """
 
 
-def run_build(code_root: Path, seeds: Path, out: Path) -> dict:
+RAY_CHILD = r"""
+import json, logging, sys, time
+from pathlib import Path
+import qa
+seeds, out, workers, cpus = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+t0 = time.perf_counter()
+if workers:
+    import ray
+    ray.init(address="local", num_cpus=cpus, include_dashboard=False, configure_logging=False, logging_level=logging.WARNING)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+startup = time.perf_counter() - t0
+t0 = time.perf_counter()
+report = qa.build(seeds, out, force=True, ray=qa.RayBuild(workers=workers) if workers else None)
+print(json.dumps({"articles": report.articles, "passages": report.passages, "seconds": time.perf_counter() - t0,
+                  "startup": startup, "workers": workers}))
+"""
+
+
+def run_build(code_root: Path, seeds: Path, out: Path, child: str = CHILD, args: tuple = ()) -> dict:
     env = {"PYTHONPATH": str(code_root), "PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(seeds), str(out)], capture_output=True, text=True, env=env, cwd=code_root
+        [sys.executable, "-c", child, str(seeds), str(out), *map(str, args)], capture_output=True, text=True, env=env, cwd=code_root
     )
     if proc.returncode != 0:
         raise SystemExit(f"build with {code_root} failed:\n{proc.stderr[-3000:]}")
@@ -108,17 +132,49 @@ def table(old: dict, new: dict, old_ref: str) -> str:
     return "\n".join(lines)
 
 
+def ray_table(runs: list[dict], cpus: int) -> str:
+    base = runs[0]["passages"] / runs[0]["seconds"]
+    lines = [
+        "| build | encoder CPUs | seconds | passages a second | vs single process | Ray start-up (s, not counted) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in runs:
+        rate = r["passages"] / r["seconds"]
+        name = f"Ray, {r['workers']} worker{'s' if r['workers'] > 1 else ''}" if r["workers"] else "single process (baseline)"
+        used = r["workers"] or cpus
+        start = f"{r['startup']:.1f}" if r["workers"] else "-"
+        lines.append(f"| {name} | {used} | {r['seconds']:.1f} | {rate:.1f} | {rate / base:.2f}x | {start} |")
+    return "\n".join(lines)
+
+
+def run_ray(seeds: Path, tmp: Path, cpus: int, worker_counts: list[int]) -> list[dict]:
+    runs = []
+    for k in [0, *worker_counts]:
+        print(f"building {'in one process' if not k else f'on Ray with {k} worker(s)'} ...", file=sys.stderr, flush=True)
+        runs.append(run_build(ROOT, seeds, tmp / f"index-ray{k}", RAY_CHILD, (k, cpus)))
+    return runs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=None, help="build a subset of this many files (default: all)")
     parser.add_argument("--old-ref", default="main", help="the commit to compare against (default %(default)s)")
     parser.add_argument("--json", type=Path, default=None, help="also write both results to this file")
+    parser.add_argument("--ray", action="store_true", help="single process vs Ray with 1 and 2 workers (needs the cluster extra)")
+    parser.add_argument("--ray-cpus", type=int, default=2, help="CPUs of the local Ray runtime (default %(default)s)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="qa-bench-build-") as tmp:
         tmp = Path(tmp)
         seeds = tmp / "seeds"
         seeds.mkdir()
         n = seed_folder(seeds, args.files)
+        if args.ray:
+            runs = run_ray(seeds, tmp, args.ray_cpus, [1, 2])
+            print(f"{n} files -> {runs[0]['articles']} articles, {runs[0]['passages']} passages; local Ray runtime of {args.ray_cpus} CPUs\n")
+            print(ray_table(runs, args.ray_cpus))
+            if args.json:
+                args.json.write_text(json.dumps({"ray": runs, "files": n}, indent=2))
+            return 0
         old_root = tmp / "old"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(old_root), args.old_ref], check=True, capture_output=True)
         try:

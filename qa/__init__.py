@@ -13,6 +13,7 @@ from .errors import (
 )
 from .answer import ask
 from .builder import build
+from .cluster_build import RayBuild
 from .clean import CleanedLine, CleanResult, clean_file, clean_folder
 from .examples import example_questions
 from .retrieve import get_article, index_info, retrieve
@@ -58,6 +59,7 @@ __all__ = [
     "ModelError",
     "Passage",
     "QAError",
+    "RayBuild",
     "Settings",
     "Skipped",
     "ask",

@@ -114,7 +114,31 @@ def _reusable(old: LoadedIndex) -> dict[str, tuple[list[str], _Encoded]]:
     return out
 
 
-def _encode_articles(articles: list[Article], reusable: dict, progress: bool):
+def _pieces(article: Article) -> tuple[list[Chunk], list[tuple[int, int]]]:
+    """An article's passages and sentence spans."""
+    return chunk_article(article), split_sentences(article.text)
+
+
+class _Serial:
+    """Runs the build's per-item steps in this process (qa.cluster_build.RayRunner runs them on a Ray cluster)."""
+
+    def __init__(self, progress: bool):
+        self.progress = progress
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def map(self, fn, items: list) -> list:
+        return [fn(x) for x in items]
+
+    def encode(self, items: list[tuple[list[str], list[str]]]) -> list[_Encoded]:
+        return _encode_new(items, self.progress and len(items) > config.PROGRESS_MIN_ARTICLES)
+
+
+def _encode_articles(articles: list[Article], reusable: dict, runner):
     """Chunk every article and split it into sentences; encode those of articles not found in `reusable`.
 
     Returns:
@@ -122,32 +146,31 @@ def _encode_articles(articles: list[Article], reusable: dict, progress: bool):
     """
     all_chunks: list[Chunk] = []
     sentences: list[tuple[int, int, int]] = []
-    plan: list[tuple[list[Chunk], list[str], _Encoded | None]] = []
+    plan: list[tuple[list[str], list[str], _Encoded | None]] = []  # passage texts, sentence texts, reused
     reused, embedded = [], []
-    for n, a in enumerate(articles):
-        chunks = chunk_article(a)
-        spans = split_sentences(a.text)
+    for n, (a, (chunks, spans)) in enumerate(zip(articles, runner.map(_pieces, articles))):
         prev = reusable.get(text_hash(a))
         if prev is not None and prev[0] == [c.text for c in chunks] and len(prev[1].sentence_vectors) == len(spans):
             reused.append(a.doc_id)
-            plan.append((chunks, [], prev[1]))
+            plan.append(([], [], prev[1]))
         else:
             embedded.append(a.doc_id)
-            plan.append((chunks, [a.text[s:e] for s, e in spans], None))
+            plan.append(([c.text for c in chunks], [a.text[s:e] for s, e in spans], None))
         all_chunks.extend(chunks)
         sentences += [(n, s, e) for s, e in spans]
-    fresh = iter(_encode_new([(c, s) for c, s, prev in plan if prev is None], progress and len(embedded) > config.PROGRESS_MIN_ARTICLES))
+    fresh = iter(runner.encode([(c, s) for c, s, prev in plan if prev is None]))
     encoded = [prev if prev is not None else next(fresh) for _, _, prev in plan]
     return all_chunks, np.array(sentences, dtype=np.int64).reshape(-1, 3), encoded, reused, embedded
 
 
-def _encode_new(items: list[tuple[list[Chunk], list[str]]], progress: bool) -> list[_Encoded]:
-    """Encode the passages (one forward pass each: vector and token vectors) and sentences of these articles."""
+def _encode_new(items: list[tuple[list[str], list[str]]], progress: bool) -> list[_Encoded]:
+    """Encode the passages (one forward pass each: vector and token vectors) and sentences of these articles,
+    given as (passage texts, sentence texts) per article."""
     if not items:
         return []
     from .embed import encode_passages, encode_sentences, progress_bar
 
-    passages = [c.text for chunks, _ in items for c in chunks]
+    passages = [p for texts, _ in items for p in texts]
     sentences = [s for _, sents in items for s in sents]
     bar = progress_bar(len(passages) + len(sentences), "encoding", progress)
     try:
@@ -162,14 +185,14 @@ def _encode_new(items: list[tuple[list[Chunk], list[str]]], progress: bool) -> l
             bar.close()
     vecs, block = np.vstack(vectors), TokenBlock.concat(blocks)
     out, p, s = [], 0, 0
-    for chunks, sents in items:
-        out.append(_Encoded(vecs[p : p + len(chunks)], sentence_vectors[s : s + len(sents)], block.passages(p, p + len(chunks))))
-        p += len(chunks)
+    for texts, sents in items:
+        out.append(_Encoded(vecs[p : p + len(texts)], sentence_vectors[s : s + len(sents)], block.passages(p, p + len(texts))))
+        p += len(texts)
         s += len(sents)
     return out
 
 
-def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool = False) -> BuildReport:
+def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool = False, ray=None) -> BuildReport:
     """Build or update the index from a folder of articles.
 
     Args:
@@ -177,24 +200,40 @@ def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool
         index_dir: where to write the index (default: the repository's embeddings/).
         force: re-embed every article even when its text is unchanged.
         progress: show progress bars (with an ETA) while cleaning and embedding many articles.
+        ray: a qa.RayBuild to read, clean, chunk and encode on a Ray cluster (the index is written here, as
+            without it); None builds in this process.
 
     Returns:
         A BuildReport: counts of articles and passages, which were re-used or embedded, what was skipped and why.
 
     Raises:
-        BuildError: the seeds folder is missing or holds no usable article, or the index folder is not writable.
+        BuildError: the seeds folder is missing or holds no usable article, or the index folder is not writable;
+            with `ray`, the Ray extra is missing, the cluster is unreachable, or a worker failed for good.
         BuildLockedError: another build is writing the same index.
     """
-    from filelock import FileLock, Timeout
-
     t0 = time.perf_counter()
     target = config.index_target(index_dir)
     if isinstance(target, str):
-        return _build_milvus(target, seeds_dir, force, progress, t0)
+        return _build_milvus(target, seeds_dir, force, progress, t0, ray)
     seeds = config.seeds_dir(seeds_dir)
     out = target
     paths, skipped = _seed_paths(seeds)
-    articles, bad = clean_collection(paths, progress)
+    if ray is None:
+        runner = _Serial(progress)
+    else:
+        from .cluster_build import RayRunner  # imports ray only now
+
+        runner = RayRunner(ray, progress)
+    with runner:
+        return _build(seeds, out, paths, skipped, runner, force, progress, t0)
+
+
+def _build(seeds: Path, out: Path, paths: list[Path], skipped: list[Skipped], runner, force: bool, progress: bool,
+           t0: float) -> BuildReport:
+    from filelock import FileLock, Timeout
+
+    # in this process a big folder is cleaned on every core (qa.clean); on Ray, page by page across the cluster
+    articles, bad = clean_collection(paths, progress, None if isinstance(runner, _Serial) else runner.map)
     skipped += bad
     articles, clashes = _unique_ids(articles, seeds)
     skipped += clashes
@@ -225,7 +264,7 @@ def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool
         if old is not None and not force and _unchanged(old.manifest, articles, hashes):
             return BuildReport(str(out), len(articles), old.manifest["passages"], tuple(a.doc_id for a in articles), (), tuple(skipped), time.perf_counter() - t0, False)
         reusable = _reusable(old) if old is not None and not force and old.manifest.get("chunker") == chunker_settings() else {}
-        chunks, sentences, encoded, reused, embedded = _encode_articles(articles, reusable, progress)
+        chunks, sentences, encoded, reused, embedded = _encode_articles(articles, reusable, runner)
         try:
             write_index(
                 out, articles, chunks, np.vstack([e.vectors for e in encoded]), hashes, sentences,
@@ -240,7 +279,7 @@ def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool
         lock.release()
 
 
-def _build_milvus(uri: str, seeds_dir, force: bool, progress: bool, t0: float) -> BuildReport:
+def _build_milvus(uri: str, seeds_dir, force: bool, progress: bool, t0: float, ray=None) -> BuildReport:
     """Build the sidecar folder as an embedded index (re-using unchanged articles), then bring the collection in
     line with it: upsert the passages of new and changed articles, delete those of changed and removed ones."""
     from dataclasses import replace
@@ -251,7 +290,7 @@ def _build_milvus(uri: str, seeds_dir, force: bool, progress: bool, t0: float) -
         milvus = milvus_index.parse(uri)
     except ValueError as exc:
         raise BuildError(str(exc)) from exc
-    report = build(seeds_dir, milvus.sidecar, force=force, progress=progress)
+    report = build(seeds_dir, milvus.sidecar, force=force, progress=progress, ray=ray)
     counts = milvus_index.sync(milvus, load_index(milvus.sidecar), force=force)
     changed = report.changed or counts["upserted"] > 0 or counts["deleted"] > 0
     return replace(report, index_dir=uri, changed=changed, seconds=time.perf_counter() - t0)

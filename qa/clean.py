@@ -500,16 +500,21 @@ class CleanResult:
         }
 
 
-def _clean_one(job: tuple[RawDoc, Any]) -> Cleaned | None:
+def _clean_page(job: tuple[RawDoc, list[int] | None]) -> Cleaned | None:
+    """One page cleaned, given how often each of its lines recurs in the collection. A text page without an
+    article still returns its lines' verdicts (article None), so `qa clean -v` can show why."""
     r, repeats = job
     if r.is_html:
         return clean_html(r.text, r.doc_id, source=r.path.name)
-    return clean_text(r.text, r.doc_id, repeats=repeats, source=r.path.name)
+    c = clean_text(r.text, r.doc_id, repeats=repeats, source=r.path.name)
+    if c is None:
+        lines, verdicts, _ = _line_verdicts(r.text, repeats)
+        return Cleaned(None, "", tuple(zip(lines, verdicts)))
+    return c
 
 
 def _clean_workers(n_docs: int) -> int:
-    """Processes to clean with: every core this process may use, once the folder is big enough to pay for starting
-    them (each worker imports the cleaner and trafilatura, about a second)."""
+    """Processes to clean with: every core this process may use, once the folder is big enough to pay for them."""
     if n_docs < config.PARALLEL_CLEAN_MIN_FILES:
         return 1
     try:
@@ -519,7 +524,7 @@ def _clean_workers(n_docs: int) -> int:
     return max(1, min(cores, config.CLEAN_MAX_WORKERS))
 
 
-def _clean_docs(jobs: list[tuple[RawDoc, Any]], progress: bool) -> list[Cleaned | None]:
+def _clean_locally(jobs: list[tuple[RawDoc, Any]], progress: bool) -> list[Cleaned | None]:
     """Clean each page (independent once the collection's repeated lines are known), in order; on several cores
     for a big folder, with a progress bar (ETA) when asked."""
     from .embed import progress_bar
@@ -530,7 +535,7 @@ def _clean_docs(jobs: list[tuple[RawDoc, Any]], progress: bool) -> list[Cleaned 
     try:
         if workers == 1:
             for job in jobs:
-                out.append(_clean_one(job))
+                out.append(_clean_page(job))
                 if bar is not None:
                     bar.update(1)
             return out
@@ -541,7 +546,7 @@ def _clean_docs(jobs: list[tuple[RawDoc, Any]], progress: bool) -> list[Cleaned 
         # `if __name__ == "__main__"` guard. The children run only the pure-Python/numpy cleaner.
         ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
         with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-            for c in pool.map(_clean_one, jobs, chunksize=config.CLEAN_CHUNK_FILES):
+            for c in pool.map(_clean_page, jobs, chunksize=config.CLEAN_CHUNK_FILES):
                 out.append(c)
                 if bar is not None:
                     bar.update(1)
@@ -551,25 +556,31 @@ def _clean_docs(jobs: list[tuple[RawDoc, Any]], progress: bool) -> list[Cleaned 
             bar.close()
 
 
-def _results(paths: list[Path], progress: bool = False) -> list[CleanResult]:
-    """Clean every file, using the collection itself to spot site chrome; one result per path, in order."""
-    read = [read_seed(p) for p in paths]
+def _results(paths: list[Path], pmap=None, progress: bool = False) -> list[CleanResult]:
+    """Clean every file, using the collection itself to spot site chrome; one result per path, in order.
+
+    `pmap(fn, items)`, when given, applies fn to each item and returns the results in order: the per-file steps
+    (reading, cleaning a page) go through it, so a Ray build runs them across a cluster (qa.cluster_build). Without
+    it a big folder is cleaned on this machine's cores. The steps that need the whole collection (repeated lines,
+    duplicates, publishers) run here.
+    """
+    read = pmap(read_seed, paths) if pmap is not None else [read_seed(p) for p in paths]
     docs = [r for r in read if not isinstance(r, Skipped)]
     repeats = _collection_repeats(docs)
+    jobs = [(d, repeats.get(d.doc_id)) for d in docs]
+    pages = iter(pmap(_clean_page, jobs) if pmap is not None else _clean_locally(jobs, progress))
     cleaned: dict[int, Cleaned] = {}
     reasons: dict[int, str] = {}
     seen: dict[str, str] = {}
-    done = iter(_clean_docs([(r, repeats.get(r.doc_id)) for r in docs], progress))
     for i, r in enumerate(read):
         if isinstance(r, Skipped):
             reasons[i] = r.reason
             continue
-        c = next(done)
-        if c is None:
+        c = next(pages)
+        if c is None or c.article is None:
             reasons[i] = "no recognisable article text"
-            if not r.is_html:  # keep the lines' verdicts, so `qa clean -v` can show why
-                lines, verdicts, _ = _line_verdicts(r.text, repeats.get(r.doc_id))
-                cleaned[i] = Cleaned(None, "", tuple(zip(lines, verdicts)))
+            if c is not None:
+                cleaned[i] = c
             continue
         body_key = _key(c.article.text)
         if body_key in seen:
@@ -599,11 +610,11 @@ def _results(paths: list[Path], progress: bool = False) -> list[CleanResult]:
     return out
 
 
-def clean_collection(paths: list[Path], progress: bool = False) -> tuple[list[Article], list[Skipped]]:
+def clean_collection(paths: list[Path], progress: bool = False, pmap=None) -> tuple[list[Article], list[Skipped]]:
     """Clean every file, using the collection itself to spot site chrome; report what was skipped and why.
 
-    A big folder is cleaned on every core; `progress` shows a bar with an ETA on stderr."""
-    results = _results(paths, progress)
+    A big folder is cleaned on every core; `progress` shows a bar with an ETA on stderr; `pmap`: see _results."""
+    results = _results(paths, pmap, progress)
     skipped = [Skipped(r.source, r.reason) for r in results if r.article is None]
     for s in skipped:
         log.info("skipped %s: %s", s.path, s.reason)

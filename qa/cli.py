@@ -24,10 +24,27 @@ def _one_line(text: object) -> str:
     return " ".join(_show(text).split())
 
 
+def _quiet_ray() -> None:
+    """Ray Data logs every dataset it runs at INFO on its own handlers; keep its warnings only (-v shows all)."""
+    try:
+        import ray.data  # noqa: F401  (configures its loggers on import; a missing extra is reported by qa.build)
+    except ImportError:
+        return
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     import qa
 
-    report = qa.build(args.seeds, args.index, force=args.force, progress=sys.stderr.isatty())
+    ray = None
+    if args.ray is not None:
+        ray = qa.RayBuild(address=args.ray or None, workers=args.ray_workers)
+        if not args.verbose:
+            _quiet_ray()
+    elif args.ray_workers is not None:
+        raise ValueError("--ray-workers needs --ray")
+    report = qa.build(args.seeds, args.index, force=args.force, progress=sys.stderr.isatty(), ray=ray)
     status = "updated" if report.changed else "unchanged"
     print(f"Index {status}: {_one_line(report.index_dir)}")
     print(f"  articles:    {report.articles}")
@@ -143,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seeds", default=None, help=f"folder of .txt/.html articles (default {config.DEFAULT_SEEDS_DIR})")
     b.add_argument("--index", default=None, help="index folder, or a milvus:// URI (default $QA_INDEX_URI, then $QA_INDEX_DIR, then embeddings/)")
     b.add_argument("--force", action="store_true", help="re-embed every article, even unchanged ones")
+    b.add_argument(
+        "--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+        help="read, clean, chunk and encode on a Ray cluster: its head as HOST:6379, or no address for a local Ray "
+        "runtime (needs `pip install .[cluster]`)",
+    )
+    b.add_argument("--ray-workers", type=int, default=None, metavar="N", help="encoder actors (default: one per CPU of the cluster)")
     b.set_defaults(func=_cmd_build)
 
     a = sub.add_parser("ask", help="print the passages that best answer a question")

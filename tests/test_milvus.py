@@ -25,6 +25,20 @@ SETS = {name: DEFAULT_EVAL_FILE.with_name(name) for name in ("eval.jsonl", "hold
 PARITY = ("hit@1", "hit@5", "mrr", "answered_rate", "shown_rate", "abstain_recall")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _stop_milvus_lite():
+    """Stop this process's Milvus Lite servers after the module. Even so, a local Ray runtime started later in the
+    same process often times out (gRPC fork handlers), so tests/test_cluster_build.py runs before this module."""
+    yield
+    for key in [k for k in RETRIEVE._cache if k.startswith("milvus://")]:
+        RETRIEVE._cache.pop(key, None)
+    try:
+        from milvus_lite.server_manager import server_manager_instance
+    except ImportError:
+        return
+    server_manager_instance.release_all()
+
+
 @pytest.fixture(scope="module")
 def uri(tmp_path_factory):
     require_cluster_extra("pymilvus", "milvus_lite")
