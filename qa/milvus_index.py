@@ -85,8 +85,9 @@ def parse(uri: str) -> MilvusTarget:
         if not host or not port.isdigit():
             host, port = parts.netloc, "19530"
         client_uri = f"http://{host}:{port}"
-        cache = Path(os.environ.get("QA_CACHE_DIR", Path.home() / ".cache" / "qa"))
-        sidecar = Path(os.environ.get("QA_MILVUS_SIDECAR") or cache / "milvus" / f"{host}-{port}-{collection}")
+        from .onnx_runtime import cache_dir
+
+        sidecar = Path(os.environ.get("QA_MILVUS_SIDECAR") or cache_dir() / "milvus" / f"{host}-{port}-{collection}")
         return MilvusTarget(uri, client_uri, collection, sidecar)
     if not head.endswith(".db") or not head.startswith("/"):
         raise ValueError(f"Index URI {uri!r}: a Milvus Lite file must be an absolute path ending in .db; use {forms}")
@@ -197,7 +198,14 @@ def sync(target: MilvusTarget, loaded, force: bool = False) -> dict[str, int]:
     """
     client = _client(target)
     new = _collection_manifest(loaded.manifest)
-    old = _stored_manifest(client, target.collection) if client.has_collection(target.collection) else None
+    exists = client.has_collection(target.collection)
+    old = _stored_manifest(client, target.collection) if exists else None
+    if exists and old is None and not force:
+        raise BuildError(
+            f"The collection {target.collection!r} at {target.client_uri} exists but holds no qa manifest: another "
+            "program's collection, or a first qa build that was interrupted. Choose another collection name, or "
+            f"replace it with `qa build --force --index {target.uri}`."
+        )
     same_kind = old is not None and all(old.get(k) == new.get(k) for k in SHARED_KEYS if k != "data_dir")
     if client.has_collection(target.collection) and (force or not same_kind):
         client.drop_collection(target.collection)

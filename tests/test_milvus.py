@@ -188,3 +188,28 @@ def test_the_chat_app_serves_from_milvus(uri, tmp_path):
     result = load.run_load(tmp_path / "app.log", concurrent=0, sequential=8, env=env)
     phase = result.phases[0]
     assert len(phase.latencies) == 8 and not phase.errors, phase.errors
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_a_collection_qa_did_not_build_is_never_dropped_without_force(tmp_path):
+    require_cluster_extra("pymilvus", "milvus_lite")
+    from pymilvus import DataType
+
+    u = f"milvus://{tmp_path}/other.db/theirs"
+    target = milvus_index.parse(u)
+    client = milvus_index._client(target)
+    schema = client.create_schema(auto_id=True)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+    client.create_collection("theirs", schema=schema)
+    client.insert("theirs", [{"v": [0.1, 0.2]}])
+    client.close()
+    milvus_index.release(target)
+    with pytest.raises(qa.BuildError, match="holds no qa manifest"):
+        qa.build(SEEDS, u)
+    assert milvus_index._client(target).has_collection("theirs")
+    milvus_index.release(target)
+    assert qa.build(SEEDS, u, force=True).changed
+    RETRIEVE._cache.pop(u, None)
+    assert qa.ask("Who resigned?", index_dir=u).passages
