@@ -163,10 +163,12 @@ class RayRunner:
             self.ray.shutdown()
             self._owned = False
 
+    def _blocks(self, n: int) -> int:
+        return max(1, -(-n // self.settings.articles_per_batch))
+
     def _dataset(self, rows: list[dict]):
         # One block per batch, so the batches spread over the workers instead of queueing on one.
-        blocks = max(1, -(-len(rows) // self.settings.articles_per_batch))
-        return self.ray.data.from_items(rows, override_num_blocks=blocks)
+        return self.ray.data.from_items(rows, override_num_blocks=self._blocks(len(rows)))
 
     def _collect(self, ds, n: int, what: str) -> list[dict]:
         try:
@@ -190,7 +192,7 @@ class RayRunner:
             return []
         ds = self._dataset([{"i": i, "item": x} for i, x in enumerate(items)])
         ds = ds.map_batches(_apply, fn_args=(fn,), batch_size=self.settings.articles_per_batch, batch_format="numpy", num_cpus=1)
-        return [r["out"] for r in self._collect(ds, len(items), getattr(fn, "__name__", "mapping"))]
+        return [r["out"] for r in self._collect(ds, len(items), f"running {getattr(fn, '__name__', fn)}")]
 
     def encode(self, items: list[tuple[list[str], list[str]]]):
         """(passage texts, sentence texts) per article -> one qa.builder._Encoded per article, by the actor pool."""
@@ -203,7 +205,7 @@ class RayRunner:
         ds = self._dataset([{"i": i, "passages": list(p), "sentences": list(t)} for i, (p, t) in enumerate(items)])
         ds = ds.map_batches(
             _Encoder,
-            compute=self.ray.data.ActorPoolStrategy(size=min(self.workers, ds.num_blocks())),
+            compute=self.ray.data.ActorPoolStrategy(size=min(self.workers, self._blocks(len(items)))),
             num_cpus=s.cpus_per_worker, batch_size=s.articles_per_batch, batch_format="numpy",
         )
         rows = self._collect(ds, len(items), "encoding")
