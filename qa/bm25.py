@@ -30,7 +30,7 @@ def stopwords() -> frozenset[str]:
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
     import bm25s
 
-    # bm25s splits on \w\w+ by default; fold apostrophes first so "Tokayev’s" stems like "Tokayev's".
+    # bm25s splits on \w\w+ by default; fold apostrophes first so "Example’s" stems like "Example's".
     texts = [re.sub(r"[’‘`]", "'", t) for t in texts]
     return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
 

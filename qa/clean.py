@@ -308,7 +308,7 @@ def _extract_meta(lines: list[str], body: set[int], full_text: str) -> _Meta:
         if m and m.group("label").lower() == "source" and m.group("value").strip() and not meta.source:
             meta.source = m.group("value").strip()
     if meta.source:
-        # Sites often name their source by its domain elsewhere on the page ("Source: merkur" ... "Merkur.de").
+        # Sites often name their source by its domain elsewhere on the page ("Source: examplenews" ... "ExampleNews.com").
         for dom in _DOMAIN.findall(full_text):
             if dom.lower().startswith(meta.source.lower() + "."):
                 meta.source = dom

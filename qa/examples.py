@@ -18,7 +18,7 @@ MAX_ARTICLES = 2000  # names are counted in at most this many articles (spread o
 MAX_TRIES = 12  # questions asked to find answerable ones
 
 _WORD = r"[A-Z][\w'’-]*\w|[A-Z]"
-# A run of one to four capitalised words on one line: "Samat Abish", "Moscow", "Jane Q Example".
+# A run of one to four capitalised words on one line: "Jane Example", "Lisbon", "Jane Q Example".
 _RUN = re.compile(rf"(?<![\w'’-])(?:{_WORD})(?:[ \t]+(?:{_WORD}))*(?![\w'’-])")
 _SENTENCE_END = re.compile(r"(?:^|[.!?:;\"“”'‘’(\[|•·—–-])\s*$")
 # What news writes next to a person: a speech verb after the name, a role or honorific before it, or an apposition.
@@ -98,7 +98,7 @@ def corpus_names(articles: list[Article], limit: int = 20) -> list[_Name]:
             mentions.pop(n)
         else:
             surnames[n.split()[-1]] = n
-    for surname, full in surnames.items():  # "Abish said" after "Samat Abish" counts for Samat Abish
+    for surname, full in surnames.items():  # "Example said" after "Jane Example" counts for Jane Example
         if surname in mentions:
             mentions[full] += mentions.pop(surname)
             docs[full] |= docs.pop(surname, set())
