@@ -23,11 +23,11 @@ sys.path.insert(0, str(ROOT))
 
 from qa import clean_lines as cl  # noqa: E402
 from qa.clean_eval import body_score, load_corpus, norm_title, page_score  # noqa: E402
-from qa.clean_model import CARD_FILE, MODEL_FILE, TREE_ARRAYS, title_features  # noqa: E402
+from qa.clean_model import CARD_FILE, MODEL_FILE, TITLE_EXTRA, TREE_ARRAYS, title_features  # noqa: E402
 
-VERSION = "2"
+VERSION = "3"
 THRESHOLD = 0.45
-TITLE_THRESHOLD = 0.02
+TITLE_THRESHOLD = 0.005
 TREES, DEPTH, RATE = 200, 5, 0.08
 # The seeds are the folder this tool ships with: their five pages weigh as much as 25 corpus pages.
 SEED_WEIGHT = 15.0
@@ -115,16 +115,18 @@ def fit_title(keys, feats, body):
     """Boosted trees picking the headline line, given the body scores each page got from a model blind to its site."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    x = np.vstack([title_features(feats[k][1], body[k], THRESHOLD) for k in keys])
+    x = np.vstack([title_features(feats[k][0], feats[k][1], body[k], THRESHOLD) for k in keys])
     y = np.concatenate([feats[k][3] for k in keys])
+    # Only lines the body model leaves out can be the headline at run time: fit on those alone.
+    cand = np.concatenate([body[k] < THRESHOLD for k in keys])
     m = HistGradientBoostingClassifier(max_iter=100, max_depth=4, learning_rate=0.08, random_state=0)
-    return m.fit(x, y)
+    return m.fit(x[cand], y[cand])
 
 
 def pick_title(m, lines, x, body):
     if not len(x):
         return None
-    p = np.where(body >= THRESHOLD, 0.0, m.predict_proba(title_features(x, body, THRESHOLD))[:, 1])
+    p = np.where(body >= THRESHOLD, 0.0, m.predict_proba(title_features(lines, x, body, THRESHOLD))[:, 1])
     i = int(np.argmax(p))
     return lines[i] if p[i] >= TITLE_THRESHOLD else None
 
@@ -197,6 +199,7 @@ def main() -> int:
         "threshold": THRESHOLD,
         "title_threshold": TITLE_THRESHOLD,
         "features": cl.feature_names(),
+        "title_features": list(TITLE_EXTRA),
         "training_data_sha256": data_digest(pages),
         "training_pages": {c: sum(1 for k in keys if k[0] == c) for c in sorted({k[0] for k in keys})},
         "leave_site_out": cv,

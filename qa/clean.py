@@ -364,7 +364,7 @@ def _line_verdicts(raw: str, repeats: list[int] | None) -> tuple[list[str], list
     x = line_features(lines, repeats, bullets)
     proba = model.body_proba(x)
     # The headline is never a body line: a page's own text is not its title.
-    title_p = np.where(proba >= model.threshold, 0.0, model.title_proba(x, proba))
+    title_p = np.where(proba >= model.threshold, 0.0, model.title_proba(lines, x, proba))
     title_at = int(np.argmax(title_p)) if len(title_p) and title_p.max() >= model.title_threshold else None
     verdicts = []
     for line, p, rep in zip(lines, proba.tolist(), repeats):

@@ -13,7 +13,7 @@ _BULLET = re.compile(r"^(?:[•·▪●◦‣∙►▸–—+→-]|\*(?=\s))\s+"
 _WORD = re.compile(r"[^\W_](?:[\w'’.-]*[^\W_])?")
 _TERMINAL = re.compile(r"[.!?…。！？][\"'’”»)\]」』]*$")
 _SENTENCE_BREAK = re.compile(r"[.!?。！？][\"'’”»)\]]*\s+\S|[。！？]\S")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _URL = re.compile(r"https?://|www\.|\b[\w-]+\.(?:com|org|net|co|io|uk|de|fr|ru|br)\b", re.I)
 _EMAIL_HANDLE = re.compile(r"\S@\S|(?:^|\s)@\w")
 _DIGIT = re.compile(r"\d")
@@ -159,7 +159,7 @@ def _base_row(line: str, ws: list[str], stop: frozenset[str], common: frozenset[
     alpha = [w for w in ws if w[0].isalpha()]
     letters = [c for c in line if c.isalpha()]
     n_letters = max(len(letters), 1)
-    cjk = len(_CJK.findall(line))
+    cjk = len(CJK.findall(line))
     nonlatin = sum(1 for c in letters if ord(c) > 0x24F)
     chrome = len(_CHROME.findall(line))
     return [

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .clean_lines import feature_names
+from .clean_lines import CJK, feature_names, stopwords, words
 
 MODEL_FILE = Path(__file__).with_name("clean_model.npz")
 CARD_FILE = Path(__file__).with_name("clean_model.json")
@@ -24,11 +24,28 @@ TREE_ARRAYS = ("feature", "threshold", "left", "right", "value")
 _RETRAIN = "re-create it with `python bench/train_cleaner.py`"
 
 
-def title_features(x: np.ndarray, body: np.ndarray, threshold: float) -> np.ndarray:
-    """Line features plus where the line sits relative to the body the body model found."""
+TITLE_EXTRA = ("body_p", "above_body", "signed_log_dist", "rel_dist", "body_after", "body_next",
+               "body_overlap", "lead_overlap", "overlap_vs_best", "lead_overlap_vs_best")
+LEAD_LINES = 3  # the body's first lines, which a headline usually paraphrases
+
+
+def _terms(line: str, stop: frozenset[str]) -> set[str]:
+    """Content words of a line, and character pairs of CJK text (which has no spaces to split words at)."""
+    out = {w.lower() for w in words(line) if len(w) > 2 and w.lower() not in stop and not CJK.search(w)}
+    cjk = "".join(CJK.findall(line))
+    return out | {cjk[i : i + 2] for i in range(len(cjk) - 1)}
+
+
+def _overlap(terms: list[set[str]], ref: set[str]) -> np.ndarray:
+    return np.array([len(t & ref) / len(t) if t else 0.0 for t in terms])
+
+
+def title_features(lines: list[str], x: np.ndarray, body: np.ndarray, threshold: float) -> np.ndarray:
+    """Line features plus where the line sits relative to the body the body model found, and how much of its
+    wording the body (and the body's first lines) repeat: a headline is about its article, a related story's is not."""
     n = len(body)
     if n == 0:
-        return np.zeros((0, x.shape[1] + 6), np.float32)
+        return np.zeros((0, x.shape[1] + len(TITLE_EXTRA)), np.float32)
     idx = np.arange(n)
     kept = np.flatnonzero(body >= threshold)
     first = kept[0] if len(kept) else n
@@ -36,7 +53,16 @@ def title_features(x: np.ndarray, body: np.ndarray, threshold: float) -> np.ndar
     cum = np.concatenate([[0.0], np.cumsum(body)])
     after = (cum[np.clip(idx + 6, 0, n)] - cum[np.clip(idx + 1, 0, n)]) / 5
     nxt = np.append(body[1:], -1.0)
-    extra = np.column_stack([body, d < 0, np.sign(d) * np.log1p(np.abs(d)), d / max(n, 1), after, nxt])
+    stop = stopwords()
+    terms = [_terms(line, stop) for line in lines]
+    body_terms = set().union(*(terms[i] for i in kept)) if len(kept) else set()
+    lead_terms = set().union(*(terms[i] for i in kept[:LEAD_LINES])) if len(kept) else set()
+    cand = body < threshold
+    over, lead = _overlap(terms, body_terms), _overlap(terms, lead_terms)
+    best = over[cand].max() if cand.any() else 0.0
+    best_lead = lead[cand].max() if cand.any() else 0.0
+    extra = np.column_stack([body, d < 0, np.sign(d) * np.log1p(np.abs(d)), d / max(n, 1), after, nxt,
+                             over, lead, over - best, lead - best_lead])
     return np.hstack([x, extra]).astype(np.float32)
 
 
@@ -80,10 +106,10 @@ class LineModel:
     def body_proba(self, x: np.ndarray) -> np.ndarray:
         return self.body.proba(x)
 
-    def title_proba(self, x: np.ndarray, body: np.ndarray) -> np.ndarray:
+    def title_proba(self, lines: list[str], x: np.ndarray, body: np.ndarray) -> np.ndarray:
         if len(x) == 0:
             return np.zeros(0)
-        return self.title.proba(title_features(x, body, self.threshold))
+        return self.title.proba(title_features(lines, x, body, self.threshold))
 
 
 @lru_cache(maxsize=1)
@@ -95,7 +121,7 @@ def load_model(path: Path = MODEL_FILE, card: Path = CARD_FILE) -> LineModel:
     except OSError as exc:
         raise RuntimeError(f"cleaner model is unreadable ({exc}); {_RETRAIN}") from exc
     meta = json.loads(raw_card)
-    if meta.get("features") != feature_names():
+    if meta.get("features") != feature_names() or meta.get("title_features") != list(TITLE_EXTRA):
         raise RuntimeError(f"cleaner model {path} was fitted on other line features; {_RETRAIN}")
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
