@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import clean_lines as cl  # noqa: E402
-from qa.clean_eval import body_score, load_corpus, norm_title, page_score  # noqa: E402
-from qa.clean_model import CARD_FILE, MODEL_FILE, TITLE_EXTRA, TREE_ARRAYS, title_features  # noqa: E402
+from qa.clean import clean_text  # noqa: E402
+from qa.clean_eval import body_score, load_corpus, meta_checks, norm_title, page_score  # noqa: E402
+from qa.clean_model import CARD_FILE, MODEL_FILE, TITLE_EXTRA, TREE_ARRAYS, LineModel, Trees, title_features  # noqa: E402
 
 VERSION = "3"
 THRESHOLD = 0.45
@@ -58,25 +59,32 @@ def line_labels(lines: list[str], body: str) -> np.ndarray:
     return np.asarray(out)
 
 
-def training_pages() -> list[tuple[str, str, str, str, str, str | None]]:
-    """(corpus, id, site, scrape, gold body, headline as the scrape states it, "" if unlabelled) of every page the
-    models may learn from."""
+def seed_meta(expected: dict) -> dict:
+    """A seed's hand labels in the corpora's meta.jsonl shape (a seed states all of them in its text)."""
+    return {"title_in_text": expected["title"], "published": expected["published"],
+            "published_in_text": expected["published"], "authors_in_text": expected["authors"],
+            "publisher_in_text": expected["publisher"]}
+
+
+def training_pages() -> list[tuple[str, str, str, str, str, str | None, dict]]:
+    """(corpus, id, site, scrape, gold body, headline as the scrape states it ("" if unlabelled), metadata labels)
+    of every page the models may learn from."""
     out = []
     for corpus in ("aeb-dev", "readability"):
         for p in load_corpus(corpus, "dev"):
             title = "" if p.meta.get("stand_in") else p.meta.get("title_in_text")
-            out.append((corpus, p.id, p.site, p.txt, p.body, title))
+            out.append((corpus, p.id, p.site, p.txt, p.body, title, p.meta))
     for path in sorted((ROOT / "seeds").glob("*.txt")):
         expected = ROOT / "tests" / "data" / "expected"
         body = (expected / path.name).read_text(encoding="utf-8")
-        title = json.loads((expected / f"{path.stem}.json").read_text(encoding="utf-8"))["title"]
-        out.append(("seeds", path.stem, "seeds", path.read_text(encoding="utf-8"), body, title))
+        meta = seed_meta(json.loads((expected / f"{path.stem}.json").read_text(encoding="utf-8")))
+        out.append(("seeds", path.stem, "seeds", path.read_text(encoding="utf-8"), body, meta["title_in_text"], meta))
     return out
 
 
 def data_digest(pages) -> str:
     h = hashlib.sha256()
-    for corpus, pid, _site, txt, body, title in sorted(pages, key=lambda p: p[:2]):
+    for corpus, pid, _site, txt, body, title, _meta in sorted(pages, key=lambda p: p[:2]):
         for part in (corpus, pid, txt, body, str(title)):
             h.update(part.encode("utf-8"))
             h.update(b"\0")
@@ -93,7 +101,7 @@ def featurise(pages):
         for p, (lines, bullets), rep in zip(group, parsed, repeats):
             want = norm_title(p[5])
             is_title = np.array([bool(want) and norm_title(line) == want for line in lines])
-            out[(p[0], p[1])] = (lines, cl.line_features(lines, rep, bullets), line_labels(lines, p[4]), is_title)
+            out[(p[0], p[1])] = (lines, cl.line_features(lines, rep, bullets), line_labels(lines, p[4]), is_title, rep)
     return out
 
 
@@ -123,14 +131,6 @@ def fit_title(keys, feats, body):
     return m.fit(x[cand], y[cand])
 
 
-def pick_title(m, lines, x, body):
-    if not len(x):
-        return None
-    p = np.where(body >= THRESHOLD, 0.0, m.predict_proba(title_features(lines, x, body, THRESHOLD))[:, 1])
-    i = int(np.argmax(p))
-    return lines[i] if p[i] >= TITLE_THRESHOLD else None
-
-
 def export(m) -> tuple[dict[str, np.ndarray], float, int]:
     """The fitted trees as padded arrays (see qa.clean_model.LineModel), the baseline score and the depth."""
     trees = [p[0].nodes for p in m._predictors]
@@ -156,42 +156,85 @@ def export(m) -> tuple[dict[str, np.ndarray], float, int]:
     return out, float(np.ravel(m._baseline_prediction)[0]), depth
 
 
-def cross_validate(keys, feats, groups, pages_by_key) -> tuple[dict, dict]:
-    """Leave-site-out figures (each page scored by models fitted without its site) and the body scores so obtained."""
+def line_model(body_m, title_m, version: str = "cv") -> LineModel:
+    """Fitted scikit-learn models as the cleaner's LineModel (the arrays qa.clean_model walks)."""
+    def trees(m) -> Trees:
+        arrays, base, depth = export(m)
+        return Trees(base, depth, *(arrays[k] for k in TREE_ARRAYS))
+
+    return LineModel(version, version, THRESHOLD, TITLE_THRESHOLD, trees(body_m), trees(title_m))
+
+
+META_FIELDS = ("title", "date", "date_wrong", "authors", "publisher")
+
+
+def cross_validate(keys, feats, groups, pages_by_key) -> tuple[dict, dict, dict]:
+    """Leave-site-out figures: each page cleaned by `qa.clean.clean_text` with models fitted without its site; the
+    body scores each page so got (what the headline model learns from); and the articles so cleaned."""
     from sklearn.model_selection import GroupKFold
 
     folds = list(GroupKFold(n_splits=FOLDS).split(np.arange(len(keys)), groups=[groups[k] for k in keys]))
-    oof = {}
+    oof, body_models = {}, []
     for tr, te in folds:
         m = fit([keys[i] for i in tr], feats)
+        body_models.append(m)
         for i in te:
             x = feats[keys[i]][1]
             oof[keys[i]] = m.predict_proba(x)[:, 1] if len(x) else np.zeros(0)
-    titles = {}
-    for tr, te in folds:
+    articles = {}
+    for (tr, te), body_m in zip(folds, body_models):
         labelled = [keys[i] for i in tr if pages_by_key[keys[i]][5] != ""]
-        m = fit_title(labelled, feats, oof)
+        model = line_model(body_m, fit_title(labelled, feats, oof))
         for i in te:
-            titles[keys[i]] = pick_title(m, feats[keys[i]][0], feats[keys[i]][1], oof[keys[i]])
+            k = keys[i]
+            c = clean_text(pages_by_key[k][3], k[1], repeats=feats[k][4], model=model)
+            articles[k] = c.article if c else None
     out = {}
     for corpus in sorted({k[0] for k in keys}):
         ks = [k for k in keys if k[0] == corpus]
-        bodies = {k: "\n\n".join(l for l, q in zip(feats[k][0], oof[k]) if q >= THRESHOLD) for k in ks}
-        s = body_score([page_score(bodies[k], pages_by_key[k][4]) for k in ks])
-        labelled = [k for k in ks if pages_by_key[k][5] != ""]
-        right = sum(norm_title(titles[k]) == norm_title(pages_by_key[k][5]) for k in labelled)
+        s = body_score([page_score(articles[k].text if articles[k] else None, pages_by_key[k][4]) for k in ks])
+        checks = [meta_checks(articles[k], pages_by_key[k][6], from_text=True) for k in ks]
+        checks = [c for c in checks if c["title"] is not None]
         out[corpus] = {"f1": round(s.f1, 4), "precision": round(s.precision, 4), "recall": round(s.recall, 4),
-                       "pages": s.pages, "title_accuracy": round(right / len(labelled), 4) if labelled else None}
-    return out, oof
+                       "pages": s.pages, "rejected": sum(articles[k] is None for k in ks),
+                       "labelled_pages": len(checks)}
+        for f in META_FIELDS:
+            out[corpus][f"{f}_accuracy" if f != "date_wrong" else "date_wrong_share"] = (
+                round(sum(c[f] for c in checks) / len(checks), 4) if checks else None)
+    return out, oof, articles
 
 
-def main() -> int:
+def show_misses(field: str, keys, pages_by_key, articles) -> None:
+    """Print, for the leave-site-out run, every page whose `field` came out wrong, beside what the page states."""
+    attr = {"title": "title", "date": "published", "date_wrong": "published", "authors": "authors",
+            "publisher": "publisher"}[field]
+    want_key = {"title": "title_in_text", "date": "published", "date_wrong": "published",
+                "authors": "authors_in_text", "publisher": "publisher_in_text"}[field]
+    for k in keys:
+        a, meta = articles[k], pages_by_key[k][6]
+        c = meta_checks(a, meta, from_text=True)
+        bad = c[field] if field == "date_wrong" else c[field] is False
+        if bad:
+            want = meta.get(want_key) if field not in ("date", "date_wrong") or meta.get("published_in_text") else None
+            print(f"{k[0]}/{k[1]}: got {getattr(a, attr, None) if a else 'REJECTED'!r}  want {want!r}"
+                  + (f"  (stated {meta.get('published_in_text')!r})" if attr == "published" else ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--show", choices=META_FIELDS, help="only print the leave-site-out misses of this field (no model written)")
+    show = ap.parse_args(argv).show
     pages = training_pages()
     feats = featurise(pages)
     pages_by_key = {(p[0], p[1]): p for p in pages}
     keys = sorted(pages_by_key)
     groups = {k: f"{k[0]}:{pages_by_key[k][2]}" for k in keys}
-    cv, oof = cross_validate(keys, feats, groups, pages_by_key)
+    cv, oof, articles = cross_validate(keys, feats, groups, pages_by_key)
+    if show:
+        show_misses(show, keys, pages_by_key, articles)
+        return 0
     body, body_base, body_depth = export(fit(keys, feats))
     title, title_base, title_depth = export(fit_title([k for k in keys if pages_by_key[k][5] != ""], feats, oof))
     card = {
@@ -210,10 +253,11 @@ def main() -> int:
     np.savez_compressed(MODEL_FILE, **arrays)
     CARD_FILE.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {MODEL_FILE.relative_to(ROOT)} and its card (training data sha256 {card['training_data_sha256'][:16]}...)")
-    print("leave-site-out figures (training pages, each scored by models that never saw its site):")
+    print("leave-site-out figures (training pages, each cleaned by models that never saw its site):")
     for corpus, s in cv.items():
-        t = "-" if s["title_accuracy"] is None else f"{s['title_accuracy']:.2f}"
-        print(f"  {corpus:12} F1 {s['f1']:.3f}  P {s['precision']:.3f}  R {s['recall']:.3f}  title {t}  ({s['pages']} pages)")
+        meta = "  ".join(f"{f} {s[f'{f}_accuracy' if f != 'date_wrong' else 'date_wrong_share']}" for f in META_FIELDS)
+        print(f"  {corpus:12} F1 {s['f1']:.3f}  P {s['precision']:.3f}  R {s['recall']:.3f}  rejected {s['rejected']}"
+              f"  ({s['pages']} pages)  {meta}")
     return 0
 
 

@@ -15,20 +15,36 @@ from typing import Any
 import numpy as np
 
 from . import config
-from .clean_lines import collection_repeats, line_features, page_lines
+from .clean_lines import collection_repeats, is_comment_header, is_terminal, line_features, page_lines
 from .clean_lines import line_key as _key
 from .clean_lines import norm_line as _norm_line
 from .clean_lines import words as _words
-from .clean_model import load_model
+from .clean_model import LineModel, load_model
 from .types import Article, Skipped
 
 log = logging.getLogger(__name__)
 
 
-_MONTHS = (
-    "january february march april may june july august september october november december".split()
-)
-_MONTH_RE = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+# Month names and common abbreviations in the languages of the pages seen so far (en, fr, es, pt, de, it, nl, ru
+# genitive): one table for every date pattern below.
+_MONTH_NAMES: dict[str, int] = {}
+for _num, _names in enumerate((
+    "january jan janvier janv enero ene janeiro januar jänner gennaio gen januari января",
+    "february feb février fevrier févr fevr febrero fevereiro fev februar febbraio februari февраля",
+    "march mar mars marzo março marco märz maart марта",
+    "april apr avril avr abril abr aprile апреля",
+    "may mai mayo maio maggio mei мая",
+    "june jun juin junio junho juni giugno giu июня",
+    "july jul juillet juil julio julho juli luglio lug июля",
+    "august aug août aout agosto ago augustus августа",
+    "september sep sept septembre septiembre setiembre setembro settembre set сентября",
+    "october oct octobre octubre outubro out oktober okt ottobre ott октября",
+    "november nov novembre noviembre novembro ноября",
+    "december dec décembre decembre déc diciembre dic dezembro dez dezember dicembre декабря",
+), start=1):
+    for _name in _names.split():
+        _MONTH_NAMES[_name] = _num
+_MONTH_RE = "(?:" + "|".join(sorted(map(re.escape, _MONTH_NAMES), key=len, reverse=True)) + r")(?!\w)"
 _DATE_MDY = re.compile(
     rf"\b(?P<m>{_MONTH_RE})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?:at\s+)?(?P<y>(?:19|20)\d\d)\b", re.I
 )
@@ -36,7 +52,12 @@ _DATE_MDY = re.compile(
 # ambiguous 05/10/2018 is left unset rather than guessed.
 _DATE_DOTS = re.compile(r"\b(?P<d>[0-3]?\d)\.(?P<m>[01]?\d)\.(?P<y>(?:19|20)\d\d)\b")
 _DATE_SLASH = re.compile(r"\b(?P<a>[0-3]?\d)/(?P<b>[0-3]?\d)/(?P<y>(?:19|20)?\d\d)\b")
-_DATE_DMY = re.compile(rf"\b(?P<d>\d{{1,2}})\.?\s+(?P<m>{_MONTH_RE})\.?,?\s+(?P<y>(?:19|20)\d\d)\b", re.I)
+# "18 Nov 2019", "30. Juli 2018", "1 de diciembre de 2017", "21.dez.2018".
+_DATE_DMY = re.compile(
+    rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th|er)?\.?[\s.]*(?:de\s+)?(?P<m>{_MONTH_RE})\.?,?[\s.]*(?:de\s+)?"
+    r"(?P<y>(?:19|20)\d\d)\b",
+    re.I,
+)
 _DATE_ISO = re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)(?:[T ][\d:.]+Z?)?")
 
 _BYLINE = re.compile(r"^(?:by|written by|posted by)\b:?\s+(?P<rest>[A-Z].*)$", re.I)
@@ -165,11 +186,9 @@ def _parse_date(text: str) -> date | None:
             continue
         try:
             month = m.group("m")
-            mon = int(month) if month.isdigit() else next(
-                i + 1 for i, name in enumerate(_MONTHS) if name.startswith(month.lower()[:3])
-            )
+            mon = int(month) if month.isdigit() else _MONTH_NAMES[month.lower()]
             return date(int(m.group("y")), mon, int(m.group("d")))
-        except (ValueError, StopIteration):
+        except (ValueError, KeyError):
             continue
     return None
 
@@ -207,23 +226,41 @@ def _stated_url(raw: str) -> str | None:
     return None
 
 
-_UPDATED = re.compile(r"\b(?:updated|modified|edited)\b", re.I)
+_UPDATED = re.compile(r"\b(?:updated|modified|edited|mis à jour|actualizado|atualizado|aktualisiert)\b", re.I)
+# "Founded February 28, 1998; 18 years ago": a fact about the subject (an infobox), not when the page was written.
+_AGE = re.compile(r"\b\d+\s+years?\s+ago\b|\(age\s+\d+\)", re.I)
 DATE_WINDOW = 8  # lines from the headline (or the body's first line) within which the article's date is stated
 
 
-def _find_date(lines: list[str], anchor: int) -> date | None:
-    """The date stated nearest the headline (below it preferred): the article's own, not the masthead's "today",
-    an "Updated" stamp or a related story's byline further away."""
+_DATELINE_CUE = re.compile(r"^(?:by|von|par|por|di|published|posted|publiziert|publié|publicado|date)\b", re.I)
+
+
+def _line_date(line: str) -> date | None:
+    """The date a short line states as its page's own: the part before an "Updated" stamp
+    ("Nov 19, 2019 / Updated 14 hours ago" gives Nov 19); never a date inside prose (a caption, a citation), a
+    reader comment's header, a photo caption ("... November 19, 2019. © Agency") or an infobox age."""
+    n = len(_words(line))
+    prose = n > 12 and is_terminal(line) and not _DATELINE_CUE.match(line)
+    if n > 25 or prose or "©" in line or _AGE.search(line) or is_comment_header(line):
+        return None
+    m = _UPDATED.search(line)
+    if m and not re.search(r"publish|posted", line[: m.start()], re.I):
+        line = line[: m.start()]
+    return _parse_date(line)
+
+
+def _find_date(lines: list[str], anchor: int, repeats: list[int]) -> date | None:
+    """The date stated nearest the anchor line (below it preferred, a byline or "Published" line first): the
+    article's own, not the masthead's "today" (a line other pages of the folder share), an "Updated" stamp or a
+    related story's byline further away."""
     best = None
-    lo, hi = max(0, anchor - DATE_WINDOW), min(len(lines), anchor + DATE_WINDOW + 1)
-    for i in range(lo, hi):
-        line = lines[i]
-        if len(_words(line)) > 25 or (_UPDATED.search(line) and not re.search(r"publish|posted", line, re.I)):
+    for i in range(max(0, anchor - DATE_WINDOW), min(len(lines), anchor + DATE_WINDOW + 1)):
+        if repeats[i]:
             continue
-        d = _parse_date(line)
+        d = _line_date(lines[i])
         if d is None:
             continue
-        dist = abs(i - anchor) + (0.5 if i < anchor else 0.0)
+        dist = abs(i - anchor) + (0.5 if i < anchor else 0.0) - (DATE_WINDOW if _DATELINE_CUE.match(lines[i]) else 0.0)
         if best is None or dist < best[0]:
             best = (dist, d)
     return best[1] if best else None
@@ -277,7 +314,7 @@ def _parse_byline(line: str) -> tuple[list[str], list[str], date | None] | None:
     if len(_words(rest)) > 25:
         return None
     when = _parse_date(rest)
-    cut = re.search(rf"(\b{_MONTH_RE}\.?\s+\d|\b\d{{1,2}}\s+{_MONTH_RE}\b|\b(?:19|20)\d\d-\d\d|\b\d{{1,2}}:\d\d|\||·)", rest)
+    cut = re.search(rf"(\b{_MONTH_RE}\.?\s+\d|\b\d{{1,2}}\s+{_MONTH_RE}\b|\b(?:19|20)\d\d-\d\d|\b\d{{1,2}}:\d\d|\||·)", rest, re.I)
     names = rest[: cut.start()] if cut else rest
     people, orgs = _split_names(names)
     return people, orgs, when
@@ -355,9 +392,11 @@ def cleaner_version() -> str:
     return f"{config.CLEANER_VERSION}+{load_model().digest[:16]}"
 
 
-def _line_verdicts(raw: str, repeats: list[int] | None) -> tuple[list[str], list[LineVerdict], int | None]:
+def _line_verdicts(
+    raw: str, repeats: list[int] | None, model: LineModel | None = None
+) -> tuple[list[str], list[LineVerdict], int | None]:
     """The scrape's lines, for each the body model's decision, and the index of the headline (None if none)."""
-    model = load_model()
+    model = model or load_model()
     lines, bullets = page_lines(raw)
     if repeats is None or len(repeats) != len(lines):
         repeats = [0] * len(lines)
@@ -385,7 +424,7 @@ def _line_verdicts(raw: str, repeats: list[int] | None) -> tuple[list[str], list
 
 
 def clean_text(
-    raw: str, doc_id: str, *, repeats: list[int] | None = None, source: str = ""
+    raw: str, doc_id: str, *, repeats: list[int] | None = None, source: str = "", model: LineModel | None = None
 ) -> Cleaned | None:
     """Clean one scraped plain-text page. Returns None when no article body is recognisable.
 
@@ -395,15 +434,22 @@ def clean_text(
         repeats: for each line of `clean_lines.page_lines(raw)`, how many other pages of the collection hold it
             (site chrome); `clean_collection` computes these. None treats the page alone.
         source: the file name, kept for reference.
+        model: the line models; None uses the shipped ones (a cross-validation passes models fitted without
+            this page's site).
     """
-    lines, verdicts, title_at = _line_verdicts(raw, repeats)
+    lines, verdicts, title_at = _line_verdicts(raw, repeats, model)
+    if repeats is None or len(repeats) != len(lines):
+        repeats = [0] * len(lines)
     body = [line for line, v in zip(lines, verdicts) if v.kept]
     if not body or sum(len(_words(p)) for p in body) < 15:
         return None
     kept_at = [i for i, v in enumerate(verdicts) if v.kept]
     meta = _extract_meta(lines, set(kept_at), raw)
     meta.title = lines[title_at] if title_at is not None else None
-    meta.published = _find_date(lines, title_at if title_at is not None else kept_at[0]) or None
+    # Near the headline; failing that, near the body's first line (the headline may be a wrong pick).
+    meta.published = (_find_date(lines, title_at, repeats) if title_at is not None else None) or _find_date(
+        lines, kept_at[0], repeats
+    )
     if not meta.orgs and not meta.source:
         meta.source = _copyright_holder(lines)
     if meta.title:

@@ -63,6 +63,11 @@ _BYLINE_START = re.compile(r"^(?:by|from|author|authors|written by|posted by|rep
 _CREDIT_START = re.compile(r"^(?:©|\(c\)|photo|picture|image|credit|source|caption|getty|ap photo|reuters)\b", re.I)
 
 
+def is_comment_header(line: str) -> bool:
+    """A reader comment's header ("Alex on September 17, 2018 at 6:34 am said:", "3 hours ago")."""
+    return len(words(line)) <= 12 and bool(_COMMENT_HEADER.search(line))
+
+
 def norm_line(line: str) -> str:
     """NFC, no-break spaces as spaces, whitespace collapsed, a leading bullet dropped."""
     line = unicodedata.normalize("NFC", line).replace("\u00a0", " ").replace("\u200b", "")
@@ -194,7 +199,7 @@ def _base_row(line: str, ws: list[str], stop: frozenset[str], common: frozenset[
         float(line[:1].islower()),
         float(line.endswith(("…", "...")) and not line.endswith("...\"")),
         0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,  # page-level ones, filled below
-        float(n <= 12 and bool(_COMMENT_HEADER.search(line))),
+        float(is_comment_header(line)),
         float(n <= 8 and bool(_END_CUE.search(line))),
         min(len(_GLUED.findall(line)), 3) / 3,
         float(bool(re.search(r"\(\d+\)$", line))),

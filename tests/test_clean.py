@@ -122,3 +122,23 @@ def test_duplicates_and_junk_are_skipped_not_fatal(tmp_path):
     reasons = {Path(s.path).name: s.reason for s in skipped}
     assert reasons["two copy.txt"] == "duplicate of one.txt"
     assert reasons["menu.txt"] == "no recognisable article text"
+
+
+@pytest.mark.parametrize(
+    "dateline, expected",
+    [
+        ("March 3, 2023 / 12:21 AM / Updated 14 hours ago", date(2023, 3, 3)),  # the date before "Updated"
+        ("Updated March 4, 2023", None),  # only an "Updated" stamp: not the article's own date
+        ("Von Jane Example publiziert am 3. März 2023", date(2023, 3, 3)),
+        ("Par Jane Example — 3 mars 2023 à 18:42", date(2023, 3, 3)),
+        ("1 de marzo de 2023 3:00 AM", date(2023, 3, 1)),
+        ("03.mar.2023 às 12h55", date(2023, 3, 3)),
+        ("Jane Example on March 3, 2023 at 6:34 am said:", None),  # a reader comment's header
+        ("A boat on the lake near the town, March 3, 2023. © Agency / Photographer", None),  # a photo caption
+        ("Founded March 3, 1998; 25 years ago", None),  # an infobox fact, not when the page was written
+        ("05/10/2023", None),  # day and month order unknown: no guess
+    ],
+)
+def test_published_date_is_the_articles_own_or_none(dateline, expected):
+    raw = TINY_ARTICLE.replace("By Jane Example March 3, 2023", dateline)
+    assert clean_text(raw, "lake").article.published == expected
