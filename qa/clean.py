@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import config
-from .clean_lines import collection_repeats, is_comment_header, is_terminal, line_features, page_lines
+from .clean_lines import CJK, collection_repeats, is_comment_header, is_terminal, line_features, page_lines
 from .clean_lines import line_key as _key
 from .clean_lines import norm_line as _norm_line
 from .clean_lines import words as _words
@@ -392,6 +392,19 @@ def cleaner_version() -> str:
     return f"{config.CLEANER_VERSION}+{load_model().digest[:16]}"
 
 
+MIN_BODY_WORDS = 15  # less kept text than this is not an article
+RESCUE_SHARE = 0.5
+
+
+def _size(lines) -> int:
+    """Words in the lines, a CJK text counting one word per two characters (it has no spaces between words)."""
+    total = 0
+    for line in lines:
+        cjk = len(CJK.findall(line))
+        total += len(_words(CJK.sub(" ", line))) + cjk // 2
+    return total
+
+
 def _line_verdicts(
     raw: str, repeats: list[int] | None, model: LineModel | None = None
 ) -> tuple[list[str], list[LineVerdict], int | None]:
@@ -420,6 +433,17 @@ def _line_verdicts(
             verdicts.append(LineVerdict(False, p, f"body score {p:.2f} < {model.threshold:.2f}"))
     if title_at is not None:
         verdicts[title_at] = LineVerdict(False, verdicts[title_at].score, "headline")
+    if _size(line for line, v in zip(lines, verdicts) if v.kept) < MIN_BODY_WORDS:
+        # Too little text is sure enough to be body (a site unlike any the model saw): keep what is half as sure
+        # rather than reject a page that has an article.
+        low = model.threshold * RESCUE_SHARE
+        rescued = [
+            LineVerdict(True, v.score, f"body (score {v.score:.2f} >= {low:.2f}: the page had too little text above "
+                        f"{model.threshold:.2f})") if v.reason.startswith("body score") and v.score >= low else v
+            for v in verdicts
+        ]
+        if _size(line for line, v in zip(lines, rescued) if v.kept) >= MIN_BODY_WORDS:
+            verdicts = rescued
     return lines, verdicts, title_at
 
 
@@ -441,7 +465,7 @@ def clean_text(
     if repeats is None or len(repeats) != len(lines):
         repeats = [0] * len(lines)
     body = [line for line, v in zip(lines, verdicts) if v.kept]
-    if not body or sum(len(_words(p)) for p in body) < 15:
+    if _size(body) < MIN_BODY_WORDS:
         return None
     kept_at = [i for i, v in enumerate(verdicts) if v.kept]
     meta = _extract_meta(lines, set(kept_at), raw)
@@ -480,7 +504,7 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
     paras = [_norm_line(p) for p in text.splitlines()]
     title = get("title") or None
     paras = [p for p in paras if p and not (title and _key(p) == _key(title))]  # trafilatura keeps the <h1>
-    if not paras or sum(len(_words(p)) for p in paras) < 15:
+    if _size(paras) < MIN_BODY_WORDS:
         return None
     people, orgs = _split_names(get("author") or "")
     if not people and get("author"):
