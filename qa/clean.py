@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import config
-from .clean_lines import CJK, collection_repeats, is_comment_header, is_terminal, line_features, page_lines
+from .clean_lines import CJK, collection_repeats, is_comment_header, is_terminal, line_features, page_lines, stopwords
 from .clean_lines import line_key as _key
 from .clean_lines import norm_line as _norm_line
 from .clean_lines import words as _words
@@ -283,21 +283,40 @@ def _plain_name(part: str) -> str:
     return part.strip(" .,-–|")
 
 
+# A byline that names no one ("By Staff Reports", "By Wire Services").
+_GENERIC_BYLINE = re.compile(r"^(?:(?:staff|wire|news|services?|reports?|desk|editors?|agenc(?:y|ies))\s*)+$", re.I)
+
+
 def _split_names(names: str) -> tuple[list[str], list[str]]:
     """'A and B, The X news desk' -> (['A', 'B'], ['The X'])."""
     people, orgs = [], []
-    for part in re.split(r"\s*(?:,|\band\b|&)\s*", names):
-        part = _plain_name(part)
+    stop = stopwords()
+    for raw in re.split(r"\s*(?:,|\band\b|&)\s*", names):
+        part = _plain_name(raw)
         if not part:
+            continue
+        if part != raw.strip(" .,-–|·") and _JOB_TITLE.search(raw):
+            # "Jane Doe, Senior Writer, Example Project": what follows a job title is the employer, not more people.
+            if len(part.split()) >= 2:
+                people.append(part.title() if part.isupper() else part)
+            break
+        if not part.isupper() and re.search(r"\b[A-Z]{2,}\b", part):
+            orgs.append(part)  # "Example NEWS Business": an acronym names an organisation, not a person
             continue
         org = _ORG_WORDS.sub("", part)
         if org != part:
             if org:
                 orgs.append(org)
             continue
+        if _GENERIC_BYLINE.match(part):
+            continue
         tokens = part.split()
-        if 2 <= len(tokens) <= 4 and all(t[0].isupper() for t in tokens if t.lower() not in ("de", "van", "von", "al", "bin")):
-            people.append(part)
+        particles = ("de", "van", "von", "al", "bin", "da", "di")
+        if 2 <= len(tokens) <= 4 and all(
+            t[0].isupper() and t.lower() not in stop for t in tokens if t.lower() not in particles
+        ):
+            # "JANE DOE" as the page shouts it is "Jane Doe".
+            people.append(part.title() if part.isupper() else part)
     return people, orgs
 
 
@@ -316,6 +335,7 @@ def _parse_byline(line: str) -> tuple[list[str], list[str], date | None] | None:
     when = _parse_date(rest)
     cut = re.search(rf"(\b{_MONTH_RE}\.?\s+\d|\b\d{{1,2}}\s+{_MONTH_RE}\b|\b(?:19|20)\d\d-\d\d|\b\d{{1,2}}:\d\d|\||·)", rest, re.I)
     names = rest[: cut.start()] if cut else rest
+    names = re.sub(r"\s+(?:on|at|am|le|el|em|il)\s*$", "", names, flags=re.I)  # "Jane Doe on" (a date followed)
     people, orgs = _split_names(names)
     return people, orgs, when
 
@@ -329,21 +349,62 @@ class _Meta:
     source: str | None = None
 
 
-def _extract_meta(lines: list[str], body: set[int], full_text: str) -> _Meta:
-    """Authors and organisations from bylines, and a "Source:" label, on lines that are not body."""
+# A line that is only a person's name, or a name before a date, handle or separator ("Jane Doe - Nov 19, 2019").
+_NAME_LINE = re.compile(r"^(?P<name>[^\W\d_][\w.'’-]*(?:\s+[^\W\d_][\w.'’-]*){1,3})(?:\s*(?:[-–—|·•/,@(]|\s\d).*)?$")
+NAME_BELOW_TITLE = 3  # lines under the headline where a bare author name is looked for
+
+
+_WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday mon tue wed thu fri sat sun".split())
+
+
+def _bare_name(line: str, page_lower_words: set[str]) -> list[str]:
+    """The author on a line that is just a name ("Jane Doe", "Jane Doe @handle / 2 days", "Jane Doe Monday ...");
+    [] for anything else: a subtitle (function words), a heading or menu entry (words the page also uses in lower
+    case, as names are not)."""
+    m = _NAME_LINE.match(line)
+    if not m or len(line) > 80:
+        return []
+    tokens = []
+    for w in m.group("name").split():
+        if w.lower().strip(".,") in _WEEKDAYS or w.lower().strip(".,") in _MONTH_NAMES:
+            break
+        tokens.append(w)
+    stop = stopwords()
+    particles = ("de", "van", "von", "al", "bin", "da", "di")
+    if any((w.lower() in stop or w.lower() in page_lower_words) and w.lower() not in particles for w in tokens):
+        return []
+    name = " ".join(tokens)
+    people, orgs = _split_names(name)
+    return people if len(people) == 1 and not orgs else []
+
+
+def _extract_meta(lines: list[str], body: set[int], full_text: str, span: range, title_at: int | None) -> _Meta:
+    """Authors and organisations from bylines within `span` (the article's area, not the related stories' bylines
+    around it) or a bare name just under the headline, and a "Source:" label, on lines that are not body."""
     meta = _Meta()
+    anchor = title_at if title_at is not None else span.start
+    bylines = []
     for i, line in enumerate(lines):
         if i in body:
             continue
-        by = _parse_byline(line)
+        by = _parse_byline(line) if i in span else None
         if by:
-            people, orgs, _ = by
-            meta.people += [p for p in people if p not in meta.people]
-            meta.orgs += [o for o in orgs if o not in meta.orgs]
+            bylines.append((abs(i - anchor), by))
             continue
         m = _LABELLED.match(line)
         if m and m.group("label").lower() == "source" and m.group("value").strip() and not meta.source:
             meta.source = m.group("value").strip()
+    if bylines:
+        # The byline nearest the headline is the article's; others are related stories' or comments'.
+        named = [b for b in bylines if b[1][0]] or bylines
+        people, orgs, _ = min(named, key=lambda b: b[0])[1]
+        meta.people, meta.orgs = list(dict.fromkeys(people)), list(dict.fromkeys(orgs))
+    if not meta.people and title_at is not None:
+        lower = {w for w in _words(full_text) if w.islower()}
+        for i in range(title_at + 1, min(len(lines), title_at + 1 + NAME_BELOW_TITLE)):
+            if i not in body and (people := _bare_name(lines[i], lower)):
+                meta.people = people
+                break
     if meta.source:
         # Sites often name their source by its domain elsewhere on the page ("Source: examplenews" ... "ExampleNews.com").
         for dom in _DOMAIN.findall(full_text):
@@ -468,7 +529,9 @@ def clean_text(
     if _size(body) < MIN_BODY_WORDS:
         return None
     kept_at = [i for i, v in enumerate(verdicts) if v.kept]
-    meta = _extract_meta(lines, set(kept_at), raw)
+    start = min(kept_at[0], title_at) if title_at is not None else kept_at[0]
+    span = range(max(0, start - DATE_WINDOW), kept_at[-1] + DATE_WINDOW + 1)
+    meta = _extract_meta(lines, set(kept_at), raw, span, title_at)
     meta.title = lines[title_at] if title_at is not None else None
     # Near the headline; failing that, near the body's first line (the headline may be a wrong pick).
     meta.published = (_find_date(lines, title_at, repeats) if title_at is not None else None) or _find_date(

@@ -142,3 +142,25 @@ def test_duplicates_and_junk_are_skipped_not_fatal(tmp_path):
 def test_published_date_is_the_articles_own_or_none(dateline, expected):
     raw = TINY_ARTICLE.replace("By Jane Example March 3, 2023", dateline)
     assert clean_text(raw, "lake").article.published == expected
+
+
+@pytest.mark.parametrize(
+    "byline, expected",
+    [
+        ("By Jane Example, Senior Staff Writer, Example Policy Project", ("Jane Example",)),  # job title, employer
+        ("By Jane Example, EXN Business", ("Jane Example",)),  # an acronym names the outlet, not a person
+        ("By JANE EXAMPLE", ("Jane Example",)),
+        ("By Staff Reports", ()),
+        ("Jane Example @jexample / 2 days", ("Jane Example",)),  # a bare name under the headline
+        ("Jane Example", ("Jane Example",)),
+        ("Written by Jane Example, MS, RD on March 3, 2023", ("Jane Example",)),
+        ("Previous Post", ()),  # not a name: the page uses its words in lower case ("previous post" below)
+    ],
+)
+def test_authors_are_plain_names(byline, expected):
+    raw = TINY_ARTICLE.replace("By Jane Example March 3, 2023", byline).replace(
+        "Leave a comment", "Leave a comment on the previous post"
+    )
+    a = clean_text(raw, "lake").article
+    assert a.authors == expected
+    assert a.publisher != "RD"
