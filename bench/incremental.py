@@ -38,6 +38,15 @@ def main() -> int:
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()))
     args = ap.parse_args()
 
+    work = Path(tempfile.mkdtemp(prefix="qa-incremental-", dir=args.workdir))
+    args.index = work / "index"
+    try:
+        return _run(args)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(args) -> int:
     import numpy as np
 
     from qa import builder
@@ -48,15 +57,6 @@ def main() -> int:
     sys.path.insert(0, str(ROOT / "bench"))
     import scale
 
-    work = Path(tempfile.mkdtemp(prefix="qa-incremental-", dir=args.workdir))
-    args.index = work / "index"
-    try:
-        return _run(args, np, builder, encoder_identity, load_index, text_hash, write_index, TokenBlock, scale)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _run(args, np, builder, encoder_identity, load_index, text_hash, write_index, TokenBlock, scale) -> int:
     rng = np.random.default_rng(scale.SEED)
     synth, _, _, _ = scale.make_corpus(args.passages, rng)
     chunks, sentences = [], []

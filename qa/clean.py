@@ -283,6 +283,8 @@ def _plain_name(part: str) -> str:
     return part.strip(" .,-–|")
 
 
+# Lower-case particles inside a personal name ("Ludwig van Beethoven", "Ahmed bin Zayed").
+_NAME_PARTICLES = ("de", "van", "von", "al", "bin", "da", "di")
 # A byline that names no one ("By Staff Reports", "By Wire Services").
 _GENERIC_BYLINE = re.compile(r"^(?:(?:staff|wire|news|services?|reports?|desk|editors?|agenc(?:y|ies))\s*)+$", re.I)
 
@@ -311,9 +313,8 @@ def _split_names(names: str) -> tuple[list[str], list[str]]:
         if _GENERIC_BYLINE.match(part):
             continue
         tokens = part.split()
-        particles = ("de", "van", "von", "al", "bin", "da", "di")
         if 2 <= len(tokens) <= 4 and all(
-            t[0].isupper() and t.lower() not in stop for t in tokens if t.lower() not in particles
+            t[0].isupper() and t.lower() not in stop for t in tokens if t.lower() not in _NAME_PARTICLES
         ):
             # "JANE DOE" as the page shouts it is "Jane Doe".
             people.append(part.title() if part.isupper() else part)
@@ -370,8 +371,7 @@ def _bare_name(line: str, page_lower_words: set[str]) -> list[str]:
             break
         tokens.append(w)
     stop = stopwords()
-    particles = ("de", "van", "von", "al", "bin", "da", "di")
-    if any((w.lower() in stop or w.lower() in page_lower_words) and w.lower() not in particles for w in tokens):
+    if any((w.lower() in stop or w.lower() in page_lower_words) and w.lower() not in _NAME_PARTICLES for w in tokens):
         return []
     name = " ".join(tokens)
     people, orgs = _split_names(name)
