@@ -4,7 +4,8 @@
 
 Training pages: the "dev" part of tests/corpora/split.json for aeb-dev and readability (never the sealed "test"
 part), plus the five seeds with their hand-written bodies. A line's label is whether most of its word 4-grams are in
-the gold body. scikit-learn fits boosted trees; the run time walks the exported arrays with numpy.
+the gold body. scikit-learn fits boosted trees (a first body model over line features, a second one reading the first one's
+scores over the whole page, and the headline model); the run time walks the exported arrays with numpy.
 The file records the sha256 of the training data and the cross-validated figures (GroupKFold by site: each page is
 cleaned by `qa.clean.clean_text` with models that never saw its site, and scored on body and metadata).
 `--show FIELD` prints that run's misses of one field instead of writing the model.
@@ -25,12 +26,15 @@ sys.path.insert(0, str(ROOT))
 from qa import clean_lines as cl  # noqa: E402
 from qa.clean import clean_text  # noqa: E402
 from qa.clean_eval import body_score, load_corpus, meta_checks, norm_title, page_score  # noqa: E402
-from qa.clean_model import CARD_FILE, MODEL_FILE, TITLE_EXTRA, TREE_ARRAYS, LineModel, Trees, title_features  # noqa: E402
+from qa.clean_model import (  # noqa: E402
+    CARD_FILE, CONTEXT_EXTRA, MODEL_FILE, TITLE_EXTRA, TREE_ARRAYS, LineModel, Trees, context_features, title_features,
+)
 
-VERSION = "3"
+VERSION = "4"
 THRESHOLD = 0.45
 TITLE_THRESHOLD = 0.005
 TREES, DEPTH, RATE = 200, 5, 0.08
+CONTEXT_TREES, CONTEXT_DEPTH = 150, 4
 # The seeds are the folder this tool ships with: their five pages weigh as much as 25 corpus pages.
 SEED_WEIGHT = 15.0
 FOLDS = 5
@@ -120,8 +124,33 @@ def fit(keys, feats):
     return m.fit(x, y, sample_weight=_weights(keys, feats))
 
 
+def first_scores(keys, feats, groups, folds: int) -> dict:
+    """Each page's first-model body scores from a first model that never saw its site (GroupKFold by site): what
+    the second model must learn to read, since at run time it reads scores on a site the first model never saw."""
+    from sklearn.model_selection import GroupKFold
+
+    out = {}
+    for tr, te in GroupKFold(n_splits=folds).split(np.arange(len(keys)), groups=[groups[k] for k in keys]):
+        m = fit([keys[i] for i in tr], feats)
+        for i in te:
+            x = feats[keys[i]][1]
+            out[keys[i]] = m.predict_proba(x)[:, 1] if len(x) else np.zeros(0)
+    return out
+
+
+def fit_context(keys, feats, first):
+    """The second body model: line features plus the first model's scores over the page (`context_features`)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    x = np.vstack([context_features(feats[k][1], first[k], THRESHOLD) for k in keys])
+    y = np.concatenate([feats[k][2] for k in keys]) >= 0.5
+    m = HistGradientBoostingClassifier(max_iter=CONTEXT_TREES, max_depth=CONTEXT_DEPTH, learning_rate=RATE, random_state=0)
+    return m.fit(x, y, sample_weight=_weights(keys, feats))
+
+
 def fit_title(keys, feats, body):
-    """Boosted trees picking the headline line, given the body scores each page got from a model blind to its site."""
+    """Boosted trees picking the headline line, given the first-model body scores each page got from a model blind
+    to its site."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     x = np.vstack([title_features(feats[k][0], feats[k][1], body[k], THRESHOLD) for k in keys])
@@ -157,35 +186,39 @@ def export(m) -> tuple[dict[str, np.ndarray], float, int]:
     return out, float(np.ravel(m._baseline_prediction)[0]), depth
 
 
-def line_model(body_m, title_m, version: str = "cv") -> LineModel:
+def line_model(body_m, title_m, context_m, version: str = "cv") -> LineModel:
     """Fitted scikit-learn models as the cleaner's LineModel (the arrays qa.clean_model walks)."""
     def trees(m) -> Trees:
         arrays, base, depth = export(m)
         return Trees(base, depth, *(arrays[k] for k in TREE_ARRAYS))
 
-    return LineModel(version, version, THRESHOLD, TITLE_THRESHOLD, trees(body_m), trees(title_m))
+    return LineModel(version, version, THRESHOLD, TITLE_THRESHOLD, trees(body_m), trees(title_m), trees(context_m))
 
 
 META_FIELDS = ("title", "date", "date_wrong", "authors", "publisher")
 
 
 def cross_validate(keys, feats, groups, pages_by_key) -> tuple[dict, dict, dict]:
-    """Leave-site-out figures: each page cleaned by `qa.clean.clean_text` with models fitted without its site; the
-    body scores each page so got (what the headline model learns from); and the articles so cleaned."""
+    """Leave-site-out figures: each page cleaned by `qa.clean.clean_text` with models fitted without its site (the
+    second body model learns from first-model scores that were themselves blind to each training page's site:
+    nested folds; the headline model, as before, from each training page's out-of-fold first-model scores); each
+    page's first-model scores from a model blind to its site (what the shipped second model and headline model learn
+    from); and the articles so cleaned."""
     from sklearn.model_selection import GroupKFold
 
     folds = list(GroupKFold(n_splits=FOLDS).split(np.arange(len(keys)), groups=[groups[k] for k in keys]))
-    oof, body_models = {}, []
+    first_oof, body_models, articles = {}, [], {}
     for tr, te in folds:
-        m = fit([keys[i] for i in tr], feats)
-        body_models.append(m)
+        body_m = fit([keys[i] for i in tr], feats)
+        body_models.append(body_m)
         for i in te:
             x = feats[keys[i]][1]
-            oof[keys[i]] = m.predict_proba(x)[:, 1] if len(x) else np.zeros(0)
-    articles = {}
+            first_oof[keys[i]] = body_m.predict_proba(x)[:, 1] if len(x) else np.zeros(0)
     for (tr, te), body_m in zip(folds, body_models):
-        labelled = [keys[i] for i in tr if pages_by_key[keys[i]][5] != ""]
-        model = line_model(body_m, fit_title(labelled, feats, oof))
+        train = [keys[i] for i in tr]
+        context_m = fit_context(train, feats, first_scores(train, feats, groups, FOLDS - 1))
+        labelled = [k for k in train if pages_by_key[k][5] != ""]
+        model = line_model(body_m, fit_title(labelled, feats, first_oof), context_m)
         for i in te:
             k = keys[i]
             c = clean_text(pages_by_key[k][3], k[1], repeats=feats[k][4], model=model)
@@ -202,7 +235,7 @@ def cross_validate(keys, feats, groups, pages_by_key) -> tuple[dict, dict, dict]
         for f in META_FIELDS:
             out[corpus][f"{f}_accuracy" if f != "date_wrong" else "date_wrong_share"] = (
                 round(sum(c[f] for c in checks) / len(checks), 4) if checks else None)
-    return out, oof, articles
+    return out, first_oof, articles
 
 
 def show_misses(field: str, keys, pages_by_key, articles) -> None:
@@ -232,25 +265,29 @@ def main(argv: list[str] | None = None) -> int:
     pages_by_key = {(p[0], p[1]): p for p in pages}
     keys = sorted(pages_by_key)
     groups = {k: f"{k[0]}:{pages_by_key[k][2]}" for k in keys}
-    cv, oof, articles = cross_validate(keys, feats, groups, pages_by_key)
+    cv, first_oof, articles = cross_validate(keys, feats, groups, pages_by_key)
     if show:
         show_misses(show, keys, pages_by_key, articles)
         return 0
     body, body_base, body_depth = export(fit(keys, feats))
-    title, title_base, title_depth = export(fit_title([k for k in keys if pages_by_key[k][5] != ""], feats, oof))
+    context, context_base, context_depth = export(fit_context(keys, feats, first_oof))
+    title, title_base, title_depth = export(fit_title([k for k in keys if pages_by_key[k][5] != ""], feats, first_oof))
     card = {
         "version": VERSION,
         "threshold": THRESHOLD,
         "title_threshold": TITLE_THRESHOLD,
         "features": cl.feature_names(),
         "title_features": list(TITLE_EXTRA),
+        "context_features": list(CONTEXT_EXTRA),
         "training_data_sha256": data_digest(pages),
         "training_pages": {c: sum(1 for k in keys if k[0] == c) for c in sorted({k[0] for k in keys})},
         "leave_site_out": cv,
         "body": {"baseline": body_base, "depth": body_depth},
         "title": {"baseline": title_base, "depth": title_depth},
+        "context": {"baseline": context_base, "depth": context_depth},
     }
-    arrays = {f"body_{k}": body[k] for k in TREE_ARRAYS} | {f"title_{k}": title[k] for k in TREE_ARRAYS}
+    arrays = ({f"body_{k}": body[k] for k in TREE_ARRAYS} | {f"title_{k}": title[k] for k in TREE_ARRAYS}
+              | {f"context_{k}": context[k] for k in TREE_ARRAYS})
     np.savez_compressed(MODEL_FILE, **arrays)
     CARD_FILE.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {MODEL_FILE.relative_to(ROOT)} and its card (training data sha256 {card['training_data_sha256'][:16]}...)")

@@ -453,6 +453,7 @@ def cleaner_version() -> str:
     return f"{config.CLEANER_VERSION}+{load_model().digest[:16]}"
 
 
+BYLINE_MAX_WORDS = 8  # a kept line this short that reads as "By <names>" is the byline, not text
 MIN_BODY_WORDS = 15  # less kept text than this is not an article
 RESCUE_SHARE = 0.5
 
@@ -475,9 +476,11 @@ def _line_verdicts(
     if repeats is None or len(repeats) != len(lines):
         repeats = [0] * len(lines)
     x = line_features(lines, repeats, bullets)
-    proba = model.body_proba(x)
-    # The headline is never a body line: a page's own text is not its title.
-    title_p = np.where(proba >= model.threshold, 0.0, model.title_proba(lines, x, proba))
+    first = model.first_proba(x)
+    proba = model.body_proba(x, first)
+    # The headline is never a line the first model takes for body (it is fitted on those it leaves out); the
+    # headline, once picked, is not body either.
+    title_p = np.where(first >= model.threshold, 0.0, model.title_proba(lines, x, first))
     title_at = int(np.argmax(title_p)) if len(title_p) and title_p.max() >= model.title_threshold else None
     verdicts = []
     for line, p, rep in zip(lines, proba.tolist(), repeats):
@@ -494,6 +497,10 @@ def _line_verdicts(
             verdicts.append(LineVerdict(False, p, f"body score {p:.2f} < {model.threshold:.2f}"))
     if title_at is not None:
         verdicts[title_at] = LineVerdict(False, verdicts[title_at].score, "headline")
+    for i, (line, v) in enumerate(zip(lines, verdicts)):
+        # "By Jane Doe" is the byline however sure the model is that it belongs with the text.
+        if v.kept and len(_words(line)) <= BYLINE_MAX_WORDS and (by := _parse_byline(line)) and by[0]:
+            verdicts[i] = LineVerdict(False, v.score, "byline")
     if _size(line for line, v in zip(lines, verdicts) if v.kept) < MIN_BODY_WORDS:
         # Too little text is sure enough to be body (a site unlike any the model saw): keep what is half as sure
         # rather than reject a page that has an article.

@@ -1,7 +1,9 @@
 """The cleaner's learned line models: which lines of a text scrape are article body, and which is the headline.
 
 Gradient-boosted trees over `clean_lines.line_features` (each line's own features, its neighbours' and windows
-around it); the headline model also reads the body model's scores around each line (`title_features`).
+around it). A second body model reads the first one's scores over the whole page (`context_features`: the blocks
+of lines it kept, which one stands out as the article); the headline model reads the first model's scores around
+each line (`title_features`).
 `bench/train_cleaner.py` fits them with scikit-learn and stores the trees as plain arrays in `clean_model.npz` beside
 a JSON card (version, thresholds, feature names, training-data digest, leave-site-out figures); here they are walked
 with numpy alone, so cleaning never imports scikit-learn.
@@ -11,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +68,74 @@ def title_features(lines: list[str], x: np.ndarray, body: np.ndarray, threshold:
     return np.hstack([x, extra]).astype(np.float32)
 
 
+CONTEXT_EXTRA = ("p", "p~1", "p~2", "p~4", "p~8", "p@-1", "p@+1", "in_main", "block_share", "block_mean", "block_rank",
+                 "signed_log_dist_main", "mass_before", "cues_after_main", "block_mean_vs_main", "blocks")
+CONTEXT_GATE = 0.35  # chosen on the dev sites' leave-site-out figures (bench/train_cleaner.py)
+BLOCK_BRIDGE = 1  # lines: a block of body lines survives this many unsure lines inside it
+
+
+def _window_mean(p: np.ndarray, w: int) -> np.ndarray:
+    n = len(p)
+    c = np.concatenate([[0.0], np.cumsum(p)])
+    idx = np.arange(n)
+    lo, hi = np.clip(idx - w, 0, n), np.clip(idx + w + 1, 0, n)
+    return (c[hi] - c[lo]) / (hi - lo)
+
+
+def context_features(x: np.ndarray, body: np.ndarray, threshold: float) -> np.ndarray:
+    """Line features plus what the first body model made of the whole page: its scores around each line, and the
+    blocks of lines it kept. The article is usually one block that stands out (its mass of sure words and how sure it
+    is); comments and related stories are later blocks, after an end cue. The second model reads these."""
+    n = len(body)
+    if n == 0:
+        return np.zeros((0, x.shape[1] + len(CONTEXT_EXTRA)), np.float32)
+    col = {name: i for i, name in enumerate(feature_names())}
+    words_in = np.expm1(x[:, col["log_words"]].astype(np.float64))
+    mass = body * words_in
+    total = mass.sum() + 1e-9
+    near = _window_mean((body >= threshold).astype(np.float64), BLOCK_BRIDGE) > 0
+    starts = near & ~np.concatenate([[False], near[:-1]])
+    block = np.where(near, np.cumsum(starts) - 1, -1)
+    blocks = int(starts.sum())
+    idx = np.arange(n)
+    if blocks:
+        of = block[near]
+        b_mass = np.bincount(of, weights=mass[near], minlength=blocks)
+        b_mean = np.bincount(of, weights=body[near], minlength=blocks) / np.bincount(of, minlength=blocks)
+        b_first = np.full(blocks, n)
+        np.minimum.at(b_first, of, idx[near])
+        b_last = np.full(blocks, -1)
+        np.maximum.at(b_last, of, idx[near])
+        strength = b_mass * b_mean**2
+        main = int(np.argmax(strength))
+        first, last = int(b_first[main]), int(b_last[main])
+        rank = np.empty(blocks)
+        rank[np.argsort(-strength, kind="stable")] = np.arange(blocks)
+        safe = np.maximum(block, 0)
+        share = np.where(near, b_mass[safe] / total, 0.0)
+        mean = np.where(near, b_mean[safe], 0.0)
+        line_rank = np.where(near, rank[safe], blocks)
+        main_mean = b_mean[main]
+        in_main = block == main
+    else:
+        first = last = n
+        share = mean = np.zeros(n)
+        line_rank = np.zeros(n)
+        main_mean = 0.0
+        in_main = np.zeros(n, bool)
+    dist = np.where(idx < first, idx - first, np.where(idx > last, idx - last, 0))
+    before = (np.cumsum(mass) - mass) / total
+    cues = np.cumsum(x[:, col["end_cue"]] + x[:, col["comment_header"]])
+    after_main = np.where(idx > last, cues - cues[min(last, n - 1)], 0.0) if last < n else np.zeros(n)
+    extra = np.column_stack([
+        body, _window_mean(body, 1), _window_mean(body, 2), _window_mean(body, 4), _window_mean(body, 8),
+        np.concatenate([[0.0], body[:-1]]), np.concatenate([body[1:], [0.0]]),
+        in_main, share, mean, line_rank, np.sign(dist) * np.log1p(np.abs(dist)), before, after_main,
+        mean - main_mean, np.full(n, blocks),
+    ])
+    return np.hstack([x, extra]).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Trees:
     """Boosted trees as padded arrays (trees x nodes); a leaf points to itself, so every walk takes `depth` steps."""
@@ -78,23 +148,33 @@ class Trees:
     right: np.ndarray
     value: np.ndarray
 
+    @cached_property
+    def _flat(self) -> tuple[np.ndarray, ...]:
+        """The arrays flattened, children as global node numbers: a walk step is then one 1-D gather per array."""
+        trees, width = self.feature.shape
+        offset = (np.arange(trees, dtype=np.int64) * width)[:, None]
+        return (offset.ravel(), self.feature.ravel().astype(np.int64), self.threshold.ravel(),
+                (self.left + offset).ravel(), (self.right + offset).ravel(), self.value.ravel())
+
     def proba(self, x: np.ndarray) -> np.ndarray:
-        n, trees = len(x), self.feature.shape[0]
+        n, width = len(x), x.shape[1] if x.ndim == 2 else 0
         if n == 0:
             return np.zeros(0)
-        t = np.arange(trees)[None, :]
-        rows = np.arange(n)[:, None]
-        node = np.zeros((n, trees), dtype=np.int64)
+        roots, feature, threshold, left, right, value = self._flat
+        flat_x = np.ascontiguousarray(x, dtype=np.float32).ravel()
+        row = (np.arange(n, dtype=np.int64) * width)[:, None]
+        node = np.broadcast_to(roots[None, :], (n, len(roots)))
         for _ in range(self.depth):
-            go_left = x[rows, self.feature[t, node]] <= self.threshold[t, node]
-            node = np.where(go_left, self.left[t, node], self.right[t, node])
-        raw = self.baseline + self.value[t, node].sum(axis=1)
+            go_left = flat_x[row + feature[node]] <= threshold[node]
+            node = np.where(go_left, left[node], right[node])
+        raw = self.baseline + value[node].sum(axis=1)
         return 1.0 / (1.0 + np.exp(-np.clip(raw, -30, 30)))
 
 
 @dataclass(frozen=True)
 class LineModel:
-    """The fitted models: `body_proba(features)` and `title_proba(features, body scores)`, one value per line."""
+    """The fitted models: `body_proba(features)` and `title_proba(lines, features, first body scores)`, one value per
+    line."""
 
     version: str
     digest: str  # sha256 of the model and card files: what the index manifest records
@@ -102,11 +182,23 @@ class LineModel:
     title_threshold: float
     body: Trees
     title: Trees
+    context: Trees  # the second body model, over `context_features`
 
-    def body_proba(self, x: np.ndarray) -> np.ndarray:
+    def first_proba(self, x: np.ndarray) -> np.ndarray:
+        """The first body model's scores, from each line's own features and its neighbours'."""
         return self.body.proba(x)
 
+    def body_proba(self, x: np.ndarray, first: np.ndarray | None = None) -> np.ndarray:
+        """The body scores: the second model's reading of the first model's scores (`first`, computed when None)
+        over the whole page."""
+        first = self.first_proba(x) if first is None else first
+        second = self.context.proba(context_features(x, first, self.threshold))
+        # The second model may drop a line or settle one the first model was unsure of, never pull in one the first
+        # model is sure is not body (a teaser link inside the article block looks like a subheading to it).
+        return np.where(first >= CONTEXT_GATE, second, np.minimum(first, second))
+
     def title_proba(self, lines: list[str], x: np.ndarray, body: np.ndarray) -> np.ndarray:
+        """Headline scores; `body` is the first model's scores (what the headline model was fitted on)."""
         if len(x) == 0:
             return np.zeros(0)
         return self.title.proba(title_features(lines, x, body, self.threshold))
@@ -121,7 +213,11 @@ def load_model(path: Path = MODEL_FILE, card: Path = CARD_FILE) -> LineModel:
     except OSError as exc:
         raise RuntimeError(f"cleaner model is unreadable ({exc}); {_RETRAIN}") from exc
     meta = json.loads(raw_card)
-    if meta.get("features") != feature_names() or meta.get("title_features") != list(TITLE_EXTRA):
+    if (
+        meta.get("features") != feature_names()
+        or meta.get("title_features") != list(TITLE_EXTRA)
+        or meta.get("context_features") != list(CONTEXT_EXTRA)
+    ):
         raise RuntimeError(f"cleaner model {path} was fitted on other line features; {_RETRAIN}")
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
@@ -137,4 +233,5 @@ def load_model(path: Path = MODEL_FILE, card: Path = CARD_FILE) -> LineModel:
         title_threshold=float(meta["title_threshold"]),
         body=trees("body"),
         title=trees("title"),
+        context=trees("context"),
     )
