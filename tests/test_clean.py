@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.clean import clean_collection, clean_html, clean_text, list_seed_files, read_seed
@@ -164,3 +165,26 @@ def test_authors_are_plain_names(byline, expected):
     a = clean_text(raw, "lake").article
     assert a.authors == expected
     assert a.publisher != "RD"
+
+
+def test_second_body_model_reads_the_block_that_stands_out_and_never_pulls_in_a_sure_non_body_line():
+    from qa.clean_lines import line_features, page_lines
+    from qa.clean_model import CONTEXT_EXTRA, CONTEXT_GATE, context_features, load_model
+
+    article = "The council voted on Tuesday to close the old bridge, citing cracks found in its main supports."
+    comment = "I drove over that bridge every day for years and never noticed anything wrong with it."
+    raw = "\n".join(["Home | News | Sport", article, article.replace("Tuesday", "Monday"), "Comments", "Reply", "Reply",
+                     comment])
+    lines, bullets = page_lines(raw)
+    x = line_features(lines, [0] * len(lines), bullets)
+    first = np.array([0.05, 0.95, 0.9, 0.1, 0.1, 0.1, 0.6])
+    ctx = context_features(x, first, 0.45)
+    col = {name: x.shape[1] + i for i, name in enumerate(CONTEXT_EXTRA)}
+    assert ctx.shape == (len(lines), x.shape[1] + len(CONTEXT_EXTRA))
+    assert ctx[1:3, col["in_main"]].tolist() == [1.0, 1.0] and ctx[6, col["in_main"]] == 0.0
+    assert ctx[6, col["blocks"]] == 2 and ctx[6, col["cues_after_main"]] >= 1  # "Comments" opens what follows
+    model = load_model()
+    sure_not = np.array([0.05, 0.95, 0.9, 0.1, 0.1, 0.1, 0.2])
+    final = model.body_proba(x, sure_not)
+    low = sure_not < CONTEXT_GATE
+    assert np.all(final[low] <= sure_not[low])
