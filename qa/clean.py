@@ -61,6 +61,8 @@ _DATE_DMY = re.compile(
 _DATE_ISO = re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)(?:[T ][\d:.]+Z?)?")
 
 _BYLINE = re.compile(r"^(?:by|written by|posted by)\b:?\s+(?P<rest>[A-Z].*)$", re.I)
+# A date or time stamp, then "by" and names: "Posted on March 3, 2023 by Jane Doe", "Nov 18, 2019 7:45 am by J. Doe".
+_DATED_BYLINE = re.compile(r"^(?P<when>.{6,60}?)\s+by:?\s+(?P<rest>[A-Z][^|·]{2,60})$")
 _LABELLED = re.compile(
     r"^(?P<label>authors?|by|written by|created|published|updated|posted|date|source|credits?)\s*:\s*(?P<value>.*)$",
     re.I,
@@ -326,6 +328,10 @@ def _parse_byline(line: str) -> tuple[list[str], list[str], date | None] | None:
     m = _BYLINE.match(line)
     if m:
         rest = m.group("rest")
+    elif (m := _DATED_BYLINE.match(line)) and _parse_date(m.group("when")):
+        # "Monday November 18, 2019 7:45 am PST by Jane Doe": the date first, the names after "by".
+        people, orgs = _split_names(m.group("rest"))
+        return (people, orgs, _parse_date(m.group("when"))) if people else None
     else:
         m = _LABELLED.match(line)
         if not m or m.group("label").lower() not in ("author", "authors", "by", "written by"):

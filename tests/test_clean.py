@@ -155,6 +155,8 @@ def test_published_date_is_the_articles_own_or_none(dateline, expected):
         ("Jane Example @jexample / 2 days", ("Jane Example",)),  # a bare name under the headline
         ("Jane Example", ("Jane Example",)),
         ("Written by Jane Example, MS, RD on March 3, 2023", ("Jane Example",)),
+        ("Friday March 3, 2023 7:45 am PST by Jane Example", ("Jane Example",)),  # the date first
+        ("Photo taken March 3, 2023 by the lake", ()),  # a date and "by", but no name
         ("Previous Post", ()),  # not a name: the page uses its words in lower case ("previous post" below)
     ],
 )
