@@ -328,10 +328,10 @@ def _parse_byline(line: str) -> tuple[list[str], list[str], date | None] | None:
     m = _BYLINE.match(line)
     if m:
         rest = m.group("rest")
-    elif (m := _DATED_BYLINE.match(line)) and _parse_date(m.group("when")):
+    elif (m := _DATED_BYLINE.match(line)) and (when := _parse_date(m.group("when"))):
         # "Monday November 18, 2019 7:45 am PST by Jane Doe": the date first, the names after "by".
         people, orgs = _split_names(m.group("rest"))
-        return (people, orgs, _parse_date(m.group("when"))) if people else None
+        return (people, orgs, when) if people else None
     else:
         m = _LABELLED.match(line)
         if not m or m.group("label").lower() not in ("author", "authors", "by", "written by"):

@@ -274,13 +274,20 @@ def line_features(lines: list[str], repeats: list[int], bulleted: list[bool] | N
         cols = [col[f] for f in NEIGHBOUR_FEATURES]
         block[inside] = base[j[inside]][:, cols]
         parts.append(block)
-    cum = np.vstack([np.zeros((1, base.shape[1])), np.cumsum(base, axis=0)])
+    cols = [col[f] for f in WINDOW_FEATURES]
     for w in WINDOWS:
-        lo = np.clip(idx - w, 0, n)
-        hi = np.clip(idx + w + 1, 0, n)
-        cols = [col[f] for f in WINDOW_FEATURES]
-        parts.append((cum[hi][:, cols] - cum[lo][:, cols]) / (hi - lo)[:, None])
+        parts.append(window_mean(base[:, cols], w))
     return np.hstack(parts).astype(np.float32)
+
+
+def window_mean(values: np.ndarray, w: int) -> np.ndarray:
+    """The mean of each row's values over the rows from w before it to w after it (fewer at the page's ends)."""
+    n = len(values)
+    cum = np.concatenate([np.zeros((1,) + values.shape[1:]), np.cumsum(values, axis=0)])
+    idx = np.arange(n)
+    lo, hi = np.clip(idx - w, 0, n), np.clip(idx + w + 1, 0, n)
+    count = (hi - lo).reshape((n,) + (1,) * (values.ndim - 1))
+    return (cum[hi] - cum[lo]) / count
 
 
 def page_lines(raw: str) -> tuple[list[str], list[bool]]:

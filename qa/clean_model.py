@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .clean_lines import CJK, feature_names, stopwords, words
+from .clean_lines import CJK, feature_names, stopwords, window_mean, words
 
 MODEL_FILE = Path(__file__).with_name("clean_model.npz")
 CARD_FILE = Path(__file__).with_name("clean_model.json")
@@ -74,14 +74,6 @@ CONTEXT_GATE = 0.35  # chosen on the dev sites' leave-site-out figures (bench/tr
 BLOCK_BRIDGE = 1  # lines: a block of body lines survives this many unsure lines inside it
 
 
-def _window_mean(p: np.ndarray, w: int) -> np.ndarray:
-    n = len(p)
-    c = np.concatenate([[0.0], np.cumsum(p)])
-    idx = np.arange(n)
-    lo, hi = np.clip(idx - w, 0, n), np.clip(idx + w + 1, 0, n)
-    return (c[hi] - c[lo]) / (hi - lo)
-
-
 def context_features(x: np.ndarray, body: np.ndarray, threshold: float) -> np.ndarray:
     """Line features plus what the first body model made of the whole page: its scores around each line, and the
     blocks of lines it kept. The article is usually one block that stands out (its mass of sure words and how sure it
@@ -93,7 +85,7 @@ def context_features(x: np.ndarray, body: np.ndarray, threshold: float) -> np.nd
     words_in = np.expm1(x[:, col["log_words"]].astype(np.float64))
     mass = body * words_in
     total = mass.sum() + 1e-9
-    near = _window_mean((body >= threshold).astype(np.float64), BLOCK_BRIDGE) > 0
+    near = window_mean((body >= threshold).astype(np.float64), BLOCK_BRIDGE) > 0
     starts = near & ~np.concatenate([[False], near[:-1]])
     block = np.where(near, np.cumsum(starts) - 1, -1)
     blocks = int(starts.sum())
@@ -128,7 +120,7 @@ def context_features(x: np.ndarray, body: np.ndarray, threshold: float) -> np.nd
     cues = np.cumsum(x[:, col["end_cue"]] + x[:, col["comment_header"]])
     after_main = np.where(idx > last, cues - cues[min(last, n - 1)], 0.0) if last < n else np.zeros(n)
     extra = np.column_stack([
-        body, _window_mean(body, 1), _window_mean(body, 2), _window_mean(body, 4), _window_mean(body, 8),
+        body, window_mean(body, 1), window_mean(body, 2), window_mean(body, 4), window_mean(body, 8),
         np.concatenate([[0.0], body[:-1]]), np.concatenate([body[1:], [0.0]]),
         in_main, share, mean, line_rank, np.sign(dist) * np.log1p(np.abs(dist)), before, after_main,
         mean - main_mean, np.full(n, blocks),
