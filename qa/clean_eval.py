@@ -141,6 +141,23 @@ def load_corpus(corpus: str, part: str = "dev", *, root: Path = CORPORA_DIR) -> 
     return pages
 
 
+def load_headlines(part: str = "dev", *, root: Path = CORPORA_DIR) -> list[Page]:
+    """Pages of tests/corpora/headlines/ (bench/headline_corpus.py) in `part` ("dev", "test" or "all"): a labelled
+    headline (`meta["title_in_text"]`, a line of the scrape) and no labelled body (`body` is "")."""
+    if part not in ("dev", "test", "all"):
+        raise ValueError(f"part must be 'dev', 'test' or 'all', not {part!r}")
+    folder = root / "headlines"
+    rows = [json.loads(line) for line in (folder / "meta.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    rows = [r for r in rows if part == "all" or r["part"] == part]
+    html = {}
+    with tarfile.open(folder / "html.tar.xz") as tar:
+        for m in tar.getmembers():
+            if m.isfile():
+                html[Path(m.name).stem] = tar.extractfile(m).read().decode("utf-8", "replace")
+    return [Page("headlines", r["id"], r["site"], (folder / "txt" / f"{r['id']}.txt").read_text(encoding="utf-8"),
+                 html.get(r["id"], ""), "", {"title_in_text": r["title_in_text"], "title": r["title"]}) for r in rows]
+
+
 def _stand_in_meta(g: dict) -> dict:
     authors = [a.strip() for a in re.split(r",|\band\b", g.get("byline") or "") if a.strip()]
     published = (g.get("published") or "")[:10] or None
