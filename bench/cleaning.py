@@ -7,7 +7,8 @@ Corpora: the five seeds (the cleaner was fitted on them: training figures), and 
 (never fitted on: the held-out figures). The previous cleaner is read from git (`--baseline`, default the commit
 before the learned cleaner) and run in the same process, so the two are timed on the same machine state.
 Body score: the article-extraction-benchmark's token 4-gram F1 (qa.clean_eval). Metadata: against the hand labels
-(tests/corpora/<corpus>/meta.jsonl; for text scrapes what the scrape itself states).
+(tests/corpora/<corpus>/meta.jsonl; for text scrapes what the scrape itself states). A second table: headlines
+right on tests/corpora/headlines/ (pages with a labelled headline only), dev part (fitted) beside its sealed test part.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import clean  # noqa: E402
-from qa.clean_eval import body_score, load_corpus, meta_checks, page_score  # noqa: E402
+from qa.clean_eval import body_score, load_corpus, load_headlines, meta_checks, page_score  # noqa: E402
 from qa.clean_lines import collection_repeats, page_lines  # noqa: E402
 
 BASELINE_REV = "0e82361"
@@ -127,6 +128,17 @@ def main() -> int:
         if any(p.html for p in pages):
             html, html_ms = run_html(pages)
             print(row(f"{name}, {n}: HTML, trafilatura", pages, html, html_ms, from_text=False))
+    print()
+    print("| headline-only pages | titles right | rejected | ms/page (median) |")
+    print("|---|---|---|---|")
+    for name, part in (("dev (fitted)", "dev"), ("TEST (held out)", "test")):
+        pages = load_headlines(part)
+        runs = (("text, new cleaner", run_new(pages), True), (f"text, previous cleaner ({args.baseline})",
+                run_old(old, pages), True), ("HTML, trafilatura", run_html(pages), False))
+        for label, (arts, ms), from_text in runs:
+            right = sum(bool(meta_checks(a, p.meta, from_text=from_text)["title"]) for p, a in zip(pages, arts))
+            print(f"| headlines {name}, {len(pages)}: {label} | {right / len(pages):.2f} | "
+                  f"{sum(a is None for a in arts)} | {statistics.median(ms):.1f} |")
     return 0
 
 

@@ -3,7 +3,8 @@
     python bench/train_cleaner.py [--show title|date|date_wrong|authors|publisher]
 
 Training pages: the "dev" part of tests/corpora/split.json for aeb-dev and readability (never the sealed "test"
-part), plus the five seeds with their hand-written bodies. A line's label is whether most of its word 4-grams are in
+part), plus the five seeds with their hand-written bodies, plus the "dev" part of tests/corpora/headlines/ (pages
+with a labelled headline and no labelled body: they teach the headline model only). A line's label is whether most of its word 4-grams are in
 the gold body. scikit-learn fits boosted trees (a first body model over line features, a second one reading the first one's
 scores over the whole page, and the headline model); the run time walks the exported arrays with numpy.
 The file records the sha256 of the training data and the cross-validated figures (GroupKFold by site: each page is
@@ -25,16 +26,17 @@ sys.path.insert(0, str(ROOT))
 
 from qa import clean_lines as cl  # noqa: E402
 from qa.clean import clean_text  # noqa: E402
-from qa.clean_eval import body_score, load_corpus, meta_checks, norm_title, page_score  # noqa: E402
+from qa.clean_eval import body_score, load_corpus, load_headlines, meta_checks, norm_title, page_score  # noqa: E402
 from qa.clean_model import (  # noqa: E402
     CARD_FILE, CONTEXT_EXTRA, MODEL_FILE, TITLE_EXTRA, TREE_ARRAYS, LineModel, Trees, context_features, title_features,
 )
 
-VERSION = "4"
+VERSION = "5"
 THRESHOLD = 0.45
 TITLE_THRESHOLD = 0.005
 TREES, DEPTH, RATE = 200, 5, 0.08
 CONTEXT_TREES, CONTEXT_DEPTH = 150, 4
+TITLE_TREES, TITLE_RATE = 200, 0.04
 # The seeds are the folder this tool ships with: their five pages weigh as much as 25 corpus pages.
 SEED_WEIGHT = 15.0
 FOLDS = 5
@@ -71,9 +73,14 @@ def seed_meta(expected: dict) -> dict:
             "publisher_in_text": expected["publisher"]}
 
 
-def training_pages() -> list[tuple[str, str, str, str, str, str | None, dict]]:
-    """(corpus, id, site, scrape, gold body, headline as the scrape states it ("" if unlabelled), metadata labels)
-    of every page the models may learn from."""
+def headline_pages(part: str = "dev") -> list[tuple[str, str, str, str, None, str, dict]]:
+    """The pages of tests/corpora/headlines/ in `part`, as training pages with no gold body."""
+    return [(p.corpus, p.id, p.site, p.txt, None, p.meta["title_in_text"], p.meta) for p in load_headlines(part)]
+
+
+def training_pages() -> list[tuple[str, str, str, str, str | None, str | None, dict]]:
+    """(corpus, id, site, scrape, gold body (None: not labelled), headline as the scrape states it ("" if
+    unlabelled), metadata labels) of every page the models may learn from."""
     out = []
     for corpus in ("aeb-dev", "readability"):
         for p in load_corpus(corpus, "dev"):
@@ -84,13 +91,13 @@ def training_pages() -> list[tuple[str, str, str, str, str, str | None, dict]]:
         body = (expected / path.name).read_text(encoding="utf-8")
         meta = seed_meta(json.loads((expected / f"{path.stem}.json").read_text(encoding="utf-8")))
         out.append(("seeds", path.stem, "seeds", path.read_text(encoding="utf-8"), body, meta["title_in_text"], meta))
-    return out
+    return out + headline_pages()
 
 
 def data_digest(pages) -> str:
     h = hashlib.sha256()
     for corpus, pid, _site, txt, body, title, _meta in sorted(pages, key=lambda p: p[:2]):
-        for part in (corpus, pid, txt, body, str(title)):
+        for part in (corpus, pid, txt, str(body), str(title)):
             h.update(part.encode("utf-8"))
             h.update(b"\0")
     return h.hexdigest()
@@ -106,7 +113,8 @@ def featurise(pages):
         for p, (lines, bullets), rep in zip(group, parsed, repeats):
             want = norm_title(p[5])
             is_title = np.array([bool(want) and norm_title(line) == want for line in lines])
-            out[(p[0], p[1])] = (lines, cl.line_features(lines, rep, bullets), line_labels(lines, p[4]), is_title, rep)
+            labels = line_labels(lines, p[4]) if p[4] is not None else np.full(len(lines), np.nan)
+            out[(p[0], p[1])] = (lines, cl.line_features(lines, rep, bullets), labels, is_title, rep)
     return out
 
 
@@ -157,7 +165,8 @@ def fit_title(keys, feats, body):
     y = np.concatenate([feats[k][3] for k in keys])
     # Only lines the body model leaves out can be the headline at run time: fit on those alone.
     cand = np.concatenate([body[k] < THRESHOLD for k in keys])
-    m = HistGradientBoostingClassifier(max_iter=100, max_depth=4, learning_rate=0.08, random_state=0)
+    # No early stopping: its random 10% hold-out made the fit (and the figures) swing by +-0.03 with the seed.
+    m = HistGradientBoostingClassifier(max_iter=TITLE_TREES, max_depth=4, learning_rate=TITLE_RATE, early_stopping=False)
     return m.fit(x[cand], y[cand])
 
 
@@ -206,29 +215,41 @@ def cross_validate(keys, feats, groups, pages_by_key) -> tuple[dict, dict, dict]
     from); and the articles so cleaned."""
     from sklearn.model_selection import GroupKFold
 
-    folds = list(GroupKFold(n_splits=FOLDS).split(np.arange(len(keys)), groups=[groups[k] for k in keys]))
+    def split(ks):
+        return list(GroupKFold(n_splits=FOLDS).split(np.arange(len(ks)), groups=[groups[k] for k in ks]))
+
+    # Pages with a gold body are folded as before; the headline-only pages get folds of their own, paired with them.
+    with_body = [k for k in keys if pages_by_key[k][4] is not None]
+    title_only = [k for k in keys if pages_by_key[k][4] is None]
+    folds = [([with_body[i] for i in tr], [with_body[i] for i in te]) for tr, te in split(with_body)]
+    if title_only:
+        folds = [(tr + [title_only[i] for i in htr], te + [title_only[i] for i in hte])
+                 for (tr, te), (htr, hte) in zip(folds, split(title_only))]
     first_oof, body_models, articles = {}, [], {}
     for tr, te in folds:
-        body_m = fit([keys[i] for i in tr], feats)
+        body_m = fit([k for k in tr if pages_by_key[k][4] is not None], feats)
         body_models.append(body_m)
-        for i in te:
-            x = feats[keys[i]][1]
-            first_oof[keys[i]] = body_m.predict_proba(x)[:, 1] if len(x) else np.zeros(0)
+        for k in te:
+            x = feats[k][1]
+            first_oof[k] = body_m.predict_proba(x)[:, 1] if len(x) else np.zeros(0)
     for (tr, te), body_m in zip(folds, body_models):
-        train = [keys[i] for i in tr]
+        train = [k for k in tr if pages_by_key[k][4] is not None]
         context_m = fit_context(train, feats, first_scores(train, feats, groups, FOLDS - 1))
-        labelled = [k for k in train if pages_by_key[k][5] != ""]
+        labelled = [k for k in tr if pages_by_key[k][5] != ""]
         model = line_model(body_m, fit_title(labelled, feats, first_oof), context_m)
-        for i in te:
-            k = keys[i]
+        for k in te:
             c = clean_text(pages_by_key[k][3], k[1], repeats=feats[k][4], model=model)
             articles[k] = c.article if c else None
     out = {}
     for corpus in sorted({k[0] for k in keys}):
         ks = [k for k in keys if k[0] == corpus]
-        s = body_score([page_score(articles[k].text if articles[k] else None, pages_by_key[k][4]) for k in ks])
         checks = [meta_checks(articles[k], pages_by_key[k][6], from_text=True) for k in ks]
         checks = [c for c in checks if c["title"] is not None]
+        if pages_by_key[ks[0]][4] is None:  # headline-only pages: only the title is scored
+            out[corpus] = {"pages": len(ks), "rejected": sum(articles[k] is None for k in ks),
+                           "title_accuracy": round(sum(c["title"] for c in checks) / len(checks), 4)}
+            continue
+        s = body_score([page_score(articles[k].text if articles[k] else None, pages_by_key[k][4]) for k in ks])
         out[corpus] = {"f1": round(s.f1, 4), "precision": round(s.precision, 4), "recall": round(s.recall, 4),
                        "pages": s.pages, "rejected": sum(articles[k] is None for k in ks),
                        "labelled_pages": len(checks)}
@@ -269,8 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     if show:
         show_misses(show, keys, pages_by_key, articles)
         return 0
-    body, body_base, body_depth = export(fit(keys, feats))
-    context, context_base, context_depth = export(fit_context(keys, feats, first_oof))
+    with_body = [k for k in keys if pages_by_key[k][4] is not None]
+    body, body_base, body_depth = export(fit(with_body, feats))
+    context, context_base, context_depth = export(fit_context(with_body, feats, first_oof))
     title, title_base, title_depth = export(fit_title([k for k in keys if pages_by_key[k][5] != ""], feats, first_oof))
     card = {
         "version": VERSION,
@@ -293,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {MODEL_FILE.relative_to(ROOT)} and its card (training data sha256 {card['training_data_sha256'][:16]}...)")
     print("leave-site-out figures (training pages, each cleaned by models that never saw its site):")
     for corpus, s in cv.items():
+        if "f1" not in s:
+            print(f"  {corpus:12} title {s['title_accuracy']}  rejected {s['rejected']}  ({s['pages']} pages, headline only)")
+            continue
         meta = "  ".join(f"{f} {s[f'{f}_accuracy' if f != 'date_wrong' else 'date_wrong_share']}" for f in META_FIELDS)
         print(f"  {corpus:12} F1 {s['f1']:.3f}  P {s['precision']:.3f}  R {s['recall']:.3f}  rejected {s['rejected']}"
               f"  ({s['pages']} pages)  {meta}")

@@ -17,6 +17,7 @@ import numpy as np
 from . import config
 from .clean_lines import CJK, collection_repeats, is_comment_header, is_terminal, line_features, page_lines, stopwords
 from .clean_lines import line_key as _key
+from .clean_lines import reads_as_trail
 from .clean_lines import norm_line as _norm_line
 from .clean_lines import words as _words
 from .clean_model import LineModel, load_model
@@ -461,6 +462,8 @@ def cleaner_version() -> str:
 
 BYLINE_MAX_WORDS = 8  # a kept line this short that reads as "By <names>" is the byline, not text
 MIN_BODY_WORDS = 15  # less kept text than this is not an article
+HEADLINE_MIN_WORDS = 3  # a line at the end of the picked one must be this long to be the headline...
+HEADLINE_MIN_CJK = 5  # ...or hold this many CJK characters
 RESCUE_SHARE = 0.5
 
 
@@ -471,6 +474,24 @@ def _size(lines) -> int:
         cjk = len(CJK.findall(line))
         total += len(_words(CJK.sub(" ", line))) + cjk // 2
     return total
+
+
+def _headline_inside(lines: list[str], at: int) -> int:
+    """The line that is the headline when the picked line holds it behind a breadcrumb trail or section label
+    ("Home News Business Ascom announces ...", "Africa|United States to ..."): another line of the page that is the
+    picked line's end, long enough not to match by chance, with a trail before it (`reads_as_trail`); the longest
+    such wins. (Never a line that is the picked line's start or end behind other words: headlines often start with a
+    tag that is a line of its own, "16-inch MacBook Pro" before "16-inch MacBook Pro review: ...".)"""
+    picked = " ".join(lines[at].split()).casefold()
+    best, best_len = at, 0
+    for i, line in enumerate(lines):
+        other = " ".join(line.split()).casefold()
+        if i == at or len(other) <= best_len or len(other) >= len(picked) or not picked.endswith(other):
+            continue
+        long_enough = len(_words(line)) >= HEADLINE_MIN_WORDS or len(CJK.findall(line)) >= HEADLINE_MIN_CJK
+        if long_enough and reads_as_trail(picked[: -len(other)]):
+            best, best_len = i, len(other)
+    return best
 
 
 def _line_verdicts(
@@ -488,6 +509,8 @@ def _line_verdicts(
     # headline, once picked, is not body either.
     title_p = np.where(first >= model.threshold, 0.0, model.title_proba(lines, x, first))
     title_at = int(np.argmax(title_p)) if len(title_p) and title_p.max() >= model.title_threshold else None
+    if title_at is not None:
+        title_at = _headline_inside(lines, title_at)
     verdicts = []
     for line, p, rep in zip(lines, proba.tolist(), repeats):
         if _CREDIT_LINE.match(line):

@@ -75,6 +75,14 @@ def norm_line(line: str) -> str:
     return _BULLET.sub("", line)
 
 
+def reads_as_trail(prefix: str) -> bool:
+    """Whether text glued before a headline on one line is a breadcrumb trail or section label: it ends in a trail
+    separator ("News > 2015 >", "Africa|"), runs into the headline without a space ("HomeLatest News"), or starts
+    with a navigation word ("Home News Business")."""
+    text = prefix.rstrip()
+    return bool(text) and (text[-1] in "|>»›·/→" or prefix[-1].isalnum() or bool(_CHROME.match(text)))
+
+
 def line_key(line: str) -> str:
     """Comparison key: letters and digits only, lower case."""
     return re.sub(r"[\W_]+", "", line.lower())

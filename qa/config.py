@@ -19,7 +19,7 @@ MODEL_DIM = 384
 MODEL_MAX_TOKENS = 256
 MODEL_VOCAB = 30522
 
-CLEANER_VERSION = "4"
+CLEANER_VERSION = "5"
 CHUNKER_VERSION = "1"
 INDEX_FORMAT = 2  # 2: one ONNX Runtime encoder (recorded in the manifest), int8 token store of content wordpieces
 

@@ -190,3 +190,26 @@ def test_second_body_model_reads_the_block_that_stands_out_and_never_pulls_in_a_
     final = model.body_proba(x, sure_not)
     low = sure_not < CONTEXT_GATE
     assert np.all(final[low] <= sure_not[low])
+
+
+@pytest.mark.parametrize(
+    "picked, expected",
+    [
+        ("Home | World | Lake levels fall to a ten-year low", "Lake levels fall to a ten-year low"),  # trail separator
+        ("HomeLatest NewsLake levels fall to a ten-year low", "Lake levels fall to a ten-year low"),  # glued trail
+        ("Home News Local News Lake levels fall to a ten-year low", "Lake levels fall to a ten-year low"),  # nav word
+        ("Lake report: Lake levels fall to a ten-year low", None),  # a headline's own lead-in, not a trail
+        ("Water authority's Lake levels fall to a ten-year low", None),  # plain words before it
+        ("Home | Fall", None),  # too short to be the headline by chance
+    ],
+)
+def test_headline_held_behind_a_breadcrumb_trail_is_the_headline_line(picked, expected):
+    from qa.clean import _headline_inside
+
+    lines = ["Menu", picked, "By Jane Example", "Lake levels fall to a ten-year low", "Fall", "Text of the story."]
+    at = _headline_inside(lines, 1)
+    assert lines[at] == (expected or picked)
+    # A headline that starts with a line of its own (a tag, a product name) keeps its full text.
+    tagged = ["Lake levels", "Lake levels fall to a ten-year low, the authority says", "Text of the story."]
+    assert _headline_inside(tagged, 1) == 1
+
