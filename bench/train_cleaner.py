@@ -4,8 +4,8 @@
 
 Training pages: the "dev" part of tests/corpora/split.json for aeb-dev and readability (never the sealed "test"
 part), plus the five seeds with their hand-written bodies, plus the "dev" part of tests/corpora/headlines/ (pages
-with a labelled headline and no labelled body: they teach the headline model only). A line's label is whether most of its word 4-grams are in
-the gold body. scikit-learn fits boosted trees (a first body model over line features, a second one reading the first one's
+with a labelled headline and no labelled body: they teach the headline model only). A line's label is whether most
+of its word 4-grams are in the gold body. scikit-learn fits boosted trees (a first body model over line features, a second one reading the first one's
 scores over the whole page, and the headline model); the run time walks the exported arrays with numpy.
 The file records the sha256 of the training data and the cross-validated figures (GroupKFold by site: each page is
 cleaned by `qa.clean.clean_text` with models that never saw its site, and scored on body and metadata).

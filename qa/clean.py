@@ -478,10 +478,10 @@ def _size(lines) -> int:
 
 def _headline_inside(lines: list[str], at: int) -> int:
     """The line that is the headline when the picked line holds it behind a breadcrumb trail or section label
-    ("Home News Business Ascom announces ...", "Africa|United States to ..."): another line of the page that is the
-    picked line's end, long enough not to match by chance, with a trail before it (`reads_as_trail`); the longest
-    such wins. (Never a line that is the picked line's start or end behind other words: headlines often start with a
-    tag that is a line of its own, "16-inch MacBook Pro" before "16-inch MacBook Pro review: ...".)"""
+    ("Home News Business <headline>", "World|<headline>"): another line of the page that is the picked line's end,
+    long enough not to match by chance, with a trail before it (`reads_as_trail`); the longest such wins. (Never a
+    line that is the picked line's start, or its end behind plain words: headlines often start with a tag or product
+    name that is a line of its own, "New Phone" above "New Phone review: ...".)"""
     picked = " ".join(lines[at].split()).casefold()
     best, best_len = at, 0
     for i, line in enumerate(lines):
