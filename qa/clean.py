@@ -482,10 +482,10 @@ def _headline_inside(lines: list[str], at: int) -> int:
     long enough not to match by chance, with a trail before it (`reads_as_trail`); the longest such wins. (Never a
     line that is the picked line's start, or its end behind plain words: headlines often start with a tag or product
     name that is a line of its own, "New Phone" above "New Phone review: ...".)"""
-    picked = " ".join(lines[at].split()).casefold()
+    picked = lines[at].casefold()  # page_lines has already collapsed whitespace
     best, best_len = at, 0
     for i, line in enumerate(lines):
-        other = " ".join(line.split()).casefold()
+        other = line.casefold()
         if i == at or len(other) <= best_len or len(other) >= len(picked) or not picked.endswith(other):
             continue
         long_enough = len(_words(line)) >= HEADLINE_MIN_WORDS or len(CJK.findall(line)) >= HEADLINE_MIN_CJK

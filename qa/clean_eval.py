@@ -149,10 +149,11 @@ def load_headlines(part: str = "dev", *, root: Path = CORPORA_DIR) -> list[Page]
     folder = root / "headlines"
     rows = [json.loads(line) for line in (folder / "meta.jsonl").read_text(encoding="utf-8").splitlines() if line]
     rows = [r for r in rows if part == "all" or r["part"] == part]
+    wanted = {r["id"] for r in rows}
     html = {}
     with tarfile.open(folder / "html.tar.xz") as tar:
         for m in tar.getmembers():
-            if m.isfile():
+            if m.isfile() and Path(m.name).stem in wanted:
                 html[Path(m.name).stem] = tar.extractfile(m).read().decode("utf-8", "replace")
     return [Page("headlines", r["id"], r["site"], (folder / "txt" / f"{r['id']}.txt").read_text(encoding="utf-8"),
                  html.get(r["id"], ""), "", {"title_in_text": r["title_in_text"], "title": r["title"]}) for r in rows]
