@@ -52,7 +52,7 @@ def _run(args) -> int:
     from qa import builder
     from qa.embed import encoder_identity
     from qa.index import load_index, text_hash, write_index
-    from qa.tokens import TokenBlock
+    from qa.tokens import TokenBlock, codec
 
     sys.path.insert(0, str(ROOT / "bench"))
     import scale
@@ -71,7 +71,7 @@ def _run(args) -> int:
 
     lengths = np.array([max(1, int(0.7 * len(c.text.split()))) for c in chunks], np.int64)
     n_tok = int(lengths.sum())
-    block = TokenBlock(rng.integers(-127, 128, (n_tok, 384), dtype=np.int8), rng.integers(1000, 30000, n_tok).astype(np.uint16),
+    block = TokenBlock(rng.integers(0, 256, (n_tok, codec().m), dtype=np.uint8), rng.integers(1000, 30000, n_tok).astype(np.uint16),
                        np.zeros((n_tok, 2), np.uint16), lengths)
     t = time.perf_counter()
     write_index(args.index, synth, chunks, unit(len(chunks)), {a.doc_id: text_hash(a) for a in synth},

@@ -41,7 +41,7 @@ def timed(fn, items) -> list[float]:
 
 
 def tokens_in_collection(sidecar, rng, rounds: int = 50, per_query: int = 30) -> dict:
-    """Store every passage's int8 token codes in a scratch collection and fetch a query's worth by primary key."""
+    """Store every passage's token codes in a scratch collection and fetch a query's worth by primary key."""
     from pymilvus import DataType, MilvusClient
 
     from qa.index import load_index
@@ -74,7 +74,7 @@ def tokens_in_collection(sidecar, rng, rounds: int = 50, per_query: int = 30) ->
 
     def fetch(r):
         got = client.get("tokens", ids=[int(x) for x in r], output_fields=["tokens"])
-        return [np.frombuffer(zlib.decompress(base64.b64decode(g["tokens"])), np.int8) for g in got if g["tokens"]]
+        return [np.frombuffer(zlib.decompress(base64.b64decode(g["tokens"])), np.uint8) for g in got if g["tokens"]]
 
     remote = timed(fetch, picks)
     beside = timed(ix.tokens.gather, picks)
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|")
     print(f"| in the collection (zlib + base64 VARCHAR; {tok['over_limit']} passages over the 64 KB limit) "
           f"| {tok['kb_a_passage']:.1f} KB | {pct(tok['in_collection'])} |")
-    print(f"| beside it (int8, memory-mapped) | {mil.manifest['files']['token_codes.npy']['size'] / len(mil.chunks) / 1024:.1f} KB "
+    print(f"| beside it (memory-mapped) | {mil.manifest['files']['token_codes.npy']['size'] / len(mil.chunks) / 1024:.1f} KB "
           f"| {pct(tok['beside'])} |")
     milvus_index.release(milvus_index.parse(uri))
 

@@ -193,12 +193,12 @@ def build(n: int, work: Path) -> dict:
         rows = first[sentences[s : s + 200_000, 0]]
         sent_vecs[s : s + 200_000] = synth.around(vectors[rows], 0.5, rng)
     # token vectors: noisy copies of the passage vector, as many as a passage's content wordpieces (~0.7 a word).
-    # The int8 codes go straight into a memory-mapped file: at 1M passages they are ~21 GB, more than this RAM.
+    # The codes go straight into a memory-mapped file: at 1M passages they are ~10 GB, close to this RAM.
     from qa.tokens import TokenBlock, codec
 
     lengths = np.array([int(0.7 * len(c.text.split())) for c in chunks], np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    codes = np.lib.format.open_memmap(work / "token_codes.tmp.npy", "w+", np.int8, (int(offsets[-1]), codec().m))
+    codes = np.lib.format.open_memmap(work / "token_codes.tmp.npy", "w+", np.uint8, (int(offsets[-1]), codec().m))
     for lo in range(0, len(chunks), 20_000):
         hi = min(lo + 20_000, len(chunks))
         n_tok = int(offsets[hi] - offsets[lo])

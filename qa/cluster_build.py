@@ -197,7 +197,7 @@ class RayRunner:
     def encode(self, items: list[tuple[list[str], list[str]]]):
         """(passage texts, sentence texts) per article -> one qa.builder._Encoded per article, by the actor pool."""
         from .builder import _Encoded
-        from .tokens import TokenBlock
+        from .tokens import TokenBlock, codec
 
         if not items:
             return []
@@ -225,7 +225,7 @@ class RayRunner:
             _Encoded(
                 arr(r["vectors"], np.float32, dim),
                 arr(r["sentence_vectors"], np.float32, dim),
-                TokenBlock(arr(r["codes"], np.int8, dim), arr(r["ids"], np.int64), arr(r["spans"], np.int64, 2), arr(r["lengths"], np.int64)),
+                TokenBlock(arr(r["codes"], np.uint8, codec().m), arr(r["ids"], np.int64), arr(r["spans"], np.int64, 2), arr(r["lengths"], np.int64)),
             )
             for r in rows
         ]

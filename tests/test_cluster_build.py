@@ -52,7 +52,7 @@ def serial(folder, tmp_path_factory):
 
 
 def assert_same_index(a, b):
-    """Same articles, passages, sentences and token ids/spans; vectors within float tolerance, codes within a step."""
+    """Same articles, passages, sentences and token ids/spans; vectors within float tolerance, token codes all but equal."""
     assert a.order == b.order
     assert a.articles == b.articles
     assert [(c.chunk_id, c.doc_id, c.start, c.end, c.text) for c in a.chunks] == [
@@ -64,8 +64,10 @@ def assert_same_index(a, b):
     np.testing.assert_array_equal(a.tokens.offsets, b.tokens.offsets)
     np.testing.assert_array_equal(a.tokens.ids, b.tokens.ids)
     np.testing.assert_array_equal(a.tokens.spans, b.tokens.spans)
-    step = np.abs(np.asarray(a.tokens.codes, np.int16) - np.asarray(b.tokens.codes, np.int16))
-    assert step.max() <= 1
+    # a float-level difference may move a pair of dimensions to the neighbouring centroid, nothing more
+    assert np.mean(np.asarray(a.tokens.codes) == np.asarray(b.tokens.codes)) >= 0.99
+    va, vb = a.tokens.gather(np.arange(len(a.chunks)))[0], b.tokens.gather(np.arange(len(b.chunks)))[0]
+    assert np.sum(va * vb, axis=1).min() >= 0.99
     assert a.manifest["articles"] == b.manifest["articles"]
     assert a.manifest["encoder"] == b.manifest["encoder"]
 
