@@ -193,7 +193,7 @@ def build(n: int, work: Path) -> dict:
         rows = first[sentences[s : s + 200_000, 0]]
         sent_vecs[s : s + 200_000] = synth.around(vectors[rows], 0.5, rng)
     # token vectors: noisy copies of the passage vector, as many as a passage's content wordpieces (~0.7 a word).
-    # The codes go straight into a memory-mapped file: at 1M passages they are ~10 GB, close to this RAM.
+    # The codes go straight into a memory-mapped file: at 1M passages they are ~11 GB, half this RAM.
     from qa.tokens import TokenBlock, codec
 
     lengths = np.array([int(0.7 * len(c.text.split())) for c in chunks], np.int64)

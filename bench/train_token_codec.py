@@ -32,7 +32,8 @@ from qa.clean import clean_folder  # noqa: E402
 from qa.tokens import CODEBOOK_FILE, PQCodec  # noqa: E402
 
 TRAIN_DIR = ROOT / "tests" / "corpora" / "headlines" / "txt"
-SUB_QUANTISERS = 192  # 2 dimensions each; 96 (4 each) lost two of 70 seed questions at hit@1 (README, the token store)
+# 2 dimensions each; 96 (4 each) lost two of the seeds' 70 holdout/blind questions at hit@1 (README, token store)
+SUB_QUANTISERS = 192
 MAX_POINTS = 200_000
 
 
@@ -44,7 +45,8 @@ def passages(folder: Path) -> list[str]:
     return out
 
 
-def fit(texts: list[str]) -> np.ndarray:
+def fit(texts: list[str]) -> tuple[np.ndarray, int]:
+    """The codebook's centroids (sub-quantisers, 256, sub-dimension) and how many token vectors the texts gave."""
     import faiss
 
     states = embed.encode_passages(texts).states

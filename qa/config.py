@@ -21,7 +21,8 @@ MODEL_VOCAB = 30522
 
 CLEANER_VERSION = "5"
 CHUNKER_VERSION = "1"
-INDEX_FORMAT = 2  # 2: one ONNX Runtime encoder (recorded in the manifest), token store of content wordpieces (its codec in the manifest)
+# 2: one ONNX Runtime encoder (recorded in the manifest), token store of content wordpieces (its codec in the manifest)
+INDEX_FORMAT = 2
 
 # Passages: a few whole sentences, well under the model's 256-token window.
 CHUNK_TARGET_WORDS = int(os.environ.get("QA_CHUNK_TARGET_WORDS", "70"))
@@ -70,5 +71,5 @@ def seeds_dir(override: str | os.PathLike | None = None) -> Path:
 # fitted values live in qa/fitted.json (bench/tune.py writes it).
 MAX_K = 100
 
-# Late interaction: contextual vectors of every passage's content wordpieces are stored (192 bytes a token, ~10 KB a passage,
-# qa/tokens.py) and used to rerank candidates by IDF-weighted MaxSim, at any index size.
+# Late interaction: contextual vectors of every passage's content wordpieces are stored (192 bytes a token,
+# ~10 KB a passage, qa/tokens.py) and used to rerank candidates by IDF-weighted MaxSim, at any index size.

@@ -2,12 +2,13 @@
 quantisation), memory-mapped."""
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from .onnx_runtime import file_sha256
 
 TOKEN_CODES = "token_codes.npy"  # uint8 (tokens, m): each kept token's product-quantisation code
 TOKEN_IDS = "token_ids.npy"  # uint16 (tokens,): their wordpiece ids
@@ -24,8 +25,8 @@ class PQCodec:
     """A unit token vector as 192 bytes: product quantisation over pairs of dimensions, each pair replaced by the
     nearest of 256 centroids fitted once on text no question set asks about (bench/train_token_codec.py). Half the
     bytes of int8 per dimension, cosine to the original ~0.996, and `qa eval` within a question of int8 on every
-    set; 96 or 128 bytes (cosine 0.955 / 0.98) lost two of the seeds' 70 questions at hit@1 (README, the token
-    store). Decoding renormalises."""
+    set; 96 or 128 bytes (cosine 0.955 / 0.98) lost two of the seeds' 70 holdout and blind questions at hit@1
+    (README, the token store). Decoding renormalises."""
 
     def __init__(self, centroids: np.ndarray, trained_on: str = ""):
         c = np.ascontiguousarray(centroids, dtype=np.float32)
@@ -77,7 +78,7 @@ def codec() -> PQCodec:
 
 @lru_cache(maxsize=1)
 def _codebook_sha256() -> str:
-    return hashlib.sha256(CODEBOOK_FILE.read_bytes()).hexdigest()
+    return file_sha256(CODEBOOK_FILE)
 
 
 def settings() -> dict[str, str | int]:
@@ -98,7 +99,8 @@ class TokenBlock:
     @classmethod
     def empty(cls) -> TokenBlock:
         m = codec().m
-        return cls(np.zeros((0, m), np.uint8), np.zeros(0, np.uint16), np.zeros((0, 2), np.int64), np.zeros(0, np.int64))
+        return cls(np.zeros((0, m), np.uint8), np.zeros(0, np.uint16), np.zeros((0, 2), np.int64),
+                   np.zeros(0, np.int64))
 
     @cached_property
     def offsets(self) -> np.ndarray:

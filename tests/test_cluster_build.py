@@ -52,7 +52,8 @@ def serial(folder, tmp_path_factory):
 
 
 def assert_same_index(a, b):
-    """Same articles, passages, sentences and token ids/spans; vectors within float tolerance, token codes all but equal."""
+    """Same articles, passages, sentences and token ids/spans; vectors within float tolerance, token codes all but
+    equal."""
     assert a.order == b.order
     assert a.articles == b.articles
     assert [(c.chunk_id, c.doc_id, c.start, c.end, c.text) for c in a.chunks] == [
