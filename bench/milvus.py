@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|")
     print(f"| in the collection (zlib + base64 VARCHAR; {tok['over_limit']} passages over the 64 KB limit) "
           f"| {tok['kb_a_passage']:.1f} KB | {pct(tok['in_collection'])} |")
-    print(f"| beside it (memory-mapped) | {mil.manifest['files']['token_codes.npy']['size'] / len(mil.chunks) / 1024:.1f} KB "
+    print(f"| beside it (memory-mapped) | {mil.manifest['files']['token_codes.u8']['size'] / len(mil.chunks) / 1024:.1f} KB "
           f"| {pct(tok['beside'])} |")
     milvus_index.release(milvus_index.parse(uri))
 

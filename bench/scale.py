@@ -476,9 +476,9 @@ def main() -> None:
     b, m = rows[-1]
     n = b["passages"]
     per = {
-        "vectors.npy": b["bytes"]["vectors.npy"],
+        "vectors.f32": b["bytes"]["vectors.f32"],
         "index.faiss": b["bytes"]["index.faiss"],
-        "sentence vectors": b["bytes"]["sentence_vectors.npy"] + b["bytes"]["sentences.npy"],
+        "sentence vectors": b["bytes"]["sentence_vectors.f32"] + b["bytes"]["sentences.i64"],
         "BM25": sum(v for k, v in b["bytes"].items() if k.startswith("bm25/")),
         "passage + article text": b["bytes"]["passages.jsonl"] + b["bytes"]["articles.jsonl"],
         "token store": sum(v for k, v in b["bytes"].items() if k.startswith("token_")),

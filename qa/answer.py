@@ -92,7 +92,8 @@ def _best_sentence(
         doc_id = index.chunks[h.row].doc_id
         text = index.articles[doc_id].text
         # the shown span may be the passage merged with a neighbour: look for each sentence's tokens in either
-        rows = [r for r in (h.row - 1, h.row, h.row + 1) if 0 <= r < len(index.chunks) and index.chunks[r].doc_id == doc_id]
+        rows = [r for r in (h.row - 1, h.row, h.row + 1)
+                if 0 <= r < len(index.chunks) and index.chunk_docs[r] == index.chunk_docs[h.row]]
         per_chunk = {}
         for r in rows:
             if index.tokens is not None:
@@ -126,9 +127,10 @@ def _corpus_sample(index: LoadedIndex) -> np.ndarray:
     key = id(index)
     hit = _samples.get(key)
     if hit is None or hit[0] is not index:
-        n = len(index.chunks)
-        rows = np.unique(np.linspace(0, n - 1, min(n, SAMPLE_PASSAGES)).astype(np.int64)) if n else np.zeros(0, np.int64)
-        hit = (index, np.asarray(index.vectors[rows], dtype=np.float32))
+        live = np.arange(len(index.chunks)) if index.live is None else np.flatnonzero(index.live)
+        n = len(live)
+        pick = np.unique(np.linspace(0, n - 1, min(n, SAMPLE_PASSAGES)).astype(np.int64)) if n else np.zeros(0, np.int64)
+        hit = (index, np.asarray(index.vectors[live[pick]], dtype=np.float32))
         _samples.clear()  # one index at a time is the common case; never grow without bound
         _samples[key] = hit
     return hit[1]

@@ -46,31 +46,51 @@ def terms(text: str) -> list[str]:
     return _stemmer().stemWords(words)
 
 
-def write(folder: Path, texts: Sequence[str]) -> None:
-    """Build the BM25 index over passage texts and save it (JSON + .npy, no pickles) under folder/bm25."""
+ROWS_FILE = "rows.npy"  # present when the index has deleted passages: the index row of each BM25 document
+
+
+def write(folder: Path, texts: Sequence[str], rows: np.ndarray | None = None) -> None:
+    """Build the BM25 index over passage texts and save it (JSON + .npy, no pickles) in `folder`. `rows`: the index
+    row of each text, when they are not simply 0..n-1 (an index whose deleted passages are left out)."""
     import bm25s
 
     retriever = bm25s.BM25()
     retriever.index(tokenize(texts) if texts else [[]], show_progress=False)
-    retriever.save(str(folder / BM25_DIR))
+    retriever.save(str(folder))
+    if rows is not None:
+        if len(rows) != len(texts):
+            raise ValueError(f"{len(rows)} rows for {len(texts)} BM25 documents")
+        np.save(folder / ROWS_FILE, np.asarray(rows, dtype=np.int64))
 
 
 class Keyword:
-    """A loaded BM25 index."""
+    """A loaded BM25 index over an index's `n` passage rows."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, n: int):
         import bm25s
 
-        self._bm25 = bm25s.BM25.load(str(folder / BM25_DIR), mmap=False)
+        self._bm25 = bm25s.BM25.load(str(folder), mmap=False)
         self.vocab = self._bm25.vocab_dict
+        self.n = n
+        rows_file = folder / ROWS_FILE
+        self.rows = np.load(rows_file, allow_pickle=False) if rows_file.exists() else None
+        docs = self._bm25.scores["num_docs"]
+        if (self.rows is None and docs != max(n, 1)) or (self.rows is not None and (len(self.rows) != docs or (
+                len(self.rows) and (self.rows.min() < 0 or self.rows.max() >= n)))):
+            raise ValueError(f"the BM25 index holds {docs} documents for {n} passages")
 
     def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every passage for the query (zeros when no query term is in the vocabulary)."""
+        """BM25 score of every passage row for the query (zeros when no query term is in the vocabulary, and for
+        deleted passages)."""
         tokens = [t for t in terms(query) if t in self.vocab]
-        n = self._bm25.scores["num_docs"]
-        if not tokens:
-            return np.zeros(n, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+        if not tokens or not self.n:
+            return np.zeros(self.n, dtype=np.float32)
+        s = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+        if self.rows is None:
+            return s
+        full = np.zeros(self.n, dtype=np.float32)
+        full[self.rows] = s
+        return full
 
     def idf(self, token: str) -> float:
         """Inverse document frequency of a stemmed token (0 when unknown)."""

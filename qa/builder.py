@@ -10,10 +10,10 @@ import numpy as np
 
 from . import config, tokens
 from .chunk import chunk_article, split_sentences
-from .clean import clean_collection, cleaner_version, list_seed_files, read_seed
+from .clean import CleanCache, clean_collection, cleaner_version, list_seed_files, read_seed
 from .embed import encoder_identity
 from .errors import BuildError, BuildLockedError, IndexError_
-from .index import LoadedIndex, chunker_settings, load_index, text_hash, write_index
+from .index import LoadedIndex, NeedsRewrite, chunker_settings, load_index, text_hash, update_index, write_index
 from .tokens import TokenBlock
 from .types import Article, BuildReport, Chunk, Skipped
 
@@ -95,21 +95,21 @@ def _previous_index(out: Path) -> LoadedIndex | None:
     return None
 
 
-def _reusable(old: LoadedIndex) -> dict[str, tuple[list[str], _Encoded]]:
-    """What the previous index holds for each article, by the hash of its cleaned text."""
-    rows: dict[str, list[int]] = {}
-    for i, c in enumerate(old.chunks):
-        rows.setdefault(c.doc_id, []).append(i)
+def _reusable(old: LoadedIndex, wanted: set[str] | None = None) -> dict[str, tuple[list[str], _Encoded]]:
+    """What the previous index holds for each live article (or only those whose text hash is in `wanted`), by the
+    hash of its cleaned text."""
     out = {}
-    for n, doc_id in enumerate(old.order):
-        if doc_id not in rows:
+    for doc_id, n in old.doc_numbers.items():
+        h = old.manifest["articles"][doc_id]["text_sha256"]
+        if wanted is not None and h not in wanted:
             continue
-        r = rows[doc_id]
-        # sentences are stored in article order
-        lo, hi = np.searchsorted(old.sentences[:, 0], [n, n + 1])
-        out[text_hash(old.articles[doc_id])] = (
+        # passages and sentences are stored in article record order
+        lo, hi = np.searchsorted(old.chunk_docs, [n, n + 1])
+        r = list(range(int(lo), int(hi)))
+        slo, shi = np.searchsorted(old.sentences[:, 0], [n, n + 1])
+        out[h] = (
             [old.chunks[i].text for i in r],
-            _Encoded(np.asarray(old.vectors[r]), np.asarray(old.sentence_vectors[lo:hi]), old.tokens.block(r)),
+            _Encoded(np.asarray(old.vectors[r]), np.asarray(old.sentence_vectors[slo:shi]), old.tokens.block(r)),
         )
     return out
 
@@ -215,8 +215,12 @@ def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool
     target = config.index_target(index_dir)
     if isinstance(target, str):
         return _build_milvus(target, seeds_dir, force, progress, t0, ray)
+    return _build_folder(seeds_dir, target, force, progress, ray, t0, append=True)
+
+
+def _build_folder(seeds_dir, out: Path, force: bool, progress: bool, ray, t0: float, append: bool) -> BuildReport:
+    """`build` into a folder. `append`: an update may append to the previous index instead of re-writing it."""
     seeds = config.seeds_dir(seeds_dir)
-    out = target
     paths, skipped = _seed_paths(seeds)
     if ray is None:
         runner = _Serial(progress)
@@ -225,15 +229,17 @@ def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool
 
         runner = RayRunner(ray, progress)
     with runner:
-        return _build(seeds, out, paths, skipped, runner, force, progress, t0)
+        return _build(seeds, out, paths, skipped, runner, force, progress, t0, append)
 
 
 def _build(seeds: Path, out: Path, paths: list[Path], skipped: list[Skipped], runner, force: bool, progress: bool,
-           t0: float) -> BuildReport:
+           t0: float, append: bool = True) -> BuildReport:
     from filelock import FileLock, Timeout
 
     # in this process a big folder is cleaned on every core (qa.clean); on Ray, page by page across the cluster
-    articles, bad = clean_collection(paths, progress, None if isinstance(runner, _Serial) else runner.map)
+    # pages whose cleaning depends on nothing that changed since the last build are taken from its cache
+    cache = CleanCache(out, ignore=force)
+    articles, bad = clean_collection(paths, progress, None if isinstance(runner, _Serial) else runner.map, cache)
     skipped += bad
     articles, clashes = _unique_ids(articles, seeds)
     skipped += clashes
@@ -260,23 +266,68 @@ def _build(seeds: Path, out: Path, paths: list[Path], skipped: list[Skipped], ru
     except OSError as exc:
         raise BuildError(f"Cannot write the index folder {out}: {exc.strerror or exc}. Choose another with --index.") from exc
     try:
-        old = _previous_index(out)
-        if old is not None and not force and _unchanged(old.manifest, articles, hashes):
-            return BuildReport(str(out), len(articles), old.manifest["passages"], tuple(a.doc_id for a in articles), (), tuple(skipped), time.perf_counter() - t0, False)
-        reusable = _reusable(old) if old is not None and not force and old.manifest.get("chunker") == chunker_settings() else {}
-        chunks, sentences, encoded, reused, embedded = _encode_articles(articles, reusable, runner)
-        try:
-            write_index(
-                out, articles, chunks, np.vstack([e.vectors for e in encoded]), hashes, sentences,
-                np.vstack([e.sentence_vectors for e in encoded]), TokenBlock.concat([e.tokens for e in encoded]),
-                encoder_identity(), cleaner_version=cleaner_version(),
-            )
-        except OSError as exc:
-            # Read-only folder or file system, disk full, quota: write_index has already removed its partial files.
-            raise BuildError(f"Cannot write the index folder {out}: {exc.strerror or exc}. Choose another with --index.") from exc
-        return BuildReport(str(out), len(articles), len(chunks), tuple(reused), tuple(embedded), tuple(skipped), time.perf_counter() - t0, True)
+        report = _write(out, articles, hashes, runner, skipped, force, append, t0)
+        cache.save()  # only once the index is written: a failed build leaves the folder as it was
+        return report
     finally:
         lock.release()
+
+
+def _write(out: Path, articles: list[Article], hashes: dict[str, str], runner, skipped: list[Skipped], force: bool,
+           append: bool, t0: float) -> BuildReport:
+    """Bring the index in `out` in line with the cleaned articles: nothing to do, an update, or a whole write."""
+    old = _previous_index(out)
+    if old is not None and not force and _unchanged(old.manifest, articles, hashes):
+        return BuildReport(str(out), len(articles), old.manifest["passages"], tuple(a.doc_id for a in articles), (), tuple(skipped), time.perf_counter() - t0, False)
+    compatible = old is not None and not force and old.manifest.get("chunker") == chunker_settings()
+    if compatible and append:
+        report = _update(out, old, articles, hashes, runner, skipped, t0)
+        if report is not None:
+            return report
+    reusable = _reusable(old) if compatible else {}
+    del old  # its memory maps; the full write below replaces its files
+    chunks, sentences, encoded, reused, embedded = _encode_articles(articles, reusable, runner)
+    try:
+        write_index(
+            out, articles, chunks, np.vstack([e.vectors for e in encoded]), hashes, sentences,
+            np.vstack([e.sentence_vectors for e in encoded]), TokenBlock.concat([e.tokens for e in encoded]),
+            encoder_identity(), cleaner_version=cleaner_version(),
+        )
+    except OSError as exc:
+        # Read-only folder or file system, disk full, quota: write_index has already removed its partial files.
+        raise BuildError(f"Cannot write the index folder {out}: {exc.strerror or exc}. Choose another with --index.") from exc
+    return BuildReport(str(out), len(articles), len(chunks), tuple(reused), tuple(embedded), tuple(skipped), time.perf_counter() - t0, True)
+
+
+def _update(out: Path, old: LoadedIndex, articles: list[Article], hashes: dict[str, str], runner,
+            skipped: list[Skipped], t0: float) -> BuildReport | None:
+    """Update the previous index in place (qa.index.update_index): articles whose cleaned form is unchanged keep
+    their passages, the others' are marked deleted and the new or changed ones appended. None when a whole
+    re-write is due instead: the deleted passages would pass config.COMPACT_DEAD_SHARE of the index (the re-write
+    reclaims their space), or the update cannot be appended."""
+    kept = [a.doc_id for a in articles if old.articles.get(a.doc_id) == a]
+    kept_set = set(kept)
+    added = [a for a in articles if a.doc_id not in kept_set]
+    m = old.manifest
+    dead = m["rows"] - m["passages"] + sum(m["articles"][d]["passages"] for d in old.articles if d not in kept_set)
+    if dead > config.COMPACT_DEAD_SHARE * max(m["rows"], 1):
+        return None
+    reusable = _reusable(old, {text_hash(a) for a in added})
+    chunks, sentences, encoded, reused, embedded = _encode_articles(added, reusable, runner)
+    none = np.zeros((0, config.MODEL_DIM), np.float32)
+    try:
+        manifest = update_index(
+            out, old, kept, added, chunks, np.vstack([none, *(e.vectors for e in encoded)]), hashes, sentences,
+            np.vstack([none, *(e.sentence_vectors for e in encoded)]), TokenBlock.concat([e.tokens for e in encoded]),
+            cleaner_version=cleaner_version(),
+        )
+    except NeedsRewrite as exc:
+        log.info("re-writing the index whole: %s", exc)
+        return None
+    except OSError as exc:
+        raise BuildError(f"Cannot write the index folder {out}: {exc.strerror or exc}. Choose another with --index.") from exc
+    return BuildReport(str(out), len(articles), manifest["passages"], tuple(kept + reused), tuple(embedded), tuple(skipped),
+                       time.perf_counter() - t0, True)
 
 
 def _build_milvus(uri: str, seeds_dir, force: bool, progress: bool, t0: float, ray=None) -> BuildReport:
@@ -290,7 +341,8 @@ def _build_milvus(uri: str, seeds_dir, force: bool, progress: bool, t0: float, r
         milvus = milvus_index.parse(uri)
     except ValueError as exc:
         raise BuildError(str(exc)) from exc
-    report = build(seeds_dir, milvus.sidecar, force=force, progress=progress, ray=ray)
+    # the sidecar is written whole, never appended to: the collection's rows mirror its passages one to one
+    report = _build_folder(seeds_dir, milvus.sidecar, force, progress, ray, t0, append=False)
     counts = milvus_index.sync(milvus, load_index(milvus.sidecar), force=force)
     changed = report.changed or counts["upserted"] > 0 or counts["deleted"] > 0
     return replace(report, index_dir=uri, changed=changed, seconds=time.perf_counter() - t0)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -21,7 +22,7 @@ from .clean_lines import reads_as_trail
 from .clean_lines import norm_line as _norm_line
 from .clean_lines import words as _words
 from .clean_model import LineModel, load_model
-from .types import Article, Skipped
+from .types import Article, Skipped, article_from_json, article_to_json
 
 log = logging.getLogger(__name__)
 
@@ -725,7 +726,80 @@ def _clean_locally(jobs: list[tuple[RawDoc, Any]], progress: bool) -> list[Clean
             bar.close()
 
 
-def _results(paths: list[Path], pmap=None, progress: bool = False) -> list[CleanResult]:
+class CleanCache:
+    """Pages cleaned by earlier builds, keyed by everything a page's cleaning depends on: the cleaner's version,
+    the file's name and bytes, and how often each of its lines recurs in the folder. A build re-cleans only the
+    pages whose key is new (a changed page, and the pages sharing a line whose count changed). Kept as JSON lines
+    beside the index; new entries are appended, and the file is re-written once most of it is stale. An unreadable
+    cache is only a slower build."""
+
+    FILE = "clean_cache.jsonl"
+
+    def __init__(self, folder: Path, ignore: bool = False):
+        """`ignore`: start empty (a forced build re-cleans every page), and replace the file when saved."""
+        self.path = folder / self.FILE
+        self._entries: dict[str, tuple[dict | None, str]] = {}
+        self._new: dict[str, tuple[dict | None, str]] = {}
+        self._used: set[str] = set()
+        self._lines = 0
+        if ignore:
+            self._lines = 1 << 62  # stale: the next save re-writes the file
+            return
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                for line in f:
+                    self._lines += 1
+                    try:
+                        e = json.loads(line)
+                        self._entries[e["key"]] = (e["article"], e["chrome"])
+                    except (ValueError, KeyError, TypeError):  # a line cut short by a crash
+                        continue
+        except FileNotFoundError:
+            pass
+        except (OSError, UnicodeDecodeError) as exc:
+            log.warning("ignoring the cleaning cache %s: %s", self.path, exc)
+
+    @staticmethod
+    def key(doc: RawDoc, repeats: list[int] | None) -> str:
+        h = hashlib.sha256(f"{cleaner_version()}\0{doc.path.name}\0{doc.doc_id}\0{doc.is_html}\0{doc.sha256}\0".encode())
+        h.update(",".join(map(str, repeats or ())).encode())
+        return h.hexdigest()
+
+    def get(self, key: str) -> Cleaned | None:
+        hit = self._entries.get(key)
+        if hit is None:
+            return None
+        self._used.add(key)
+        return Cleaned(article_from_json(hit[0]) if hit[0] is not None else None, hit[1])
+
+    def put(self, key: str, c: Cleaned) -> None:
+        entry = (article_to_json(c.article) if c.article is not None else None, c.chrome)
+        self._entries[key] = self._new[key] = entry
+        self._used.add(key)
+
+    def save(self) -> None:
+        """Append this build's new entries; re-write the file with only the entries this build used once more
+        than half of it is stale."""
+        rows = lambda keys: "".join(  # noqa: E731
+            json.dumps({"key": k, "article": self._entries[k][0], "chrome": self._entries[k][1]}, ensure_ascii=False) + "\n"
+            for k in keys
+        )
+        try:
+            if self._lines + len(self._new) > 2 * len(self._used):
+                tmp = self.path.with_name(f".tmp-{self.FILE}")
+                tmp.write_text(rows(sorted(self._used)), encoding="utf-8")
+                os.replace(tmp, self.path)
+                self._lines = len(self._used)
+            elif self._new:
+                with open(self.path, "a", encoding="utf-8") as f:
+                    f.write(rows(self._new))
+                self._lines += len(self._new)
+            self._new = {}
+        except OSError as exc:
+            log.warning("could not save the cleaning cache %s: %s", self.path, exc)
+
+
+def _results(paths: list[Path], pmap=None, progress: bool = False, cache: CleanCache | None = None) -> list[CleanResult]:
     """Clean every file, using the collection itself to spot site chrome; one result per path, in order.
 
     `pmap(fn, items)`, when given, applies fn to each item and returns the results in order: the per-file steps
@@ -737,7 +811,16 @@ def _results(paths: list[Path], pmap=None, progress: bool = False) -> list[Clean
     docs = [r for r in read if not isinstance(r, Skipped)]
     repeats = _collection_repeats(docs)
     jobs = [(d, repeats.get(d.doc_id)) for d in docs]
-    pages = iter(pmap(_clean_page, jobs) if pmap is not None else _clean_locally(jobs, progress))
+    keys = [CleanCache.key(d, r) for d, r in jobs] if cache is not None else []
+    done = [cache.get(k) for k in keys] if cache is not None else [None] * len(jobs)
+    todo = [j for j, c in zip(jobs, done) if c is None]
+    fresh = iter(pmap(_clean_page, todo) if pmap is not None else _clean_locally(todo, progress))
+    pages_in_order = [c if c is not None else next(fresh) for c in done]
+    if cache is not None:
+        for k, c, was in zip(keys, pages_in_order, done):
+            if was is None and c is not None:
+                cache.put(k, c)
+    pages = iter(pages_in_order)
     cleaned: dict[int, Cleaned] = {}
     reasons: dict[int, str] = {}
     seen: dict[str, str] = {}
@@ -779,11 +862,14 @@ def _results(paths: list[Path], pmap=None, progress: bool = False) -> list[Clean
     return out
 
 
-def clean_collection(paths: list[Path], progress: bool = False, pmap=None) -> tuple[list[Article], list[Skipped]]:
+def clean_collection(
+    paths: list[Path], progress: bool = False, pmap=None, cache: CleanCache | None = None
+) -> tuple[list[Article], list[Skipped]]:
     """Clean every file, using the collection itself to spot site chrome; report what was skipped and why.
 
-    A big folder is cleaned on every core; `progress` shows a bar with an ETA on stderr; `pmap`: see _results."""
-    results = _results(paths, pmap, progress)
+    A big folder is cleaned on every core; `progress` shows a bar with an ETA on stderr; `pmap`: see _results;
+    `cache`: pages cleaned by earlier builds, re-used when nothing their cleaning depends on changed."""
+    results = _results(paths, pmap, progress, cache)
     skipped = [Skipped(r.source, r.reason) for r in results if r.article is None]
     for s in skipped:
         log.info("skipped %s: %s", s.path, s.reason)

@@ -22,7 +22,7 @@ MODEL_VOCAB = 30522
 CLEANER_VERSION = "5"
 CHUNKER_VERSION = "1"
 # 2: one ONNX Runtime encoder (recorded in the manifest), token store of content wordpieces (its codec in the manifest)
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 
 # Passages: a few whole sentences, well under the model's 256-token window.
 CHUNK_TARGET_WORDS = int(os.environ.get("QA_CHUNK_TARGET_WORDS", "70"))
@@ -73,3 +73,6 @@ MAX_K = 100
 
 # Late interaction: contextual vectors of every passage's content wordpieces are stored (192 bytes a token,
 # ~10 KB a passage, qa/tokens.py) and used to rerank candidates by IDF-weighted MaxSim, at any index size.
+# An update appends new and changed articles and marks the passages they replace as deleted; once deleted passages
+# would pass this share of the index, the build re-writes it whole instead, reclaiming their space.
+COMPACT_DEAD_SHARE = 0.25

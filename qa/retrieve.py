@@ -136,7 +136,7 @@ def _allowed(index: LoadedIndex, f: Filters) -> np.ndarray | None:
     """Rows of the passages whose article passes the filters (None when there are no filters)."""
     if not f.active:
         return None
-    ok = np.ones(len(index.order), bool)
+    ok = np.ones(len(index.order), bool) if index.doc_live is None else index.doc_live.copy()
     if f.publisher:
         ok &= index.doc_publishers == index.publisher_codes.get(f.publisher, -2)  # -2: matches no article
     if f.since or f.until:
@@ -150,7 +150,7 @@ def _allowed(index: LoadedIndex, f: Filters) -> np.ndarray | None:
 
 def _subset_scores(index: LoadedIndex, q: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Inner products of the query with the given passages' vectors: in C++ over the HNSW index's own in-memory
-    copy of the vectors when it has one (no gather of the rows into a new array), else from vectors.npy."""
+    copy of the vectors when it has one (no gather of the rows into a new array), else from vectors.f32."""
     import faiss
 
     storage = faiss.downcast_index(index.faiss.storage)  # only called for HNSW indexes, which all have one
@@ -165,11 +165,20 @@ def _subset_scores(index: LoadedIndex, q: np.ndarray, rows: np.ndarray) -> np.nd
 def _dense_pool(index: LoadedIndex, qvec: np.ndarray, n: int, allowed: np.ndarray | None) -> np.ndarray:
     import faiss
 
-    n = min(n, index.faiss.ntotal if allowed is None else len(allowed))
+    live = index.faiss.ntotal if index.live is None else index.manifest["passages"]
+    n = min(n, live if allowed is None else len(allowed))
     if n <= 0:
         return np.zeros(0, np.int64)
     q = np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32)
-    if allowed is None:
+    if allowed is None and index.live is not None:  # passages an update replaced stay in the graph, unreachable
+        bits = _live_bits(index)
+        sel = faiss.IDSelectorBitmap(len(index.live), faiss.swig_ptr(bits))
+        if isinstance(index.faiss, faiss.IndexHNSW):
+            params = faiss.SearchParametersHNSW(sel=sel, efSearch=index.faiss.hnsw.efSearch)
+        else:
+            params = faiss.SearchParameters(sel=sel)
+        _, rows = index.faiss.search(q, n, params=params)
+    elif allowed is None:
         _, rows = index.faiss.search(q, n)
     elif isinstance(index.faiss, faiss.IndexHNSW):
         if len(allowed) <= FLAT_MAX_PASSAGES:
@@ -185,6 +194,19 @@ def _dense_pool(index: LoadedIndex, qvec: np.ndarray, n: int, allowed: np.ndarra
         params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
         _, rows = index.faiss.search(q, n, params=params)
     return rows[0][rows[0] >= 0]
+
+
+_bits: dict[int, tuple[LoadedIndex, np.ndarray]] = {}
+
+
+def _live_bits(index: LoadedIndex) -> np.ndarray:
+    """The live rows as the little-endian bitmap faiss's IDSelectorBitmap reads, made once per loaded index."""
+    hit = _bits.get(id(index))
+    if hit is None or hit[0] is not index:
+        hit = (index, np.packbits(index.live, bitorder="little"))
+        _bits.clear()
+        _bits[id(index)] = hit
+    return hit[1]
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:

@@ -10,12 +10,14 @@ import numpy as np
 
 from .onnx_runtime import file_sha256
 
-TOKEN_CODES = "token_codes.npy"  # uint8 (tokens, m): each kept token's product-quantisation code
-TOKEN_IDS = "token_ids.npy"  # uint16 (tokens,): their wordpiece ids
-TOKEN_SPANS = "token_spans.npy"  # uint16/uint32 (tokens, 2): their character spans within the passage
-TOKEN_OFFSETS = "token_offsets.npy"  # int64 (passages + 1,): passage i owns tokens [off[i], off[i+1])
-TOKEN_IDF = "token_idf.npy"  # float32 (vocab,): wordpiece IDF over passages
-FILES = (TOKEN_CODES, TOKEN_IDS, TOKEN_SPANS, TOKEN_OFFSETS, TOKEN_IDF)
+# The store's columns (qa.index writes them as appendable raw files):
+#   token_codes (tokens, m) uint8: each kept token's product-quantisation code
+#   token_ids (tokens,) uint16: their wordpiece ids
+#   token_spans (tokens, 2) uint16 or uint32: their character spans within the passage
+#   token_offsets (passages + 1,) int64: passage i owns tokens [off[i], off[i+1])
+# and token_df (vocab,) int64, how many live passages hold each wordpiece (its IDF is computed on load), which
+# every build re-writes.
+COLUMNS = ("token_codes", "token_ids", "token_spans", "token_offsets")
 
 
 CODEBOOK_FILE = Path(__file__).with_name("token_codec.npz")  # fitted by bench/train_token_codec.py
@@ -128,26 +130,37 @@ def compress(states: np.ndarray, ids: np.ndarray, spans: np.ndarray, lengths: np
     return TokenBlock(codec().encode(states), np.asarray(ids), np.asarray(spans), np.asarray(lengths, dtype=np.int64))
 
 
-def token_idf(ids: np.ndarray, lengths: np.ndarray, vocab_size: int) -> np.ndarray:
-    """BM25-style IDF of each wordpiece over passages (a passage counts once per wordpiece it holds)."""
+def token_df(ids: np.ndarray, lengths: np.ndarray, vocab_size: int) -> np.ndarray:
+    """How many of these passages hold each wordpiece (a passage counts once per wordpiece it holds)."""
     passage = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     pairs = np.unique(passage * vocab_size + np.asarray(ids, dtype=np.int64))
-    df = np.bincount(pairs % vocab_size, minlength=vocab_size).astype(np.float64)
-    n = max(len(lengths), 1)
+    return np.bincount(pairs % vocab_size, minlength=vocab_size).astype(np.int64)
+
+
+def idf_from_df(df: np.ndarray, passages: int) -> np.ndarray:
+    """BM25-style IDF of each wordpiece over `passages` passages."""
+    n = max(passages, 1)
+    df = np.asarray(df, dtype=np.float64)
     return np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
 
 
-def write(folder: Path, block: TokenBlock, vocab_size: int) -> None:
-    """Save the store's files into an index generation folder."""
+def token_idf(ids: np.ndarray, lengths: np.ndarray, vocab_size: int) -> np.ndarray:
+    """BM25-style IDF of each wordpiece over passages."""
+    return idf_from_df(token_df(ids, lengths, vocab_size), len(lengths))
+
+
+def columns(block: TokenBlock, vocab_size: int) -> dict[str, np.ndarray]:
+    """The store's columns for a block of passages, as qa.index writes them (offsets start at 0)."""
     if vocab_size > 1 << 16:
         raise ValueError(f"a vocabulary of {vocab_size} wordpieces does not fit the store's uint16 ids")
     spans = np.asarray(block.spans)
     span_type = np.uint16 if not len(spans) or spans.max() < 1 << 16 else np.uint32
-    np.save(folder / TOKEN_CODES, np.ascontiguousarray(block.codes, dtype=np.uint8))
-    np.save(folder / TOKEN_IDS, np.asarray(block.ids, dtype=np.uint16))
-    np.save(folder / TOKEN_SPANS, spans.astype(span_type).reshape(-1, 2))
-    np.save(folder / TOKEN_OFFSETS, block.offsets)
-    np.save(folder / TOKEN_IDF, token_idf(block.ids, block.lengths, vocab_size))
+    return {
+        "token_codes": np.ascontiguousarray(block.codes, dtype=np.uint8),
+        "token_ids": np.asarray(block.ids, dtype=np.uint16),
+        "token_spans": spans.astype(span_type).reshape(-1, 2),
+        "token_offsets": block.offsets,
+    }
 
 
 class TokenStore:
@@ -157,16 +170,10 @@ class TokenStore:
         self.codes, self.ids, self.spans, self.offsets, self.idf = codes, ids, spans, offsets, idf
         self.codec = codec()
 
-    @classmethod
-    def load(cls, folder: Path) -> TokenStore:
-        """Memory-map the store's files (raises OSError/ValueError on unreadable ones)."""
-        return cls(
-            np.load(folder / TOKEN_CODES, mmap_mode="r", allow_pickle=False),
-            np.load(folder / TOKEN_IDS, mmap_mode="r", allow_pickle=False),
-            np.load(folder / TOKEN_SPANS, mmap_mode="r", allow_pickle=False),
-            np.load(folder / TOKEN_OFFSETS, allow_pickle=False),
-            np.load(folder / TOKEN_IDF, allow_pickle=False),
-        )
+    def df(self, rows: np.ndarray, vocab_size: int) -> np.ndarray:
+        """token_df over these passages' stored tokens."""
+        block = self.block([int(r) for r in rows])
+        return token_df(block.ids, block.lengths, vocab_size)
 
     def consistent(self, passages: int) -> bool:
         n = len(self.codes)

@@ -36,6 +36,33 @@ class Article:
         return format_citation(self.title, self.publisher, self.published, self.doc_id)
 
 
+
+def article_to_json(a: Article) -> dict:
+    """An article as stored in the index (and the build's cleaning cache)."""
+    return {
+        "doc_id": a.doc_id,
+        "title": a.title,
+        "publisher": a.publisher,
+        "published": a.published.isoformat() if a.published else None,
+        "authors": list(a.authors),
+        "text": a.text,
+        "source": a.source,
+        "url": a.url,
+    }
+
+
+def article_from_json(d: dict) -> Article:
+    return Article(
+        doc_id=d["doc_id"],
+        title=d.get("title"),
+        publisher=d.get("publisher"),
+        published=date.fromisoformat(d["published"]) if d.get("published") else None,
+        authors=tuple(d.get("authors") or ()),
+        text=d["text"],
+        source=d.get("source") or "",
+        url=d.get("url") or None,
+    )
+
 @dataclass(frozen=True)
 class Chunk:
     """A passage of whole sentences: `article.text[start:end] == text`."""

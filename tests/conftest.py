@@ -46,6 +46,20 @@ The authority plans to release more water from the Kapchagay reservoir in May.
 Leave a comment
 """
 
+# a page sharing no line with the others, so adding it changes no other page's cleaning
+HARBOUR_ARTICLE = """Harbour dredging to start in spring
+
+By Sam Writer, April 2, 2023
+
+The port authority will begin dredging the old harbour in spring, its director said on Tuesday.
+
+Work is expected to take eight months and cost about four million dollars, paid from the regional budget.
+
+Ferry services will keep running during the works, although two berths will close in turn.
+
+Local fishermen welcomed the plan, saying silt had made the inner basin too shallow for larger boats.
+"""
+
 
 @pytest.fixture(scope="session", autouse=True)
 def seeds_index(tmp_path_factory) -> Path:

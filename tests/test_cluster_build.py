@@ -51,25 +51,42 @@ def serial(folder, tmp_path_factory):
     return qa.build(folder, out, force=True), load_index(out)
 
 
+def _by_article(ix) -> dict:
+    """Each live article's passages, sentences, vectors and tokens, wherever the index stores them (an update appends
+    changed articles at the end of its files)."""
+    out = {}
+    for doc_id, n in ix.doc_numbers.items():
+        rows = np.flatnonzero(ix.chunk_docs == n)
+        srows = np.flatnonzero(ix.sentences[:, 0] == n)
+        out[doc_id] = (
+            [(ix.chunks[r].chunk_id, ix.chunks[r].doc_id, ix.chunks[r].start, ix.chunks[r].end, ix.chunks[r].text) for r in rows],
+            np.asarray(ix.sentences[srows, 1:]), np.asarray(ix.vectors[rows]), np.asarray(ix.sentence_vectors[srows]),
+            ix.tokens.block(rows.tolist()),
+        )
+    return out
+
+
 def assert_same_index(a, b):
     """Same articles, passages, sentences and token ids/spans; vectors within float tolerance, token codes all but
     equal."""
-    assert a.order == b.order
+    assert list(a.articles) == list(b.articles)
     assert a.articles == b.articles
-    assert [(c.chunk_id, c.doc_id, c.start, c.end, c.text) for c in a.chunks] == [
-        (c.chunk_id, c.doc_id, c.start, c.end, c.text) for c in b.chunks
-    ]
-    np.testing.assert_array_equal(a.sentences, b.sentences)
-    np.testing.assert_allclose(a.vectors, b.vectors, atol=1e-5)
-    np.testing.assert_allclose(a.sentence_vectors, b.sentence_vectors, atol=1e-5)
-    np.testing.assert_array_equal(a.tokens.offsets, b.tokens.offsets)
-    np.testing.assert_array_equal(a.tokens.ids, b.tokens.ids)
-    np.testing.assert_array_equal(a.tokens.spans, b.tokens.spans)
-    # a float-level difference may move a pair of dimensions to the neighbouring centroid, nothing more
-    assert np.mean(np.asarray(a.tokens.codes) == np.asarray(b.tokens.codes)) >= 0.99
-    va, vb = a.tokens.gather(np.arange(len(a.chunks)))[0], b.tokens.gather(np.arange(len(b.chunks)))[0]
-    assert np.sum(va * vb, axis=1).min() >= 0.99
-    assert a.manifest["articles"] == b.manifest["articles"]
+    pa, pb = _by_article(a), _by_article(b)
+    for doc_id in a.articles:
+        (ca, sa, va, sva, ta), (cb, sb, vb, svb, tb) = pa[doc_id], pb[doc_id]
+        assert ca == cb
+        np.testing.assert_array_equal(sa, sb)
+        np.testing.assert_allclose(va, vb, atol=1e-5)
+        np.testing.assert_allclose(sva, svb, atol=1e-5)
+        np.testing.assert_array_equal(ta.lengths, tb.lengths)
+        np.testing.assert_array_equal(ta.ids, tb.ids)
+        np.testing.assert_array_equal(ta.spans, tb.spans)
+        # a float-level difference may move a pair of dimensions to the neighbouring centroid, nothing more
+        assert np.mean(ta.codes == tb.codes) >= 0.99
+        da, db = a.tokens.codec.decode(ta.codes), b.tokens.codec.decode(tb.codes)
+        assert len(da) == 0 or np.sum(da * db, axis=1).min() >= 0.99
+    strip = lambda m: {d: {k: v for k, v in e.items() if k != "number"} for d, e in m.items()}  # noqa: E731
+    assert strip(a.manifest["articles"]) == strip(b.manifest["articles"])
     assert a.manifest["encoder"] == b.manifest["encoder"]
 
 

@@ -19,7 +19,7 @@ from qa import config
 from qa.cli import main
 from qa.index import load_index
 
-from .conftest import ROOT, SEEDS
+from .conftest import HARBOUR_ARTICLE, ROOT, SEEDS
 
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))
 OLD = frozenset({"000_6870258d6367f5ae", "003_a38c060e4e498b4b", "lake"})  # tiny_seeds
@@ -55,11 +55,28 @@ def _assert_one_line_error(r, message: str) -> None:
 # Crash safety
 
 
-def test_build_killed_at_random_points_leaves_the_old_or_the_new_index(tiny_seeds, seeds_new, tiny_index, tmp_path):
+@pytest.fixture(scope="module")
+def seeds_harbour(tiny_seeds, tmp_path_factory) -> Path:
+    """tiny_seeds plus a page sharing no line with them: a build from here appends to the index in place."""
+    d = tmp_path_factory.mktemp("seeds_harbour") / "seeds"
+    shutil.copytree(tiny_seeds, d)
+    (d / "harbour.txt").write_text(HARBOUR_ARTICLE, encoding="utf-8")
+    return d
+
+
+@pytest.mark.parametrize("mode", ["whole", "update"])
+def test_build_killed_at_random_points_leaves_the_old_or_the_new_index(tiny_seeds, seeds_new, seeds_harbour, tiny_index,
+                                                                       tmp_path, mode):
+    """`whole`: forced builds, each writing a new generation. `update`: plain builds adding and deleting a page,
+    which append to the index in place (and re-write it whole once deleted passages pass a quarter of it)."""
     out = shutil.copytree(tiny_index, tmp_path / "idx")
+    NEW = OLD | {ADDED} if mode == "whole" else OLD | {"harbour"}  # noqa: N806
+    seeds_new = seeds_new if mode == "whole" else seeds_harbour
+    force = mode == "whole"
     # One uninterrupted build, to learn how long a build takes and when it starts writing files.
     t0 = time.monotonic()
-    proc = subprocess.Popen(_build_cmd(seeds_new, out), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(_build_cmd(seeds_new, out, force=force), env=ENV, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
     writing_at = None
     while proc.poll() is None and time.monotonic() - t0 < 300:
         if writing_at is None and any(p.name.startswith(".tmp-") for p in out.iterdir()):
@@ -78,7 +95,7 @@ def test_build_killed_at_random_points_leaves_the_old_or_the_new_index(tiny_seed
     current, history = NEW, []
     for delay in delays:
         target = OLD if current == NEW else NEW
-        proc = subprocess.Popen(_build_cmd(tiny_seeds if target == OLD else seeds_new, out), env=ENV,
+        proc = subprocess.Popen(_build_cmd(tiny_seeds if target == OLD else seeds_new, out, force=force), env=ENV,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             proc.wait(timeout=delay)

@@ -405,7 +405,7 @@ def _flip_byte(p: Path, at: int) -> None:
 INDEX_DAMAGE = {
     "missing folder": (lambda d: shutil.rmtree(d), qa.IndexNotFoundError, "No index folder"),
     "empty folder": (lambda d: [shutil.rmtree(p) if p.is_dir() else p.unlink() for p in list(d.iterdir())], qa.IndexNotFoundError, "manifest.json is missing"),
-    "one file missing": (lambda d: _data(d, "vectors.npy").unlink(), qa.IndexCorruptError, "is missing"),
+    "one file missing": (lambda d: _data(d, "vectors.f32").unlink(), qa.IndexCorruptError, "is missing"),
     "truncated faiss": (lambda d: _data(d, "index.faiss").write_bytes(_data(d, "index.faiss").read_bytes()[:100]), qa.IndexCorruptError, "truncated"),
     "garbled faiss": (lambda d: _flip_byte(_data(d, "index.faiss"), 40), qa.IndexCorruptError, "checksum"),
     "other model": (_edit(lambda m: m["model"].update(name="other/model")), qa.IndexMismatchError, "built with model 'other/model'"),
@@ -425,7 +425,7 @@ INDEX_DAMAGE = {
     "other runtime": (_edit(lambda m: m["encoder"].update(runtime_version="0.1")), qa.IndexMismatchError, r"onnxruntime 0\.1.*qa build --force"),
     "no encoder": (_edit(lambda m: m.pop("encoder")), qa.IndexMismatchError, "qa build --force"),
     "other token store layout": (_edit(lambda m: m["token_store"].update(codec="pq")), qa.IndexMismatchError, "qa build --force"),
-    "token store truncated": (lambda d: _data(d, "token_offsets.npy").write_bytes(_data(d, "token_offsets.npy").read_bytes()[:-8]), qa.IndexCorruptError, "truncated"),
+    "token store truncated": (lambda d: _data(d, "token_offsets.i64").write_bytes(_data(d, "token_offsets.i64").read_bytes()[:-8]), qa.IndexCorruptError, "truncated"),
 }
 
 

@@ -50,7 +50,7 @@ def test_store_keeps_content_wordpieces_with_their_spans(tiny_index):
     assert len(words) == len(ix.tokens.passage(row))
     # bytes a passage, the IDF table (one per index) aside: a few hundred bytes a token, far below float16 of all tokens
     files = qa.index.read_manifest(tiny_index)["files"]
-    per_passage = sum(f["size"] for n, f in files.items() if n.startswith("token_") and n != "token_idf.npy") / len(ix.chunks)
+    per_passage = sum(f["size"] for n, f in files.items() if n.startswith("token_") and n != "token_df.npy") / len(ix.chunks)
     assert per_passage < 12_000, per_passage
 
 

@@ -1,0 +1,184 @@
+"""Updating an index in place: a changed or added article is appended, a replaced or removed one's passages are
+marked deleted, and the answers are those of a fresh build of the same folder."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import qa
+import qa.index
+from qa import config
+from qa.index import MANIFEST, VECTORS, load_index
+
+from .conftest import HARBOUR_ARTICLE
+
+
+QUESTIONS = [
+    "How many years did the lake survey take?",
+    "Who leads the government?",
+    "What happened to the lake?",
+    "What did the president say?",
+    "Which company signed the agreement?",
+    "When will the plan be reviewed?",
+]
+
+
+def _manifest(d: Path) -> dict:
+    return json.loads((d / MANIFEST).read_text())
+
+
+def _folder(tiny_seeds: Path, tiny_index: Path, tmp_path: Path) -> tuple[Path, Path]:
+    seeds = shutil.copytree(tiny_seeds, tmp_path / "seeds")
+    return seeds, shutil.copytree(tiny_index, tmp_path / "idx")
+
+
+def _answers(index_dir: Path) -> list[tuple]:
+    out = []
+    for q in QUESTIONS:
+        a = qa.ask(q, index_dir=index_dir)
+        out.append((a.outcome, round(a.confidence, 6), a.sentence, [(p.doc_id, p.text) for p in a.passages]))
+    return out
+
+
+def _edit(seeds: Path) -> None:
+    lake = seeds / "lake.txt"
+    lake.write_text(lake.read_text().replace("ten years", "twelve years")
+                    + "\nThe council will review the plan again in March, officials said.\n")
+    (seeds / "harbour.txt").write_text(HARBOUR_ARTICLE, encoding="utf-8")
+
+
+def test_an_update_appends_only_what_changed_and_answers_as_a_fresh_build(tiny_seeds, tiny_index, tmp_path):
+    seeds, out = _folder(tiny_seeds, tiny_index, tmp_path)
+    before = _manifest(out)
+    vectors = out / before["data_dir"] / VECTORS
+    size = vectors.stat().st_size
+    _edit(seeds)
+    r = qa.build(seeds, out)
+    assert r.changed and set(r.embedded) == {"lake", "harbour"}
+    assert set(r.reused) == {"000_6870258d6367f5ae", "003_a38c060e4e498b4b"}
+    after = _manifest(out)
+    # the same generation, appended to: the unchanged articles' bytes stay where they were
+    assert after["data_dir"] == before["data_dir"]
+    lake_rows = before["articles"]["lake"]["passages"]
+    assert after["rows"] == before["rows"] + after["articles"]["lake"]["passages"] + after["articles"]["harbour"]["passages"]
+    assert after["passages"] == after["rows"] - lake_rows
+    assert vectors.stat().st_size == size + (after["rows"] - before["rows"]) * config.MODEL_DIM * 4
+    assert len(after["files"][VECTORS]["parts"]) == 2
+    loaded = load_index(out)
+    assert loaded.live is not None and int((~loaded.live).sum()) == lake_rows
+    assert "twelve years" in qa.get_article("lake", index_dir=out).text
+
+    fresh = tmp_path / "fresh"
+    qa.build(seeds, fresh)
+    assert _answers(out) == _answers(fresh)
+    # the wordpieces' passage counts are kept up to date, not re-counted: the same IDF as a fresh build's
+    np.testing.assert_array_equal(load_index(out).tokens.idf, load_index(fresh).tokens.idf)
+    # the replaced text is never retrieved
+    for p in qa.retrieve("ten years", k=20, index_dir=out):
+        assert p.text in qa.get_article(p.doc_id, index_dir=out).text
+        assert not (p.doc_id == "lake" and "ten years" in p.text)
+    # a second build with nothing changed does nothing
+    again = qa.build(seeds, out)
+    assert not again.changed and again.embedded == ()
+
+
+def test_a_deleted_file_removes_its_passages_and_compaction_reclaims_them(tiny_seeds, tiny_index, tmp_path, monkeypatch):
+    seeds, out = _folder(tiny_seeds, tiny_index, tmp_path)
+    before = _manifest(out)
+    gone = before["articles"]["003_a38c060e4e498b4b"]["passages"]
+    monkeypatch.setattr(config, "COMPACT_DEAD_SHARE", 0.95)
+    (seeds / "003_a38c060e4e498b4b.txt").unlink()
+    r = qa.build(seeds, out)
+    assert r.changed and r.embedded == ()
+    m = _manifest(out)
+    assert m["rows"] == before["rows"] and m["passages"] == before["passages"] - gone
+    assert "003_a38c060e4e498b4b" not in m["articles"]
+    with pytest.raises(KeyError):
+        qa.get_article("003_a38c060e4e498b4b", index_dir=out)
+    assert all(p.doc_id != "003_a38c060e4e498b4b" for p in qa.retrieve("Kazakhstan government", k=20, index_dir=out))
+    assert all(p.doc_id != "003_a38c060e4e498b4b" for p in qa.retrieve("Kazakhstan", k=20, index_dir=out, publisher=None,
+                                                                       since="1900-01-01"))
+    # past the share of deleted passages, the next change re-writes the index whole
+    monkeypatch.setattr(config, "COMPACT_DEAD_SHARE", 0.0)
+    lake = seeds / "lake.txt"
+    lake.write_text(lake.read_text() + "\nA later paragraph.\n")
+    qa.build(seeds, out)
+    m = _manifest(out)
+    assert m["data_dir"] != before["data_dir"] and m["rows"] == m["passages"]
+    assert load_index(out).live is None
+
+
+def test_an_update_that_fails_before_its_manifest_leaves_the_old_index(tiny_seeds, tiny_index, tmp_path, monkeypatch):
+    seeds, out = _folder(tiny_seeds, tiny_index, tmp_path)
+    before = _manifest(out)
+    sizes = {p.name: p.stat().st_size for p in (out / before["data_dir"]).iterdir() if p.is_file()}
+    _edit(seeds)
+
+    def crash(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(qa.index, "_swap_manifest", crash)
+    with pytest.raises(qa.BuildError, match="No space left"):
+        qa.build(seeds, out)
+    monkeypatch.undo()
+    assert _manifest(out) == before
+    assert {p.name: p.stat().st_size for p in (out / before["data_dir"]).iterdir() if p.is_file()} == sizes
+    assert set(load_index(out).articles) == set(before["articles"])
+
+    # bytes a killed update appended past the committed sizes are ignored on load, then cut by the next update
+    vectors = out / before["data_dir"] / VECTORS
+    with open(vectors, "ab") as f:
+        f.write(np.ones(7 * config.MODEL_DIM, np.float32).tobytes())
+    assert set(load_index(out).articles) == set(before["articles"])
+    r = qa.build(seeds, out)
+    assert r.changed
+    m = _manifest(out)
+    assert vectors.stat().st_size == m["files"][VECTORS]["size"] == m["rows"] * config.MODEL_DIM * 4
+    assert not [p for p in (out / m["data_dir"]).iterdir() if p.is_file() and p.name not in m["files"]]
+
+
+def test_an_update_of_an_hnsw_index_keeps_the_graph_and_skips_deleted_passages(tiny_seeds, tmp_path, monkeypatch):
+    monkeypatch.setattr(qa.index, "FLAT_MAX_PASSAGES", 5)
+    seeds = shutil.copytree(tiny_seeds, tmp_path / "seeds")
+    out = tmp_path / "idx"
+    qa.build(seeds, out)
+    assert _manifest(out)["index"]["type"] == "hnsw"
+    _edit(seeds)
+    qa.build(seeds, out)
+    m = _manifest(out)
+    assert m["index"]["type"] == "hnsw" and m["rows"] > m["passages"]
+    fresh = tmp_path / "fresh"
+    qa.build(seeds, fresh)
+    assert [x[2:] for x in _answers(out)] == [x[2:] for x in _answers(fresh)]
+
+
+def test_the_cleaning_cache_re_cleans_only_pages_whose_inputs_changed(tiny_seeds, tmp_path, monkeypatch):
+    import qa.clean
+
+    seeds = shutil.copytree(tiny_seeds, tmp_path / "seeds")
+    out = tmp_path / "idx"
+    qa.build(seeds, out)
+    cleaned: list[str] = []
+    real = qa.clean._clean_page
+
+    def counting(job):
+        cleaned.append(job[0].doc_id)
+        return real(job)
+
+    monkeypatch.setattr(qa.clean, "_clean_page", counting)
+    assert not qa.build(seeds, out).changed and cleaned == []
+    lake = seeds / "lake.txt"
+    lake.write_text(lake.read_text().replace("ten years", "twelve years"))
+    r = qa.build(seeds, out)
+    assert cleaned == ["lake"] and r.embedded == ("lake",)
+    # what the cache gave is what cleaning the folder gives
+    assert {a.doc_id: a for a in load_index(out).articles.values()} == {
+        c.article.doc_id: c.article for c in qa.clean_folder(seeds) if c.article is not None
+    }
+    cleaned.clear()
+    qa.build(seeds, out, force=True)
+    assert sorted(cleaned) == ["000_6870258d6367f5ae", "003_a38c060e4e498b4b", "lake"]
