@@ -35,7 +35,7 @@ PHASES = {  # qa.builder attribute -> the phase it times
     "clean_collection": "read and clean the folder",
     "_previous_index": "load the previous index",
     "_encode_articles": "chunk and encode what changed",
-    "update_index": "append and re-write the dense index, BM25, IDF",
+    "update_index": "append, and re-write the dense index, BM25, wordpiece counts",
     "write_index": "write the whole index",
 }
 
