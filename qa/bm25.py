@@ -75,8 +75,9 @@ class Keyword:
         rows_file = folder / ROWS_FILE
         self.rows = np.load(rows_file, allow_pickle=False) if rows_file.exists() else None
         docs = self._bm25.scores["num_docs"]
-        if (self.rows is None and docs != max(n, 1)) or (self.rows is not None and (len(self.rows) != docs or (
-                len(self.rows) and (self.rows.min() < 0 or self.rows.max() >= n)))):
+        # an empty index holds one empty document (bm25s needs one)
+        expected = max(n, 1) if self.rows is None else len(self.rows)
+        if docs != expected or (self.rows is not None and len(self.rows) and not 0 <= self.rows.min() <= self.rows.max() < n):
             raise ValueError(f"the BM25 index holds {docs} documents for {n} passages")
 
     def scores(self, query: str) -> np.ndarray:

@@ -742,8 +742,8 @@ class CleanCache:
         self._new: dict[str, tuple[dict | None, str]] = {}
         self._used: set[str] = set()
         self._lines = 0
+        self._rewrite = ignore  # the next save re-writes the file
         if ignore:
-            self._lines = 1 << 62  # stale: the next save re-writes the file
             return
         try:
             with open(self.path, encoding="utf-8") as f:
@@ -777,22 +777,24 @@ class CleanCache:
         self._entries[key] = self._new[key] = entry
         self._used.add(key)
 
-    def save(self) -> None:
-        """Append this build's new entries; re-write the file with only the entries this build used once more
-        than half of it is stale."""
-        rows = lambda keys: "".join(  # noqa: E731
+    def _rows(self, keys) -> str:
+        return "".join(
             json.dumps({"key": k, "article": self._entries[k][0], "chrome": self._entries[k][1]}, ensure_ascii=False) + "\n"
             for k in keys
         )
+
+    def save(self) -> None:
+        """Append this build's new entries; re-write the file with only the entries this build used once more
+        than half of it is stale."""
         try:
-            if self._lines + len(self._new) > 2 * len(self._used):
+            if self._rewrite or self._lines + len(self._new) > 2 * len(self._used):
                 tmp = self.path.with_name(f".tmp-{self.FILE}")
-                tmp.write_text(rows(sorted(self._used)), encoding="utf-8")
+                tmp.write_text(self._rows(sorted(self._used)), encoding="utf-8")
                 os.replace(tmp, self.path)
-                self._lines = len(self._used)
+                self._lines, self._rewrite = len(self._used), False
             elif self._new:
                 with open(self.path, "a", encoding="utf-8") as f:
-                    f.write(rows(self._new))
+                    f.write(self._rows(self._new))
                 self._lines += len(self._new)
             self._new = {}
         except OSError as exc:

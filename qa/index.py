@@ -104,6 +104,7 @@ class LoadedIndex:
     live: np.ndarray | None = None  # (rows,) bool: False for the passages of articles an update replaced or
     # removed (they stay in the files until a build compacts them); None when every row is live
     doc_live: np.ndarray | None = None  # (records,) bool: the same per article record number
+    live_bits: np.ndarray | None = None  # `live` packed little-endian, as faiss's IDSelectorBitmap reads it
 
 
 def _fsync_path(path: Path) -> None:
@@ -211,14 +212,18 @@ def _read_lines(path: Path, size: int) -> list[str]:
     return [line for line in data.decode("utf-8").splitlines() if line]
 
 
+def _jsonl_line(row: dict[str, Any]) -> str:
+    return json.dumps(row, ensure_ascii=False) + "\n"
+
+
 def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
+    with open(path, "w", encoding="utf-8") as f:  # line by line: a whole build's passages may not fit in memory
         for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+            f.write(_jsonl_line(r))
 
 
 def _jsonl_bytes(rows: Iterable[dict[str, Any]]) -> bytes:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+    return "".join(map(_jsonl_line, rows)).encode("utf-8")
 
 
 def _passage_row(c: Chunk, n: int) -> dict[str, Any]:
@@ -391,21 +396,20 @@ def update_index(
         if stored.kind in "ui" and a.size and a.max() > np.iinfo(stored).max:
             raise NeedsRewrite(f"{name} values outgrow the stored {stored} column")
         new_cols[name] = a.astype(stored, copy=False)
-    files = {k: v for k, v in m["files"].items()}
+    files = dict(m["files"])
     written: list[Path] = []
     appended = {fname: m["files"][fname]["size"] for fname in (*COLUMN_FILES.values(), PASSAGES, ARTICLES)}
+    payloads = [(COLUMN_FILES[name], a) for name, a in new_cols.items()] + [
+        (PASSAGES, _jsonl_bytes(_passage_row(c, number[c.doc_id]) for c in chunks)),
+        (ARTICLES, _jsonl_bytes(article_to_json(a) for a in added)),
+    ]
     try:
+        for fname, payload in payloads:
+            info = files[fname]
+            part = _append(data / fname, info["size"], payload)
+            files[fname] = _file_entry(data / fname, [*(info.get("parts") or [[info["size"], info["sha256"]]]), part])
         for name, a in new_cols.items():
-            fname = COLUMN_FILES[name]
-            info = files[fname]
-            part = _append(data / fname, info["size"], a)
-            files[fname] = _file_entry(data / fname, [*(info.get("parts") or [[info["size"], info["sha256"]]]), part])
             columns[name]["shape"][0] += len(a)
-        for fname, blob in ((PASSAGES, _jsonl_bytes(_passage_row(c, number[c.doc_id]) for c in chunks)),
-                            (ARTICLES, _jsonl_bytes(article_to_json(a) for a in added))):
-            info = files[fname]
-            part = _append(data / fname, info["size"], blob)
-            files[fname] = _file_entry(data / fname, [*(info.get("parts") or [[info["size"], info["sha256"]]]), part])
 
         rows = base_rows + len(chunks)
         keep_numbers = [int(m["articles"][d]["number"]) for d in kept]
@@ -442,8 +446,8 @@ def update_index(
             if p.is_file():
                 _fsync_path(p)
                 files[p.relative_to(data).as_posix()] = _file_entry(p)
-        for key, old_name in _names(m).items():
-            files = {k: v for k, v in files.items() if not (k == old_name or k.startswith(old_name + "/"))}
+        replaced = set(_names(m).values())
+        files = {k: v for k, v in files.items() if k not in replaced and k.split("/")[0] not in replaced}
         counts: dict[str, int] = {}
         for c in chunks:
             counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
@@ -760,4 +764,5 @@ def _load_verified(index_dir: Path) -> LoadedIndex:
         index_dir, manifest, findex, vectors, chunks, articles, sentences, sentence_vectors, order, keyword, tokens,
         chunk_sentences, doc_num, chunk_docs, doc_publishers, publisher_codes, doc_dates,
         live=None if live.all() else live, doc_live=None if doc_live.all() else doc_live,
+        live_bits=None if live.all() else np.packbits(live, bitorder="little"),
     )

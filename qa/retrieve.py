@@ -171,8 +171,7 @@ def _dense_pool(index: LoadedIndex, qvec: np.ndarray, n: int, allowed: np.ndarra
         return np.zeros(0, np.int64)
     q = np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32)
     if allowed is None and index.live is not None:  # passages an update replaced stay in the graph, unreachable
-        bits = _live_bits(index)
-        sel = faiss.IDSelectorBitmap(len(index.live), faiss.swig_ptr(bits))
+        sel = faiss.IDSelectorBitmap(len(index.live), faiss.swig_ptr(index.live_bits))
         if isinstance(index.faiss, faiss.IndexHNSW):
             params = faiss.SearchParametersHNSW(sel=sel, efSearch=index.faiss.hnsw.efSearch)
         else:
@@ -194,19 +193,6 @@ def _dense_pool(index: LoadedIndex, qvec: np.ndarray, n: int, allowed: np.ndarra
         params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
         _, rows = index.faiss.search(q, n, params=params)
     return rows[0][rows[0] >= 0]
-
-
-_bits: dict[int, tuple[LoadedIndex, np.ndarray]] = {}
-
-
-def _live_bits(index: LoadedIndex) -> np.ndarray:
-    """The live rows as the little-endian bitmap faiss's IDSelectorBitmap reads, made once per loaded index."""
-    hit = _bits.get(id(index))
-    if hit is None or hit[0] is not index:
-        hit = (index, np.packbits(index.live, bitorder="little"))
-        _bits.clear()
-        _bits[id(index)] = hit
-    return hit[1]
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:

@@ -144,11 +144,6 @@ def idf_from_df(df: np.ndarray, passages: int) -> np.ndarray:
     return np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
 
 
-def token_idf(ids: np.ndarray, lengths: np.ndarray, vocab_size: int) -> np.ndarray:
-    """BM25-style IDF of each wordpiece over passages."""
-    return idf_from_df(token_df(ids, lengths, vocab_size), len(lengths))
-
-
 def columns(block: TokenBlock, vocab_size: int) -> dict[str, np.ndarray]:
     """The store's columns for a block of passages, as qa.index writes them (offsets start at 0)."""
     if vocab_size > 1 << 16:
