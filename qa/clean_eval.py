@@ -159,6 +159,21 @@ def load_headlines(part: str = "dev", *, root: Path = CORPORA_DIR) -> list[Page]
                  html.get(r["id"], ""), "", {"title_in_text": r["title_in_text"], "title": r["title"]}) for r in rows]
 
 
+def load_wcxb(part: str = "dev", *, root: Path = CORPORA_DIR) -> list[Page]:
+    """Pages of tests/corpora/wcxb/ (bench/wcxb_corpus.py) in `part` ("dev", "test" or "all"): a labelled body and,
+    where a scrape line is the gold headline, that line (`meta["title_in_text"]`, else None). The HTML is not
+    vendored (`html` is "")."""
+    import lzma
+
+    if part not in ("dev", "test", "all"):
+        raise ValueError(f"part must be 'dev', 'test' or 'all', not {part!r}")
+    with lzma.open(root / "wcxb" / "pages.jsonl.xz", "rt", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return [Page("wcxb", r["id"], r["site"], r["txt"], "", r["body"],
+                 {"title_in_text": r["title_in_text"], "title": r["title"], "url": r["url"]})
+            for r in rows if part == "all" or r["part"] == part]
+
+
 def _stand_in_meta(g: dict) -> dict:
     authors = [a.strip() for a in re.split(r",|\band\b", g.get("byline") or "") if a.strip()]
     published = (g.get("published") or "")[:10] or None
