@@ -5,13 +5,13 @@
 Training pages: the "dev" part of tests/corpora/split.json for aeb-dev and readability (never the sealed "test"
 part), plus the five seeds with their hand-written bodies, (with --with-wcxb) plus the "dev" part of
 tests/corpora/wcxb/ (bench/wcxb_corpus.py: body and headline labels), plus the "dev" part of
-tests/corpora/headlines/ (pages with a labelled headline and no labelled body: they teach the headline model only). A line's label is whether most of its
-word 4-grams are in the gold body. scikit-learn fits boosted trees (a first body model over line features, a second
-one reading the first one's scores over the whole page, and the headline model); the run time walks the exported
-arrays with numpy. The file records the sha256 of the training data and the cross-validated figures (GroupKFold by
-site: each page is cleaned by `qa.clean.clean_text` with models that never saw its site, and scored on body and
-metadata). `--show FIELD` prints that run's misses of one field instead of writing the model (`body`: the pages of
-lowest body F1).
+tests/corpora/headlines/ (pages with a labelled headline and no labelled body: they teach the headline model only).
+A line's label is whether most of its word 4-grams are in the gold body. scikit-learn fits boosted trees (a first
+body model over line features, a second one reading the first one's scores over the whole page, and the headline
+model); the run time walks the exported arrays with numpy. The file records the sha256 of the training data and
+the cross-validated figures (GroupKFold by site: each page is cleaned by `qa.clean.clean_text` with models that
+never saw its site, and scored on body and metadata). `--show FIELD` prints that run's misses of one field instead
+of writing the model (`body`: the 40 pages with the smallest share of matched word 4-grams).
 """
 from __future__ import annotations
 
@@ -280,7 +280,7 @@ def cross_validate(keys, feats, groups, pages_by_key) -> tuple[dict, dict, dict]
 
 def show_misses(field: str, keys, pages_by_key, articles) -> None:
     """Print, for the leave-site-out run, every page whose `field` came out wrong, beside what the page states
-    (`body`: the 40 pages of lowest body F1, with their precision and recall)."""
+    (`body`: the 40 pages with the smallest share of matched word 4-grams, with their precision and recall)."""
     if field == "body":
         scored = [(page_score(articles[k].text if articles[k] else None, pages_by_key[k][4]), k) for k in keys
                   if pages_by_key[k][4] is not None]

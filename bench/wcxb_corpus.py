@@ -1,6 +1,6 @@
 """Build tests/corpora/wcxb/: ~1,000 more pages with a labelled article body, for the cleaner's line models.
 
-Run once: python bench/wcxb_corpus.py WCXB_CHECKOUT   (needs playwright and Debian's /usr/bin/chromium)
+Run once: python bench/wcxb_corpus.py WCXB_CHECKOUT [AEB_CHECKOUT]   (needs playwright and Debian's /usr/bin/chromium)
 
 WCXB_CHECKOUT is a checkout of github.com/Murrough-Foley/web-content-extraction-benchmark (WCXB, CC-BY-4.0): 2,008
 web pages of 2025-26 from 1,613 domains, each with its HTML and a human-reviewed `main_content`. The body models had
