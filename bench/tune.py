@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa import embed  # noqa: E402
 from qa import answer as A  # noqa: E402
-from qa.evaluate import _norm, load_questions  # noqa: E402
+from qa.evaluate import answer_phrases, holds_answer, load_questions  # noqa: E402
 from qa.settings import Abstention, Settings, write_fitted  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -62,9 +62,9 @@ def collect(path: Path, index_dir, settings: Settings) -> list[dict]:
         answerable = q["kind"] != "unanswerable"
         rank = None
         if answerable:
-            want = _norm(q["answer"])
-            rank = next((i for i, p in enumerate(ans.passages, 1) if p.doc_id == q["doc_id"] and want in _norm(p.text)), None)
-        right = bool(answerable and ans.sentence and ans.passage.doc_id == q["doc_id"] and _norm(q["answer"]) in _norm(ans.sentence))
+            want = answer_phrases(q)
+            rank = next((i for i, p in enumerate(ans.passages, 1) if p.doc_id == q["doc_id"] and holds_answer(p.text, want)), None)
+        right = bool(answerable and ans.sentence and ans.passage.doc_id == q["doc_id"] and holds_answer(ans.sentence, want))
         rows.append(dict(kind=q["kind"], subkind=q.get("subkind"), rank=rank, ev=ev, right=right, reason=ans.reason,
                          article=q.get("doc_id") or f"unanswerable-{q.get('id')}"))
     return rows

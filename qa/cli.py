@@ -133,7 +133,8 @@ def _cmd_clean(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import format_table, run
 
-    result = run(args.file, index_dir=args.index, with_baseline=not args.no_baseline, seeds_dir=args.seeds)
+    result = run(args.file, index_dir=args.index, with_baseline=not args.no_baseline, seeds_dir=args.seeds,
+                 strict=args.strict)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0
@@ -187,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print the figures as JSON")
     e.add_argument("--seeds", default=None, help="raw article folder for the baseline (default: the seeds folder)")
     e.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
+    e.add_argument("--strict", action="store_true",
+                   help="count only each question's 'answer' phrase, not its 'also' phrases (the same answer "
+                        "stated elsewhere in the article)")
     e.add_argument("--index", default=None, help="index folder, or a milvus:// URI (default $QA_INDEX_URI, then $QA_INDEX_DIR, then embeddings/)")
     e.set_defaults(func=_cmd_eval)
     return parser

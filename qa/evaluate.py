@@ -21,7 +21,8 @@ def _norm(text: str) -> str:
 
 
 def load_questions(path: Path) -> list[dict[str, Any]]:
-    """Read an eval file (JSON lines: kind answerable|unanswerable|followup, question, doc_id, answer, history)."""
+    """Read an eval file (JSON lines: kind answerable|unanswerable|followup, question, doc_id, answer, history, and
+    optionally `also`: other phrases of the same article that state the same answer)."""
     rows = []
     for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -35,15 +36,28 @@ def load_questions(path: Path) -> list[dict[str, Any]]:
             raise ValueError(f"{path}:{n}: needs 'kind' (answerable|unanswerable|followup) and 'question'")
         if kind != "unanswerable" and not (row.get("doc_id") and row.get("answer")):
             raise ValueError(f"{path}:{n}: an {kind} question needs 'doc_id' and 'answer'")
+        also = row.get("also", [])
+        if not isinstance(also, list) or not all(isinstance(a, str) and a.strip() for a in also):
+            raise ValueError(f"{path}:{n}: 'also' must be a list of answer phrases")
         rows.append(row)
     return rows
 
 
-def _rank(passages, doc_id: str, answer: str) -> int | None:
-    """1-based rank of the first passage from doc_id containing the answer phrase."""
-    want = _norm(answer)
+def answer_phrases(row: dict[str, Any], strict: bool = False) -> tuple[str, ...]:
+    """The phrases that count as the answer: `answer` and, unless strict, the `also` phrases (the same answer stated
+    elsewhere in the article), normalised."""
+    return tuple(_norm(a) for a in [row["answer"], *([] if strict else row.get("also", []))])
+
+
+def holds_answer(text: str, phrases: tuple[str, ...]) -> bool:
+    t = _norm(text)
+    return any(p in t for p in phrases)
+
+
+def _rank(passages, doc_id: str, phrases: tuple[str, ...]) -> int | None:
+    """1-based rank of the first passage from doc_id containing one of the answer phrases."""
     for i, (pdoc, text) in enumerate(passages, 1):
-        if pdoc == doc_id and want in _norm(text):
+        if pdoc == doc_id and holds_answer(text, phrases):
             return i
     return None
 
@@ -125,8 +139,11 @@ def summarize(records: list[Record]) -> dict[str, float | None]:
     }
 
 
-def evaluate_system(questions: list[dict[str, Any]], index_dir=None, k: int = 5, settings=None) -> list[Record]:
-    """Run qa.ask on every question and record how it did."""
+def evaluate_system(
+    questions: list[dict[str, Any]], index_dir=None, k: int = 5, settings=None, strict: bool = False
+) -> list[Record]:
+    """Run qa.ask on every question and record how it did. A passage or sentence is right when it holds the answer
+    phrase or, unless strict, one of the question's `also` phrases."""
     from .answer import ask
 
     out = []
@@ -137,10 +154,12 @@ def evaluate_system(questions: list[dict[str, Any]], index_dir=None, k: int = 5,
             history.append(ask(earlier, history=list(history), k=k, index_dir=index_dir, settings=settings))
         ans = ask(row["question"], history=history, k=k, index_dir=index_dir, settings=settings)
         answerable = row["kind"] != "unanswerable"
-        rank = _rank([(p.doc_id, p.text) for p in ans.passages], row["doc_id"], row["answer"]) if answerable else None
+        phrases = answer_phrases(row, strict) if answerable else ()
+        rank = _rank([(p.doc_id, p.text) for p in ans.passages], row["doc_id"], phrases) if answerable else None
         right = None
         if ans.sentence is not None:
-            right = answerable and ans.passage is not None and ans.passage.doc_id == row["doc_id"] and _norm(row["answer"]) in _norm(ans.sentence)
+            right = (answerable and ans.passage is not None and ans.passage.doc_id == row["doc_id"]
+                     and holds_answer(ans.sentence, phrases))
         out.append(
             Record(
                 id=str(row.get("id", "")), kind=row["kind"], subkind=row.get("subkind"), question=row["question"],
@@ -166,7 +185,7 @@ def misses(records: list[Record]) -> list[str]:
     return lines
 
 
-def evaluate_baseline(questions: list[dict[str, Any]], seeds_dir=None, k: int = 5) -> list[Record]:
+def evaluate_baseline(questions: list[dict[str, Any]], seeds_dir=None, k: int = 5, strict: bool = False) -> list[Record]:
     """Naive baseline: fixed 500-character windows over the raw files, dense search only."""
     from .clean import list_seed_files
     from .embed import encode_queries
@@ -185,7 +204,7 @@ def evaluate_baseline(questions: list[dict[str, Any]], seeds_dir=None, k: int = 
         out.append(
             Record(
                 id=str(row.get("id", "")), kind=row["kind"], subkind=None, question=row["question"],
-                query=row["question"], rank=_rank(top, row["doc_id"], row["answer"]), outcome="answered",
+                query=row["question"], rank=_rank(top, row["doc_id"], answer_phrases(row, strict)), outcome="answered",
                 confidence=0.0, sentence_right=None, passage_words=tuple(len(w.split()) for _, w in top),
             )
         )
@@ -229,12 +248,15 @@ def format_table(ours: dict, base: dict, counts: dict[str, int]) -> str:
     return "\n".join(lines)
 
 
-def run(path: Path | None = None, index_dir=None, with_baseline: bool = True, seeds_dir=None, settings=None) -> dict[str, Any]:
+def run(
+    path: Path | None = None, index_dir=None, with_baseline: bool = True, seeds_dir=None, settings=None,
+    strict: bool = False,
+) -> dict[str, Any]:
     """Evaluate the system (and the baseline over the raw files in seeds_dir) on a question file."""
     questions = load_questions(path or DEFAULT_EVAL_FILE)
     counts = {k: sum(1 for q in questions if q["kind"] == k) for k in ("answerable", "unanswerable", "followup")}
-    ours = evaluate_system(questions, index_dir, settings=settings)
-    base = summarize(evaluate_baseline(questions, seeds_dir)) if with_baseline else {}
+    ours = evaluate_system(questions, index_dir, settings=settings, strict=strict)
+    base = summarize(evaluate_baseline(questions, seeds_dir, strict=strict)) if with_baseline else {}
     # the baseline only ranks windows: it neither answers nor refuses
     base = {k: base.get(k) for k in ("questions", "hit@1", "hit@3", "hit@5", "mrr", "followup_hit@1", "followup_hit@5", "mean_passage_words")}
     return {"counts": counts, "qa": summarize(ours), "baseline": base, "misses": misses(ours)}

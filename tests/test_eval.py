@@ -6,8 +6,10 @@ import json
 import pytest
 
 from qa.cli import main
-from qa.evaluate import DEFAULT_EVAL_FILE, evaluate_system, load_questions, summarize
+from qa.evaluate import DEFAULT_EVAL_FILE, _norm, _rank, answer_phrases, evaluate_system, load_questions, summarize
 
+DATA = DEFAULT_EVAL_FILE.parent
+ROOT = DATA.parent.parent
 HOLDOUT_FILE = DEFAULT_EVAL_FILE.with_name("holdout.jsonl")
 BLIND_FILE = DEFAULT_EVAL_FILE.with_name("blind.jsonl")
 
@@ -83,3 +85,43 @@ def test_the_code_defaults_are_the_fitted_settings():
     import qa
 
     assert qa.Settings() == qa.Settings.fitted()
+
+
+def test_the_fitted_settings_record_the_questions_they_were_fitted_on():
+    """qa/fitted.json names the tuning set and its sha256: a changed tuning set without a re-fit fails here."""
+    import hashlib
+
+    from qa.settings import FITTED_FILE
+
+    fitted_on = json.loads(FITTED_FILE.read_text(encoding="utf-8"))["fitted_on"]
+    assert fitted_on["questions"] == "dev_tune.jsonl"
+    assert fitted_on["sha256"] == hashlib.sha256((DATA / "dev_tune.jsonl").read_bytes()).hexdigest()
+
+
+def test_bad_also_phrases_are_a_clear_error(tmp_path, capsys):
+    f = tmp_path / "bad.jsonl"
+    f.write_text('{"kind": "answerable", "question": "x", "doc_id": "d", "answer": "a", "also": "b"}\n')
+    assert main(["eval", str(f)]) == 2
+    assert "'also' must be a list of answer phrases" in capsys.readouterr().err
+
+
+def test_also_phrases_count_unless_strict():
+    row = {"answer": "at least 19 people", "also": ["killing  19 visitors"]}
+    passages = [("a", "Gunmen stormed it, killing 19 visitors."), ("b", "It killed at least 19 people.")]
+    assert _rank(passages, "a", answer_phrases(row)) == 1
+    assert _rank(passages, "a", answer_phrases(row, strict=True)) is None
+    assert _rank(passages, "b", answer_phrases(row)) == 2  # another article's passage never counts
+
+
+@pytest.mark.parametrize("name", [*sorted(FILES), "dev_tune.jsonl", "dev_test.jsonl"])
+def test_answer_phrases_are_copied_from_their_articles(name):
+    """Every answer and 'also' phrase is in its article as a user's folder holds it: the seed, or the text scrape of
+    a development page (so a passage can hold it only if the cleaner kept it)."""
+    files = [*(ROOT / "seeds").glob("*.txt"), *(ROOT / "tests" / "corpora").glob("*/txt/*.txt")]
+    texts = {p.stem: p for p in files}
+    missing = []
+    for q in load_questions(DATA / name):
+        if q["kind"] != "unanswerable":
+            text = _norm(texts[q["doc_id"]].read_text(encoding="utf-8"))
+            missing += [(q["id"], p) for p in answer_phrases(q) if p not in text]
+    assert not missing
