@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from qa import clean  # noqa: E402
 from qa.clean_model import CARD_FILE  # noqa: E402
 from qa.clean_eval import (  # noqa: E402
-    body_score, load_corpus, load_headlines, load_wcxb, meta_checks, norm_title, page_score,
+    body_score, load_corpus, load_headlines, load_wcxb, meta_checks, page_score,
 )
 from qa.clean_lines import collection_repeats, page_lines  # noqa: E402
 
@@ -97,21 +97,15 @@ def run_html(pages):
     return out, ms
 
 
-def row(name, pages, arts, ms, *, from_text=True, title_only=False):
-    """One table row; `title_only`: the pages label the body and the headline only (WCXB), so the title is scored
-    on the pages whose scrape holds it and the other metadata is not scored."""
+def row(name, pages, arts, ms, *, from_text=True):
+    """One table row. Each metadata figure is over the pages that label that field (WCXB labels the headline where
+    the scrape holds it, and the date and authors where the page's metadata gives them)."""
     s = body_score([page_score(a.text if a else None, p.body) for p, a in zip(pages, arts)])
     checks = [meta_checks(a, p.meta, from_text=from_text) for p, a in zip(pages, arts)]
-    labelled = [c for c in checks if c["title"] is not None]
-    if title_only:
-        titled = [(p, a) for p, a in zip(pages, arts) if p.meta["title_in_text"]]
-        right = sum(bool(a) and norm_title(a.title) == norm_title(p.meta["title_in_text"]) for p, a in titled)
-        labelled = [{"title": right / len(titled)}] if titled and from_text else []
 
     def acc(field):
-        if title_only and field != "title":
-            return "-"
-        return f"{sum(c[field] for c in labelled) / len(labelled):.2f}" if labelled else "-"
+        vals = [c[field] for c in checks if c[field] is not None]
+        return f"{sum(vals) / len(vals):.2f}" if vals else "-"
 
     rejected = sum(a is None for a in arts)
     speed = f"{statistics.median(ms):.1f}" if ms else "-"
@@ -138,10 +132,9 @@ def main() -> int:
         new, new_ms = run_new(pages)
         prev, prev_ms = run_old(old, pages)
         raw = [SimpleNamespace(text=p.txt, title=None, published=None, authors=(), publisher=None) for p in pages]
-        wcxb = name.startswith("wcxb")
-        print(row(f"{name}, {n}: text, new cleaner", pages, new, new_ms, title_only=wcxb))
-        print(row(f"{name}, {n}: text, previous cleaner ({args.baseline})", pages, prev, prev_ms, title_only=wcxb))
-        print(row(f"{name}, {n}: text, whole scrape (reference)", pages, raw, [], title_only=wcxb))
+        print(row(f"{name}, {n}: text, new cleaner", pages, new, new_ms))
+        print(row(f"{name}, {n}: text, previous cleaner ({args.baseline})", pages, prev, prev_ms))
+        print(row(f"{name}, {n}: text, whole scrape (reference)", pages, raw, []))
         if any(p.html for p in pages):
             html, html_ms = run_html(pages)
             print(row(f"{name}, {n}: HTML, trafilatura", pages, html, html_ms, from_text=False))

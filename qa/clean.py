@@ -48,16 +48,18 @@ for _num, _names in enumerate((
         _MONTH_NAMES[_name] = _num
 _MONTH_RE = "(?:" + "|".join(sorted(map(re.escape, _MONTH_NAMES), key=len, reverse=True)) + r")(?!\w)"
 _DATE_MDY = re.compile(
-    rf"\b(?P<m>{_MONTH_RE})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?:at\s+)?(?P<y>(?:19|20)\d\d)\b", re.I
+    rf"(?<![^\W\d_])(?P<m>{_MONTH_RE})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?:at\s+)?(?P<y>(?:19|20)\d\d)(?!\d)",
+    re.I,
 )
 # 13.11.2019 (day first wherever dots are used), and 21/06/2014 or 11/20/2019 only when one side exceeds 12: an
-# ambiguous 05/10/2018 is left unset rather than guessed.
-_DATE_DOTS = re.compile(r"\b(?P<d>[0-3]?\d)\.(?P<m>[01]?\d)\.(?P<y>(?:19|20)\d\d)\b")
-_DATE_SLASH = re.compile(r"\b(?P<a>[0-3]?\d)/(?P<b>[0-3]?\d)/(?P<y>(?:19|20)?\d\d)\b")
+# ambiguous 05/10/2018 is left unset rather than guessed. A scrape glues stamps to the next word ("July 30,
+# 2019January 18, 2023", "December 22, 2022Updated: ..."), so a year ends at its last digit, not at a word boundary.
+_DATE_DOTS = re.compile(r"\b(?P<d>[0-3]?\d)\.(?P<m>[01]?\d)\.(?P<y>(?:19|20)\d\d)(?!\d)")
+_DATE_SLASH = re.compile(r"\b(?P<a>[0-3]?\d)/(?P<b>[0-3]?\d)/(?P<y>(?:19|20)?\d\d)(?!\d)")
 # "18 Nov 2019", "30. Juli 2018", "1 de diciembre de 2017", "21.dez.2018".
 _DATE_DMY = re.compile(
     rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th|er)?\.?[\s.]*(?:de\s+)?(?P<m>{_MONTH_RE})\.?,?[\s.]*(?:de\s+)?"
-    r"(?P<y>(?:19|20)\d\d)\b",
+    r"(?P<y>(?:19|20)\d\d)(?!\d)",
     re.I,
 )
 _DATE_ISO = re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)(?:[T ][\d:.]+Z?)?")
@@ -174,27 +176,27 @@ def read_seed(path: Path) -> RawDoc | Skipped:
 
 
 def _parse_date(text: str) -> date | None:
-    m = _DATE_SLASH.search(text)
-    if m:
+    """The earliest date the text states. Where a stamp shows two ("July 30, 2019January 18, 2023", "May 21, 2025
+    April 24, 2025 by ..."), the other is when the page was updated, which is never before it was published."""
+    found = []
+    for m in _DATE_SLASH.finditer(text):
         a, b, y = int(m.group("a")), int(m.group("b")), int(m.group("y"))
         y = y + 2000 if y < 100 else y
         day_month = (a, b) if a > 12 >= b else (b, a) if b > 12 >= a else None
         if day_month:
             try:
-                return date(y, day_month[1], day_month[0])
+                found.append(date(y, day_month[1], day_month[0]))
             except ValueError:
                 pass
     for rx in (_DATE_MDY, _DATE_DMY, _DATE_ISO, _DATE_DOTS):
-        m = rx.search(text)
-        if not m:
-            continue
-        try:
-            month = m.group("m")
-            mon = int(month) if month.isdigit() else _MONTH_NAMES[month.lower()]
-            return date(int(m.group("y")), mon, int(m.group("d")))
-        except (ValueError, KeyError):
-            continue
-    return None
+        for m in rx.finditer(text):
+            try:
+                month = m.group("m")
+                mon = int(month) if month.isdigit() else _MONTH_NAMES[month.lower()]
+                found.append(date(int(m.group("y")), mon, int(m.group("d"))))
+            except (ValueError, KeyError):
+                continue
+    return min(found, default=None)
 
 
 _COPYRIGHT = re.compile(
@@ -230,7 +232,10 @@ def _stated_url(raw: str) -> str | None:
     return None
 
 
-_UPDATED = re.compile(r"\b(?:updated|modified|edited|mis à jour|actualizado|atualizado|aktualisiert)\b", re.I)
+# also glued to the date before it ("December 22, 2022Updated: January 2, 2026")
+_UPDATED = re.compile(r"(?:\b|(?<=\d))(?:updated|modified|edited|mis à jour|actualizado|atualizado|aktualisiert)\b", re.I)
+# A line that only announces the next line's date as an update: "Last update:", "Updated on".
+_UPDATED_LABEL = re.compile(r"^\W*(?:last\s+)?(?:updated?|modified|edited)(?:\s+(?:on|at))?\W*$", re.I)
 # "Founded February 28, 1998; 18 years ago": a fact about the subject (an infobox), not when the page was written.
 _AGE = re.compile(r"\b\d+\s+years?\s+ago\b|\(age\s+\d+\)", re.I)
 DATE_WINDOW = 8  # lines from the headline (or the body's first line) within which the article's date is stated
@@ -259,7 +264,7 @@ def _find_date(lines: list[str], anchor: int, repeats: list[int]) -> date | None
     related story's byline further away."""
     best = None
     for i in range(max(0, anchor - DATE_WINDOW), min(len(lines), anchor + DATE_WINDOW + 1)):
-        if repeats[i]:
+        if repeats[i] or (i and _UPDATED_LABEL.match(lines[i - 1])):
             continue
         d = _line_date(lines[i])
         if d is None:

@@ -138,11 +138,20 @@ def test_duplicates_and_junk_are_skipped_not_fatal(tmp_path):
         ("A boat on the lake near the town, March 3, 2023. © Agency / Photographer", None),  # a photo caption
         ("Founded March 3, 1998; 25 years ago", None),  # an infobox fact, not when the page was written
         ("05/10/2023", None),  # day and month order unknown: no guess
+        # stamps the scrape glued together: the published date comes first, and is never after the update
+        ("March 3, 2023April 18, 2023", date(2023, 3, 3)),
+        ("Jane Example · March 3, 2023Updated: April 18, 2023", date(2023, 3, 3)),
+        ("April 18, 2023March 3, 2023 by Jane Example", date(2023, 3, 3)),
     ],
 )
 def test_published_date_is_the_articles_own_or_none(dateline, expected):
     raw = TINY_ARTICLE.replace("By Jane Example March 3, 2023", dateline)
     assert clean_text(raw, "lake").article.published == expected
+
+
+def test_a_date_under_an_updated_label_is_not_the_published_date():
+    raw = TINY_ARTICLE.replace("By Jane Example March 3, 2023", "By Jane Example\nLast update:\nApril 18, 2023")
+    assert clean_text(raw, "lake").article.published is None
 
 
 @pytest.mark.parametrize(
