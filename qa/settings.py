@@ -22,10 +22,10 @@ class Abstention:
 
     # defaults: the fit in qa/fitted.json (bench/tune.py on tests/data/dev_tune.jsonl), so Settings() agrees with it
     features: tuple[str, ...] = ('cosine', 'unmatched', 'passage_score', 'margin')
-    weights: tuple[float, ...] = (0.9668, -1.5907, 1.2483, 1.7353)
-    bias: float = -1.4434
+    weights: tuple[float, ...] = (1.0672, -1.5698, 1.2223, 1.4949)
+    bias: float = -1.3484
     answer_threshold: float = 0.5
-    unsure_threshold: float = 0.202
+    unsure_threshold: float = 0.223
 
     def __post_init__(self) -> None:
         if len(self.features) != len(self.weights):
