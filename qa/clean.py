@@ -366,6 +366,8 @@ class _Meta:
 # A line that is only a person's name, or a name before a date, handle or separator ("Jane Doe - Nov 19, 2019").
 _NAME_LINE = re.compile(r"^(?P<name>[^\W\d_][\w.'’-]*(?:\s+[^\W\d_][\w.'’-]*){1,3})(?:\s*(?:[-–—|·•/,@(]|\s\d).*)?$")
 NAME_BELOW_TITLE = 3  # lines under the headline where a bare author name is looked for
+# A byline the scrape split in two: the label on its own line ("Written by", "Author", "By:"), the name on the next.
+_AUTHOR_LABEL = re.compile(r"^(?:(?:written|posted|words|text|reviewed)\s+by|by|authors?|author\s+name)\s*:?$", re.I)
 
 
 _WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday mon tue wed thu fri sat sun".split())
@@ -399,6 +401,11 @@ def _extract_meta(lines: list[str], body: set[int], full_text: str, span: range,
     bylines = []
     for i, line in enumerate(lines):
         if i in body:
+            continue
+        if i in span and _AUTHOR_LABEL.match(line):
+            j = next((j for j in range(i + 1, min(len(lines), i + 3)) if lines[j].strip()), None)
+            if j is not None and j not in body and (people := _bare_name(lines[j], set())):
+                bylines.append((abs(j - anchor), (people, [], None)))
             continue
         by = _parse_byline(line) if i in span else None
         if by:

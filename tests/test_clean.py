@@ -167,6 +167,9 @@ def test_a_date_under_an_updated_label_is_not_the_published_date():
         ("Friday March 3, 2023 7:45 am PST by Jane Example", ("Jane Example",)),  # the date first
         ("Photo taken March 3, 2023 by the lake", ()),  # a date and "by", but no name
         ("Previous Post", ()),  # not a name: the page uses its words in lower case ("previous post" below)
+        # a byline the scrape split over two lines, further under the headline than a bare name is looked for
+        ("March 3, 2023\n5 min read\nShare this story\nWritten by\nJane Example", ("Jane Example",)),
+        ("March 3, 2023\n5 min read\nShare this story\nAuthor:\n\nJane Example", ("Jane Example",)),
     ],
 )
 def test_authors_are_plain_names(byline, expected):
