@@ -260,11 +260,12 @@ def _line_date(line: str) -> date | None:
 
 def _find_date(lines: list[str], anchor: int, repeats: list[int]) -> date | None:
     """The date stated nearest the anchor line (below it preferred, a byline or "Published" line first): the
-    article's own, not the masthead's "today" (a line other pages of the folder share), an "Updated" stamp or a
+    article's own, not the masthead's "today" (a line above the headline that other pages of the folder share;
+    under it, a shared date is the articles' own, as in a folder of one day's news), an "Updated" stamp or a
     related story's byline further away."""
     best = None
     for i in range(max(0, anchor - DATE_WINDOW), min(len(lines), anchor + DATE_WINDOW + 1)):
-        if repeats[i] or (i and _UPDATED_LABEL.match(lines[i - 1])):
+        if (repeats[i] and i < anchor) or (i and _UPDATED_LABEL.match(lines[i - 1])):
             continue
         d = _line_date(lines[i])
         if d is None:
