@@ -47,8 +47,10 @@ for _num, _names in enumerate((
     for _name in _names.split():
         _MONTH_NAMES[_name] = _num
 _MONTH_RE = "(?:" + "|".join(sorted(map(re.escape, _MONTH_NAMES), key=len, reverse=True)) + r")(?!\w)"
+# The month starts a word, or is glued to the word before in camel case ("by Jane DoeNovember 20, 2007").
 _DATE_MDY = re.compile(
-    rf"(?<![^\W\d_])(?P<m>{_MONTH_RE})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?:at\s+)?(?P<y>(?:19|20)\d\d)(?!\d)",
+    rf"(?:(?<![^\W\d_])|(?<=(?-i:[a-z]))(?=(?-i:[A-Z])))(?P<m>{_MONTH_RE})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+"
+    r"(?:at\s+)?(?P<y>(?:19|20)\d\d)(?!\d)",
     re.I,
 )
 # 13.11.2019 (day first wherever dots are used), and 21/06/2014 or 11/20/2019 only when one side exceeds 12: an
@@ -232,8 +234,10 @@ def _stated_url(raw: str) -> str | None:
     return None
 
 
-# also glued to the date before it ("December 22, 2022Updated: January 2, 2026")
-_UPDATED = re.compile(r"(?:\b|(?<=\d))(?:updated|modified|edited|mis à jour|actualizado|atualizado|aktualisiert)\b", re.I)
+# also glued to the dates around it ("December 22, 2022Updated: January 2, 2026", "UpdatedJanuary 25, 2026")
+_UPDATED = re.compile(
+    r"(?:\b|(?<=\d))(?:updated|modified|edited|mis à jour|actualizado|atualizado|aktualisiert)(?!(?-i:[a-z]))", re.I
+)
 # A line that only announces the next line's date as an update: "Last update:", "Updated on".
 _UPDATED_LABEL = re.compile(r"^\W*(?:last\s+)?(?:updated?|modified|edited)(?:\s+(?:on|at))?\W*$", re.I)
 # "Founded February 28, 1998; 18 years ago": a fact about the subject (an infobox), not when the page was written.

@@ -142,6 +142,8 @@ def test_duplicates_and_junk_are_skipped_not_fatal(tmp_path):
         ("March 3, 2023April 18, 2023", date(2023, 3, 3)),
         ("Jane Example · March 3, 2023Updated: April 18, 2023", date(2023, 3, 3)),
         ("April 18, 2023March 3, 2023 by Jane Example", date(2023, 3, 3)),
+        ("by Jane ExampleMarch 3, 2023 | 6 comments", date(2023, 3, 3)),  # glued to the name in camel case
+        ("By Jane Example UpdatedApril 18, 2023", None),  # only an update, glued to its cue
     ],
 )
 def test_published_date_is_the_articles_own_or_none(dateline, expected):
