@@ -60,10 +60,9 @@ def collect(path: Path, index_dir, settings: Settings) -> list[dict]:
             history.append(A._ask(earlier, history=list(history), index_dir=index_dir, settings=settings)[0])
         ans, ev = A._ask(q["question"], history=history, index_dir=index_dir, settings=settings, all_evidence=True)
         answerable = q["kind"] != "unanswerable"
-        rank = None
-        if answerable:
-            want = answer_phrases(q)
-            rank = next((i for i, p in enumerate(ans.passages, 1) if p.doc_id == q["doc_id"] and holds_answer(p.text, want)), None)
+        want = answer_phrases(q) if answerable else ()
+        rank = next((i for i, p in enumerate(ans.passages, 1)
+                     if answerable and p.doc_id == q["doc_id"] and holds_answer(p.text, want)), None)
         right = bool(answerable and ans.sentence and ans.passage.doc_id == q["doc_id"] and holds_answer(ans.sentence, want))
         rows.append(dict(kind=q["kind"], subkind=q.get("subkind"), rank=rank, ev=ev, right=right, reason=ans.reason,
                          article=q.get("doc_id") or f"unanswerable-{q.get('id')}"))

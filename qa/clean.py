@@ -372,7 +372,7 @@ class _Meta:
 _NAME_LINE = re.compile(r"^(?P<name>[^\W\d_][\w.'’-]*(?:\s+[^\W\d_][\w.'’-]*){1,3})(?:\s*(?:[-–—|·•/,@(]|\s\d).*)?$")
 NAME_BELOW_TITLE = 3  # lines under the headline where a bare author name is looked for
 # A byline the scrape split in two: the label on its own line ("Written by", "Author", "By:"), the name on the next.
-_AUTHOR_LABEL = re.compile(r"^(?:(?:written|posted|words|text|reviewed)\s+by|by|authors?|author\s+name)\s*:?$", re.I)
+_AUTHOR_LABEL = re.compile(r"^(?:(?:written|posted|words|text)\s+by|by|authors?|author\s+name)\s*:?$", re.I)
 
 
 _WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday mon tue wed thu fri sat sun".split())
