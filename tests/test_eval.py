@@ -73,11 +73,19 @@ def test_qa_eval_cli_json_with_baseline(tmp_path, capsys):
     assert out["qa"]["hit@5"] == 1.0 and out["baseline"]["hit@5"] is not None
 
 
-def test_bad_eval_file_is_a_clear_error(tmp_path, capsys):
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('{"kind": "answerable", "question": "x"}', "needs 'doc_id' and 'answer'"),
+        ('{"kind": "answerable", "question": "x", "doc_id": "d", "answer": "a", "also": "b"}',
+         "'also' must be a list of answer phrases"),
+    ],
+)
+def test_bad_eval_file_is_a_clear_error(tmp_path, capsys, line, message):
     f = tmp_path / "bad.jsonl"
-    f.write_text('{"kind": "answerable", "question": "x"}\n')
+    f.write_text(line + "\n")
     assert main(["eval", str(f)]) == 2
-    assert "needs 'doc_id' and 'answer'" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 def test_the_code_defaults_are_the_fitted_settings():
@@ -96,13 +104,6 @@ def test_the_fitted_settings_record_the_questions_they_were_fitted_on():
     fitted_on = json.loads(FITTED_FILE.read_text(encoding="utf-8"))["fitted_on"]
     assert fitted_on["questions"] == "dev_tune.jsonl"
     assert fitted_on["sha256"] == hashlib.sha256((DATA / "dev_tune.jsonl").read_bytes()).hexdigest()
-
-
-def test_bad_also_phrases_are_a_clear_error(tmp_path, capsys):
-    f = tmp_path / "bad.jsonl"
-    f.write_text('{"kind": "answerable", "question": "x", "doc_id": "d", "answer": "a", "also": "b"}\n')
-    assert main(["eval", str(f)]) == 2
-    assert "'also' must be a list of answer phrases" in capsys.readouterr().err
 
 
 def test_also_phrases_count_unless_strict():
