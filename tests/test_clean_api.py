@@ -78,6 +78,16 @@ def test_cleaner_card_records_the_data_it_was_fitted_on():
     assert card["training_pages"] == dict(sorted(Counter(p[0] for p in pages).items()))
 
 
+def test_wcxb_headline_pages_teach_the_headline_only():
+    """--wcxb-headlines adds WCXB's dev pages whose scrape holds the headline, with no body label, and nothing else."""
+    train = bench_module("train_cleaner")
+    base, extra = train.training_pages(), train.training_pages(wcxb_headlines=True)
+    added = [p for p in extra if p[0] == "wcxb"]
+    assert extra[: len(base) - len(train.headline_pages())] == base[: len(base) - len(train.headline_pages())]
+    assert len(extra) - len(base) == len(added) > 500
+    assert all(p[4] is None and p[5] for p in added)
+
+
 def test_cleaner_version_names_the_model():
     assert cleaner_version().endswith(load_model().digest[:16])
 
