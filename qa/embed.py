@@ -79,11 +79,16 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
-def _by_length(lengths: Sequence[int], batch_size: int) -> Iterator[np.ndarray]:
-    """Positions of the texts in batches of similar length, so little of each batch is padding."""
-    order = np.argsort(np.asarray(lengths), kind="stable")
-    for start in range(0, len(order), batch_size):
-        yield order[start : start + batch_size]
+def _by_length(lengths: Sequence[int], budget: int) -> Iterator[np.ndarray]:
+    """Positions of the texts in batches of similar length, so little of each batch is padding, each holding at most
+    `budget` tokens once padded to its longest text (a longer text gets a batch of its own)."""
+    lengths = np.asarray(lengths)
+    order = np.argsort(lengths, kind="stable")
+    start = 0
+    for end in range(1, len(order) + 1):
+        if end == len(order) or (end - start + 1) * lengths[order[end]] > budget:
+            yield order[start:end]
+            start = end
 
 
 def progress_bar(total: int, desc: str, show: bool, unit: str = " texts"):
@@ -95,12 +100,12 @@ def progress_bar(total: int, desc: str, show: bool, unit: str = " texts"):
     return tqdm(total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True)
 
 
-def _encode(rt: Runtime, texts: Sequence[str], batch_size: int, bar=None) -> np.ndarray:
+def _encode(rt: Runtime, texts: Sequence[str], budget: int, bar=None) -> np.ndarray:
     out = np.empty((len(texts), rt.dim), dtype=np.float32)
     if not len(texts):
         return out
     seqs = [e.ids for e in rt.tokenize(texts)]
-    for idx in _by_length([len(s) for s in seqs], batch_size):
+    for idx in _by_length([len(s) for s in seqs], budget):
         h, mask = rt.hidden_states([seqs[i] for i in idx])
         out[idx] = _mean_pool(h, mask)
         if bar is not None:
@@ -112,7 +117,7 @@ def encode_queries(texts: Sequence[str]) -> np.ndarray:
     """Embed questions: (len(texts), dim) float32 unit vectors, on one thread."""
     rt = _runtime(1)
     with single_thread():
-        return _encode(rt, texts, config.EMBED_BATCH_SIZE)
+        return _encode(rt, texts, config.EMBED_BATCH_TOKENS)
 
 
 def encode_query_tokens(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -132,7 +137,7 @@ def encode_sentences(texts: Sequence[str], *, bar=None) -> np.ndarray:
         texts: sentence texts.
         bar: a tqdm bar to advance by the number of sentences done, or None.
     """
-    return _encode(_runtime(build_threads()), texts, config.EMBED_BATCH_SIZE, bar)
+    return _encode(_runtime(build_threads()), texts, config.EMBED_BATCH_TOKENS, bar)
 
 
 def encode_passages(texts: Sequence[str], *, bar=None) -> PassageTokens:
@@ -154,7 +159,7 @@ def encode_passages(texts: Sequence[str], *, bar=None) -> PassageTokens:
     states = np.empty((int(starts[-1]), rt.dim), dtype=np.float32)
     ids = np.empty(int(starts[-1]), dtype=np.int32)
     spans = np.empty((int(starts[-1]), 2), dtype=np.int32)
-    for idx in _by_length([len(s) for s in seqs], config.EMBED_BATCH_SIZE):
+    for idx in _by_length([len(s) for s in seqs], config.EMBED_BATCH_TOKENS):
         h, mask = rt.hidden_states([seqs[i] for i in idx])
         vectors[idx] = _mean_pool(h, mask)
         for j, i in enumerate(idx):

@@ -107,6 +107,17 @@ def test_batching_by_length_keeps_each_text_in_its_row():
     np.testing.assert_allclose(together, alone, atol=1e-5)
 
 
+def test_batches_hold_every_text_once_within_the_token_budget():
+    lengths = [5, 300, 10, 10, 100, 7, 768, 769, 50, 12]
+    batches = list(qa.embed._by_length(lengths, 100))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))
+    for b in batches:
+        longest = max(lengths[i] for i in b)
+        assert len(b) == 1 or len(b) * longest <= 100, b
+    assert [len(b) for b in batches] == [5, 1, 1, 1, 1, 1]  # 5, 7, 10, 10, 12 together; then one each
+    assert list(qa.embed._by_length([], 100)) == []
+
+
 def test_question_tokens_come_from_the_same_pass():
     vec, states, ids = qa.embed.encode_query_tokens(TEXTS[0])
     np.testing.assert_allclose(vec, qa.embed.encode_queries([TEXTS[0]])[0], atol=1e-6)
