@@ -172,21 +172,31 @@ def _encode_new(items: list[tuple[list[str], list[str]]], progress: bool) -> lis
 
     passages = [p for texts, _ in items for p in texts]
     sentences = [s for _, sents in items for s in sents]
-    bar = progress_bar(len(passages) + len(sentences), "encoding", progress)
+    # A sentence that is a whole passage has that passage's vector (the same text in the same pass), and a sentence
+    # the folder repeats is encoded once: about a tenth of the sentences of the development folder.
+    as_passage = {t: i for i, t in enumerate(passages)}
+    todo = list(dict.fromkeys(t for t in sentences if t not in as_passage))
+    bar = progress_bar(len(passages) + len(todo), "encoding", progress)
     try:
         vectors, blocks = [], []
         for lo in range(0, len(passages), ENCODE_SLICE):  # compress as we go: float32 token vectors are 4x their codes
             pt = encode_passages(passages[lo : lo + ENCODE_SLICE], bar=bar)
             vectors.append(pt.vectors)
             blocks.append(tokens.compress(pt.states, pt.ids, pt.spans, pt.lengths))
-        sentence_vectors = encode_sentences(sentences, bar=bar)
+        encoded = encode_sentences(todo, bar=bar)
     finally:
         if bar is not None:
             bar.close()
-    vecs, block = np.vstack(vectors), TokenBlock.concat(blocks)
+    passage_vectors = np.vstack(vectors) if vectors else np.zeros((0, config.MODEL_DIM), np.float32)
+    row = {t: i for i, t in enumerate(todo)}
+    sentence_vectors = np.zeros((len(sentences), config.MODEL_DIM), np.float32)
+    for i, t in enumerate(sentences):
+        sentence_vectors[i] = passage_vectors[as_passage[t]] if t in as_passage else encoded[row[t]]
+    block = TokenBlock.concat(blocks)
     out, p, s = [], 0, 0
     for texts, sents in items:
-        out.append(_Encoded(vecs[p : p + len(texts)], sentence_vectors[s : s + len(sents)], block.passages(p, p + len(texts))))
+        out.append(_Encoded(passage_vectors[p : p + len(texts)], sentence_vectors[s : s + len(sents)],
+                            block.passages(p, p + len(texts))))
         p += len(texts)
         s += len(sents)
     return out

@@ -168,3 +168,26 @@ def test_hnsw_index_filters_exactly_within_the_subset(tiny_seeds, tmp_path, monk
         ]
         got = R._allowed(ix, f)
         assert (got is None and since is None and until is None) or list(got) == want
+
+
+def test_sentence_vectors_reuse_a_whole_passage_and_a_repeat():
+    """A sentence that is a whole passage takes that passage's vector, a repeated sentence is encoded once, and every
+    sentence vector is what encoding that sentence alone gives."""
+    import numpy as np
+
+    from qa.builder import _encode_new
+    from qa.embed import encode_sentences
+
+    whole = "The council voted to close the old bridge on Friday."
+    shared = "Subscribe to our newsletter for more local news."
+    items = [
+        ([whole], [whole]),
+        (["Rain is expected all week. " + shared], ["Rain is expected all week.", shared]),
+        (["Schools will open late. " + shared], ["Schools will open late.", shared]),
+    ]
+    out = _encode_new(items, progress=False)
+    got = np.vstack([e.sentence_vectors for e in out])
+    alone = encode_sentences([s for _, sents in items for s in sents])
+    np.testing.assert_allclose(got, alone, atol=1e-5)
+    assert np.array_equal(out[0].sentence_vectors[0], out[0].vectors[0])
+    assert np.array_equal(out[1].sentence_vectors[1], out[2].sentence_vectors[1])
