@@ -270,6 +270,43 @@ def timeit(fn, items) -> np.ndarray:
     return np.array(ms)
 
 
+def evict(ix) -> None:
+    """Drop the memory-mapped files a query reads (vectors, sentence vectors, token codes) from this process's
+    mappings and from the page cache, so the next query reads them from disk, as a first query on an index larger
+    than the page cache does."""
+    import mmap
+
+    for a in (ix.vectors, ix.sentence_vectors, None if ix.tokens is None else ix.tokens.codes):
+        mm = getattr(a, "_mmap", None)
+        if mm is None:
+            continue
+        mm.madvise(mmap.MADV_DONTNEED)
+        fd = os.open(a.filename, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+def cold_latency(ix, search, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """ms of `search(i)` with the files evicted before each query: with the candidates' read-ahead
+    (qa.retrieve._prefetch) and without it, alternating which goes first."""
+    retrieve_mod = sys.modules["qa.retrieve"]
+    real = retrieve_mod._prefetch
+    out = {True: [], False: []}
+    try:
+        for i in range(n):
+            for ahead in ((True, False) if i % 2 else (False, True)):
+                retrieve_mod._prefetch = real if ahead else (lambda *a: None)
+                evict(ix)
+                t = time.perf_counter()
+                search(i)
+                out[ahead].append(1000 * (time.perf_counter() - t))
+    finally:
+        retrieve_mod._prefetch = real
+    return np.array(out[True]), np.array(out[False])
+
+
 def measure(work: Path, n_queries: int) -> dict:
     import contextlib
 
@@ -315,6 +352,8 @@ def measure(work: Path, n_queries: int) -> dict:
         hybrid = timeit(lambda i: retrieve.search(ix, texts[i], qvecs[i], 5, retrieve.Filters(), qtoks[i]), idx)
         filt = retrieve.Filters(publisher=pub)
         filtered = timeit(lambda i: retrieve.search(ix, texts[i], qvecs[i], 5, filt, qtoks[i]), range(min(50, n_queries)))
+        cold, cold_plain = cold_latency(
+            ix, lambda i: retrieve.search(ix, texts[i], qvecs[i], 5, retrieve.Filters(), qtoks[i]), min(40, n_queries))
     _, approx10 = ix.faiss.search(qvecs, 10)
     approx_pool = [retrieve._dense_pool(ix, q, pool, None) for q in qvecs]
     exact = faiss.IndexFlatIP(config.MODEL_DIM)  # built after the memory reading: it copies every vector
@@ -348,6 +387,8 @@ def measure(work: Path, n_queries: int) -> dict:
         "bm25": [float(np.percentile(bm25, 50)), float(np.percentile(bm25, 95))],
         "hybrid": [float(np.percentile(hybrid, 50)), float(np.percentile(hybrid, 95))],
         "hybrid_first": [float(np.percentile(first, 50)), float(np.percentile(first, 95))],
+        "hybrid_cold": [float(np.percentile(cold, 50)), float(np.percentile(cold, 95))],
+        "hybrid_cold_no_readahead": [float(np.percentile(cold_plain, 50)), float(np.percentile(cold_plain, 95))],
         "filtered": [float(np.percentile(filtered, 50)), float(np.percentile(filtered, 95))],
         "filter_share": float(share[list(counts[0]).index(pub)]),
         "recall10": recall(approx10, 10),
@@ -469,6 +510,14 @@ def main() -> None:
             f"| {m['recall_pool']:.3f} | {k[0]:.2f} / {k[1]:.2f} | {h[0]:.1f} / {h[1]:.1f} | {h1[0]:.1f} / {h1[1]:.1f} "
             f"| {fl[0]:.1f} ({m['filter_share']:.0%} of articles) |"
         )
+    print("\nCold queries: the vectors, sentence vectors and token codes evicted from the page cache before each query "
+          "(as for a first query on an index larger than the cache), hybrid + rerank, ms p50 / p95, with the "
+          "candidates' read-ahead (shipped) and without it, alternating:\n")
+    print("| passages | cold, read-ahead | cold, without read-ahead | read-ahead is faster by (p50) |")
+    print("|---|---|---|---|")
+    for b, m in rows:
+        c, c0 = m["hybrid_cold"], m["hybrid_cold_no_readahead"]
+        print(f"| {b['passages']:,} | {c[0]:.1f} / {c[1]:.1f} | {c0[0]:.1f} / {c0[1]:.1f} | {c0[0] / c[0]:.1f}x |")
     for b, m in rows:
         if m["ef_sweep"]:
             print(f"\nefSearch at {b['passages']:,} passages: " + "; ".join(

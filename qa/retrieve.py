@@ -13,6 +13,7 @@ from . import config
 from .answer_type import definition_subject, expected_type, first_mention, has_answer_type
 from .index import FLAT_MAX_PASSAGES, MANIFEST, LoadedIndex, load_index
 from .settings import Settings
+from .tokens import prefetch
 from .types import Article, Filters, IndexInfo, Passage
 
 log = logging.getLogger(__name__)
@@ -233,6 +234,16 @@ def sentence_rows(index: LoadedIndex, doc_id: str, start: int, end: int) -> np.n
     return np.arange(lo, hi)
 
 
+def _prefetch(index: LoadedIndex, rows: np.ndarray, rerank: bool) -> None:
+    """Have the kernel read, all at once, what ranking these candidates touches in the memory-mapped files: their
+    vectors and, for the rerank, their sentences' vectors and token codes. Past the page cache (a large index) these
+    are random reads, and one page fault after another made a first query 20x slower than a cached one."""
+    prefetch(index.vectors, rows, rows + 1)
+    if rerank:
+        prefetch(index.sentence_vectors, index.chunk_sentences[rows, 0], index.chunk_sentences[rows, 1])
+        prefetch(index.tokens.codes, index.tokens.offsets[rows], index.tokens.offsets[rows + 1])
+
+
 def _best_sentence_cos(index: LoadedIndex, rows: np.ndarray, qvec: np.ndarray) -> np.ndarray:
     lo, hi = index.chunk_sentences[rows, 0], index.chunk_sentences[rows, 1]
     ranges = [np.arange(a, b) for a, b in zip(lo, hi)]
@@ -309,6 +320,7 @@ def search(
     rows, kw = stage1.candidates(query, qvec, pool, filters)
     if len(rows) == 0:
         return []
+    _prefetch(index, rows, s.rerank and index.tokens is not None and qtok is not None)
     dense = np.asarray(index.vectors[rows], dtype=np.float32) @ qvec.astype(np.float32)
     kw_norm = kw / kw.max() if kw.max() > 0 else np.zeros_like(kw)
     fused = s.dense_weight * dense + (1 - s.dense_weight) * kw_norm
