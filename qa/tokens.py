@@ -162,12 +162,16 @@ def columns(block: TokenBlock, vocab_size: int) -> dict[str, np.ndarray]:
 def prefetch(array: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
     """Ask the kernel to read rows [lo, hi) of a memory-mapped array now, all ranges at once (MADV_WILLNEED), so a
     query's candidates that are not in the page cache come from disk together rather than one page fault after
-    another. A no-op for an array in memory, or where madvise is missing."""
+    another. A no-op for an array in memory, or where madvise is missing; advice the kernel refuses is skipped, since
+    the reads then happen anyway, only one after another."""
     mm = getattr(array, "_mmap", None)  # np.memmap's mapping of its file
     if mm is None or not hasattr(mm, "madvise") or not hasattr(mmap, "MADV_WILLNEED"):
         return
-    for first, length in page_ranges(array, mm, lo, hi):
-        mm.madvise(mmap.MADV_WILLNEED, first, length)
+    try:
+        for first, length in page_ranges(array, mm, lo, hi):
+            mm.madvise(mmap.MADV_WILLNEED, first, length)
+    except (OSError, ValueError):  # e.g. a mapping closed by a concurrent reload
+        return
 
 
 def page_ranges(array: np.ndarray, mm: mmap.mmap, lo: np.ndarray, hi: np.ndarray) -> list[tuple[int, int]]:
