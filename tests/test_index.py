@@ -191,3 +191,29 @@ def test_sentence_vectors_reuse_a_whole_passage_and_a_repeat():
     np.testing.assert_allclose(got, alone, atol=1e-5)
     assert np.array_equal(out[0].sentence_vectors[0], out[0].vectors[0])
     assert np.array_equal(out[1].sentence_vectors[1], out[2].sentence_vectors[1])
+
+
+def test_loading_reads_the_dense_index_ahead_in_the_background(tmp_path, monkeypatch):
+    """load_index asks the kernel to read the whole FAISS file into the page cache, chunk by chunk (one call reads
+    ahead only a few MB), from a background thread."""
+    import threading
+
+    from qa import index as index_mod
+
+    f = tmp_path / "index.faiss"
+    f.write_bytes(b"\0" * (2 * index_mod.READ_AHEAD_CHUNK + 5))
+    calls, real = [], os.posix_fadvise
+
+    def spy(fd, offset, length, advice):
+        calls.append((offset, length, advice))
+        return real(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", spy)
+    index_mod._read_ahead(f)
+    for t in threading.enumerate():
+        if t.name == "qa-read-ahead":
+            t.join(10)
+    chunk = index_mod.READ_AHEAD_CHUNK
+    assert calls == [(0, chunk, os.POSIX_FADV_WILLNEED), (chunk, chunk, os.POSIX_FADV_WILLNEED),
+                     (2 * chunk, chunk, os.POSIX_FADV_WILLNEED)]
+    index_mod._read_ahead(tmp_path / "missing.faiss")  # advice only: a missing file is not an error
