@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import mmap
 import os
 import re
 import shutil
@@ -228,6 +229,34 @@ def _read_ahead(path: Path) -> None:
             pass
 
     threading.Thread(target=run, name="qa-read-ahead", daemon=True).start()
+
+
+def prefetch(array: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+    """Ask the kernel to read rows [lo, hi) of a memory-mapped array now, all ranges at once (MADV_WILLNEED), so a
+    query's candidates that are not in the page cache come from disk together rather than one page fault after
+    another. A no-op for an array in memory, or where madvise is missing; advice the kernel refuses is skipped, since
+    the reads then happen anyway, only one after another."""
+    mm = getattr(array, "_mmap", None)  # np.memmap's mapping of its file
+    if mm is None or not hasattr(mm, "madvise") or not hasattr(mmap, "MADV_WILLNEED"):
+        return
+    try:
+        for first, length in page_ranges(array, mm, lo, hi):
+            mm.madvise(mmap.MADV_WILLNEED, first, length)
+    except (OSError, ValueError):  # e.g. a mapping closed by a concurrent reload
+        return
+
+
+def page_ranges(array: np.ndarray, mm: mmap.mmap, lo: np.ndarray, hi: np.ndarray) -> list[tuple[int, int]]:
+    """(start, length) within the mapping `mm` of rows [lo, hi) of `array` (a view of it), each start rounded down
+    to a page as madvise requires; empty ranges are left out."""
+    base = array.ctypes.data - np.frombuffer(mm, np.uint8, count=1).ctypes.data  # where row 0 sits in the mapping
+    row = array.strides[0]
+    out = []
+    for a, b in zip(base + np.asarray(lo, np.int64) * row, base + np.asarray(hi, np.int64) * row):
+        if b > a:
+            first = int(a) // mmap.PAGESIZE * mmap.PAGESIZE
+            out.append((first, int(b) - first))
+    return out
 
 
 def _read_lines(path: Path, size: int) -> list[str]:

@@ -11,9 +11,8 @@ import numpy as np
 
 from . import config
 from .answer_type import definition_subject, expected_type, first_mention, has_answer_type
-from .index import FLAT_MAX_PASSAGES, MANIFEST, LoadedIndex, load_index
+from .index import FLAT_MAX_PASSAGES, MANIFEST, LoadedIndex, load_index, prefetch
 from .settings import Settings
-from .tokens import prefetch
 from .types import Article, Filters, IndexInfo, Passage
 
 log = logging.getLogger(__name__)

@@ -217,3 +217,27 @@ def test_loading_reads_the_dense_index_ahead_in_the_background(tmp_path, monkeyp
     assert calls == [(0, chunk, os.POSIX_FADV_WILLNEED), (chunk, chunk, os.POSIX_FADV_WILLNEED),
                      (2 * chunk, chunk, os.POSIX_FADV_WILLNEED)]
     index_mod._read_ahead(tmp_path / "missing.faiss")  # advice only: a missing file is not an error
+
+
+def test_prefetch_asks_for_exactly_the_candidates_pages(tmp_path):
+    """The rerank's read-ahead (qa.index.prefetch) covers each wanted row's bytes in the file mapping, from the
+    start of its page, also for a view that starts further into the file; arrays in memory are left alone."""
+    import mmap
+
+    import numpy as np
+
+    from qa.index import page_ranges, prefetch
+
+    data = np.arange(100 * 192, dtype=np.uint32).astype(np.uint8).reshape(100, 192)
+    data.tofile(tmp_path / "codes.u8")
+    codes = np.memmap(tmp_path / "codes.u8", dtype=np.uint8, mode="r", shape=(100, 192))
+    page = mmap.PAGESIZE
+    got = page_ranges(codes, codes._mmap, np.array([3, 50, 7]), np.array([5, 51, 7]))
+    assert got == [(3 * 192 // page * page, 5 * 192 - 3 * 192 // page * page),
+                   (50 * 192 // page * page, 51 * 192 - 50 * 192 // page * page)]
+    view = codes[10:]
+    first = 10 * 192 // page * page
+    assert page_ranges(view, codes._mmap, np.array([0]), np.array([2])) == [(first, 12 * 192 - first)]
+    prefetch(codes, np.array([3, 50]), np.array([5, 51]))  # the kernel is asked; nothing is read into Python
+    np.testing.assert_array_equal(codes[3:5], data[3:5])
+    prefetch(data, np.array([0]), np.array([1]))  # in memory: nothing to do

@@ -72,24 +72,3 @@ def test_rebuild_copies_unchanged_articles_tokens(tiny_seeds, tiny_index, tmp_pa
             np.testing.assert_array_equal(after.tokens.passage_spans(a), before.tokens.passage_spans(b))
     assert qa.retrieve("twelve years Lake Balkhash", k=1, index_dir=out)[0].doc_id == "lake"
 
-
-def test_prefetch_asks_for_exactly_the_candidates_pages(tmp_path):
-    """The rerank's read-ahead (qa.tokens.prefetch) covers each wanted row's bytes in the file mapping, from the
-    start of its page, also for a view that starts further into the file; arrays in memory are left alone."""
-    import mmap
-
-    from qa.tokens import page_ranges, prefetch
-
-    data = np.arange(100 * 192, dtype=np.uint32).astype(np.uint8).reshape(100, 192)
-    data.tofile(tmp_path / "codes.u8")
-    codes = np.memmap(tmp_path / "codes.u8", dtype=np.uint8, mode="r", shape=(100, 192))
-    page = mmap.PAGESIZE
-    got = page_ranges(codes, codes._mmap, np.array([3, 50, 7]), np.array([5, 51, 7]))
-    assert got == [(3 * 192 // page * page, 5 * 192 - 3 * 192 // page * page),
-                   (50 * 192 // page * page, 51 * 192 - 50 * 192 // page * page)]
-    view = codes[10:]
-    first = 10 * 192 // page * page
-    assert page_ranges(view, codes._mmap, np.array([0]), np.array([2])) == [(first, 12 * 192 - first)]
-    prefetch(codes, np.array([3, 50]), np.array([5, 51]))  # the kernel is asked; nothing is read into Python
-    np.testing.assert_array_equal(codes[3:5], data[3:5])
-    prefetch(data, np.array([0]), np.array([1]))  # in memory: nothing to do
