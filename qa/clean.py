@@ -22,6 +22,7 @@ from .clean_lines import reads_as_trail
 from .clean_lines import norm_line as _norm_line
 from .clean_lines import words as _words
 from .clean_model import LineModel, load_model
+from .clean_site import copyright_holder, site_name
 from .types import Article, Skipped, article_from_json, article_to_json
 
 log = logging.getLogger(__name__)
@@ -199,26 +200,6 @@ def _parse_date(text: str) -> date | None:
             except (ValueError, KeyError):
                 continue
     return min(found, default=None)
-
-
-_COPYRIGHT = re.compile(
-    r"^(?:.{0,30}?\s)?(?:©|\(c\)|copyright)\s*(?:©\s*)?(?:copyright\s+)?(?:(?:19|20)\d\d(?:\s*[-–]\s*(?:(?:19|20)\d\d)?)?,?\s*)?"
-    r"(?P<name>[^\W\d_][^.|,©/]{1,60}?)(?:,|\.(?:\s|$)|\s+all rights|\s+-\s|\s*\||\s+/|$)",
-    re.I,
-)
-_COMPANY_SUFFIX = re.compile(r"\s+(?:inc|llc|ltd|gmbh|company|corp(?:oration)?)\.?$", re.I)
-
-
-def _copyright_holder(lines: list[str]) -> str | None:
-    """The name in the page's last copyright line ("© 2019 The Washington Post. All rights reserved")."""
-    for line in reversed(lines):
-        m = _COPYRIGHT.match(line)
-        if not m or len(line) > 200:
-            continue
-        name = _COMPANY_SUFFIX.sub("", m.group("name").strip(" -–"))
-        if 1 <= len(name.split()) <= 6 and not re.match(r"(?:all rights|by\b|the author)", name, re.I):
-            return name
-    return None
 
 
 # A line that is only an address with a path (a bare "example.com" is a site name, not the article's URL).
@@ -592,14 +573,14 @@ def clean_text(
         lines, kept_at[0], repeats
     )
     if not meta.orgs and not meta.source:
-        meta.source = _copyright_holder(lines)
+        meta.source = copyright_holder(lines)
     if meta.title:
         body = [p for p in body if _key(p) != _key(meta.title)] or body
     chrome = "\n".join(line for line, v in zip(lines, verdicts) if not v.kept)
     article = Article(
         doc_id=doc_id,
         title=meta.title,
-        publisher=_publisher(meta),
+        publisher=site_name(lines, set(kept_at), _publisher(meta)),
         published=meta.published,
         authors=tuple(meta.people),
         text="\n\n".join(body),

@@ -1,0 +1,57 @@
+"""The site's own name as the publisher (qa/clean_site.py): found from the shapes of chrome phrases on any site."""
+from __future__ import annotations
+
+import qa
+from qa.clean_site import site_name
+
+from .conftest import TINY_ARTICLE
+
+
+def _names(lines: list[str], stated: str | None = None) -> str | None:
+    return site_name(lines, body=set(), stated=stated)
+
+
+def test_the_name_the_chrome_repeats_is_the_site():
+    lines = [
+        "The Harbour Courier homepage",
+        "Follow The Harbour Courier online:",
+        "Subscribe to The Harbour Courier on YouTube",
+        "Photo: Sam Lens/The Harbour Courier",
+        "© 2021 Coastal Media Group, LLC. All rights reserved.",
+    ]
+    assert _names(lines) == "The Harbour Courier"  # the site, not its owner in the copyright line
+
+
+def test_a_copyright_holder_or_byline_organisation_stands_when_nothing_else_names_the_site():
+    assert _names(["Contact", "© 2022 Lakeside Theatre. All rights reserved."], stated="Lakeside Theatre") == (
+        "Lakeside Theatre"
+    )
+    assert _names(["Home", "Sport", "Weather"]) is None
+
+
+def test_menus_pronouns_and_common_words_are_not_names():
+    lines = [
+        "About Team Jobs Studio Story Contact Press",  # a menu after "About"
+        "About Team Jobs Studio Story Contact Press",
+        "Join our newsletter",
+        "Join our newsletter",
+        "Follow us",
+        "Follow us on Twitter",
+        "Story",
+        "Story",
+    ]
+    assert _names(lines) is None
+
+
+def test_a_one_word_name_the_article_uses_in_lower_case_is_a_word():
+    lines = ["Garden tips from our experts", "More from Garden", "Garden", "Advertise on Garden", "garden waste is"]
+    assert site_name(lines, body={4}) is None
+    assert site_name(lines[:4] + ["compost breaks down"], body={4}) == "Garden"
+
+
+def test_clean_file_gives_the_site_as_publisher(tmp_path):
+    page = "The Lake Gazette\n" + TINY_ARTICLE + "\nFollow The Lake Gazette\n\nSubscribe to The Lake Gazette on YouTube\n"
+    page += "\n© 2023 Basin Media Inc.\n"  # the owner: what the copyright line alone gave before
+    f = tmp_path / "lake.txt"
+    f.write_text(page, encoding="utf-8")
+    assert qa.clean_file(f).article.publisher == "The Lake Gazette"
