@@ -44,8 +44,7 @@ _POSSESSIVE = re.compile(r"['’]s$")
 _GENERIC = {
     "us", "me", "you", "our", "we", "it", "this", "that", "them", "here", "all", "more", "top", "home", "site",
     "page", "news", "today", "now", "email", "e-mail", "newsletter", "newsletters", "privacy", "terms", "policy",
-    "help",
-    "faq", "login", "log in", "sign in", "account", "menu", "search", "the", "a", "an", "our team", "the team",
+    "help", "faq", "login", "log in", "sign in", "account", "menu", "search", "the", "a", "an", "our team", "the team",
     "our newsletter", "the newsletter", "all rights reserved", "rights reserved", "the author", "the authors",
     "contributors", "facebook", "twitter", "instagram", "youtube", "linkedin", "pinterest", "tiktok", "whatsapp",
     "reddit", "flipboard", "rss", "google", "apple", "amazon", "getty images", "shutterstock", "istock", "alamy",
@@ -60,7 +59,8 @@ MIN_SUPPORT = 3  # a name offered by one kind of place needs this many chrome li
 MAX_SUPPORT = 5  # lines counted at most (a name in every menu is not more of a name)
 _EDGE = ".,;:!?\"'“”‘’()[]"
 
-
+# The copyright holder as the publisher stood before site_name: stricter than _COPYRIGHT (the mark near the line's
+# start, the name up to its first full stop or comma), and kept as it was so that `stated` means the same.
 _HOLDER_LINE = re.compile(
     r"^(?:.{0,30}?\s)?(?:©|\(c\)|copyright)\s*(?:©\s*)?(?:copyright\s+)?"
     r"(?:(?:19|20)\d\d(?:\s*[-–]\s*(?:(?:19|20)\d\d)?)?,?\s*)?"
@@ -106,7 +106,8 @@ def _prefixes(phrase: str) -> list[str]:
     return [_clean(" ".join(words[:n])) for n in range(1, len(words) + 1)]
 
 
-# Each kind of place counts once: a name needs two (a copyright line often names the owner, not the site).
+# Each kind of place counts once, and a name needs two (a copyright line alone often names the owner, not the site);
+# what the caller found (`stated`) counts as two.
 _WEIGHT = {"stated": 2, "copyright": 1, "before": 1, "after": 1, "credit": 1, "dateline": 1, "alone": 1}
 # Not a name: chrome words, markup, pronouns ("Join our"), a byline, a chrome verb heading a menu ("About Jobs").
 _NOT_NAME = re.compile(

@@ -30,16 +30,8 @@ def test_a_copyright_holder_or_byline_organisation_stands_when_nothing_else_name
 
 
 def test_menus_pronouns_and_common_words_are_not_names():
-    lines = [
-        "About Team Jobs Studio Story Contact Press",  # a menu after "About"
-        "About Team Jobs Studio Story Contact Press",
-        "Join our newsletter",
-        "Join our newsletter",
-        "Follow us",
-        "Follow us on Twitter",
-        "Story",
-        "Story",
-    ]
+    lines = ["About Team Jobs Studio Story Contact Press"] * 3  # a menu after "About": not "Team"
+    lines += ["Join our newsletter"] * 3 + ["Follow us", "Follow us on Twitter", "Story", "Story"]
     assert _names(lines) is None
 
 
@@ -50,7 +42,8 @@ def test_a_one_word_name_the_article_uses_in_lower_case_is_a_word():
 
 
 def test_clean_file_gives_the_site_as_publisher(tmp_path):
-    page = "The Lake Gazette\n" + TINY_ARTICLE + "\nFollow The Lake Gazette\n\nSubscribe to The Lake Gazette on YouTube\n"
+    page = "The Lake Gazette\n" + TINY_ARTICLE
+    page += "\nFollow The Lake Gazette\n\nSubscribe to The Lake Gazette on YouTube\n"
     page += "\n© 2023 Basin Media Inc.\n"  # the owner: what the copyright line alone gave before
     f = tmp_path / "lake.txt"
     f.write_text(page, encoding="utf-8")
