@@ -78,6 +78,15 @@ _ORG_WORDS = re.compile(
     r"\s*\b(news ?desk|desk|staff|newsroom|editorial(?: team| board)?|editors|reporters|team|wire)\b\s*$", re.I
 )
 _CREDIT_LINE = re.compile(r"^(?:©|\(c\)\s|(?:photo|picture|image|video)s?(?:\s+credits?)?\s*:)", re.I)
+# A caption's photo credit at the end of a line: "(Jane Doe/Agency)", "(credit: Agency)", "Credit: Agency",
+# "... Jane Doe/Agency". A line ending in one is a caption, never the headline.
+_CAPTION_TAIL = re.compile(
+    r"(?:\((?:(?:photo|image|picture|foto|credit|source)s?\s*:?\s*)?[^()]{2,60}/[^()]{2,60}\)"
+    r"|\((?:photo|image|picture|foto|credit|source)s?\s*:\s*[^()]{2,60}\)"
+    r"|\bcredit\s*:?\s*[^\s].{1,50}"
+    r"|(?-i:\s[A-Z][\w.'’-]+\s[A-Z][\w.'’-]+\s?/\s?(?:[A-Z][\w&.'’-]*\s?){1,5}))$",
+    re.I,
+)
 _DOMAIN = re.compile(r"\b([A-Za-z][\w-]*\.(?:[a-z]{2,6}))\b")
 
 
@@ -475,6 +484,26 @@ def _size(lines) -> int:
     return total
 
 
+SENTENCE_MIN_WORDS = 8
+
+
+def _never_headline(line: str) -> bool:
+    """A caption ending in its photo credit, a line of prose, or a byline ("By Jane Doe March 3, 2023"): the headline
+    model's best line is taken only among the others."""
+    if _CAPTION_TAIL.search(line) or _reads_as_sentence(line):
+        return True
+    by = _parse_byline(line) if len(_words(line)) <= BYLINE_MAX_WORDS * 2 else None
+    return bool(by and by[0])
+
+
+def _reads_as_sentence(line: str) -> bool:
+    """A line of prose, not a headline: it ends with a full stop after a word (not an abbreviation or an ellipsis)
+    and is long, in words or, for CJK text, in characters."""
+    if not (line.endswith(("。", "．")) or re.search(r"(?:^|\s)[^\s.]*[^\W\d_]{2}[^\s.]*\.$", line)):
+        return False  # "... N.Y.C." or "... U.S." ends with an abbreviation, "..." with an ellipsis
+    return len(_words(CJK.sub(" ", line))) + len(CJK.findall(line)) // 2 >= SENTENCE_MIN_WORDS
+
+
 def _headline_inside(lines: list[str], at: int) -> int:
     """The line that is the headline when the picked line holds it behind a breadcrumb trail or section label
     ("Home News Business <headline>", "World|<headline>"): another line of the page that is the picked line's end,
@@ -507,7 +536,13 @@ def _line_verdicts(
     # The headline is never a line the first model takes for body (it is fitted on those it leaves out); the
     # headline, once picked, is not body either.
     title_p = np.where(first >= model.threshold, 0.0, model.title_proba(lines, x, first))
-    title_at = int(np.argmax(title_p)) if len(title_p) and title_p.max() >= model.title_threshold else None
+    title_at = None
+    for i in np.argsort(-title_p, kind="stable").tolist():  # the best line that may be a headline
+        if title_p[i] < model.title_threshold:
+            break
+        if not _never_headline(lines[i]):
+            title_at = i
+            break
     if title_at is not None:
         title_at = _headline_inside(lines, title_at)
     verdicts = []

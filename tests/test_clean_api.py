@@ -138,8 +138,8 @@ def test_held_out_metadata_floor(corpus):
 
 
 # Headlines right on the sealed test part of tests/corpora/headlines/ (sites in no other corpus), just under
-# bench/cleaning.py's figure.
-HEADLINE_FLOOR = 0.78
+# bench/cleaning.py's figure: 28 of 36 (29 before cleaner 5.7 ruled out captions, prose and bylines as headlines).
+HEADLINE_FLOOR = 0.77
 
 
 def test_held_out_headline_floor():
@@ -167,10 +167,11 @@ def test_held_out_wcxb_headline_floor():
 
 
 # WCXB's dates and authors (from each page's metadata) on its test part, just under/over bench/cleaning.py's: date
-# right 0.74 of the 141 pages whose scrape shows it, a date other than the article's on 0.049 of the 204 dated
-# pages, authors right 0.56 of the 161 pages whose scrape names them.
+# right 0.73 of the 141 pages whose scrape shows it, a date other than the article's on 0.059 of the 204 dated
+# pages (12; 10 before cleaner 5.7 moved the headline, the dates' anchor, on two pages; on WCXB's 567 dated dev pages
+# the same change went 29 -> 27), authors right 0.56 of the 161 pages whose scrape names them.
 WCXB_META_FLOORS = {"date": 0.71, "authors": 0.53}
-WCXB_WRONG_DATE_CEILING = 0.05
+WCXB_WRONG_DATE_CEILING = 0.06
 
 
 def test_held_out_wcxb_date_and_author_floors():
@@ -266,3 +267,41 @@ def test_a_big_folder_is_cleaned_on_several_processes_with_the_same_result(monke
     assert len(serial[0]) > 15
     err = capfd.readouterr().err
     assert "cleaning" in err and "/24 [" in err and "pages/s" in err
+
+
+def test_captions_prose_and_bylines_are_never_the_headline(tmp_path):
+    """Without a headline line, the headline model's best guess was the caption (a photo credit at its end), then
+    the byline, or the article's first sentence; none of them is a headline (qa.clean._never_headline)."""
+    caption = "Fishing boats lie stranded on the dry shore of the lake near Balkhash town Sam Lens/Coastal Agency"
+    lede = "Water levels in Lake Balkhash fell to their lowest point in ten years this spring, officials said."
+    for first in (caption, lede):
+        f = tmp_path / "lake.txt"
+        f.write_text(TINY_ARTICLE.replace("Lake Balkhash water levels fall to a ten-year low\n", first + "\n"), "utf-8")
+        title = qa.clean_file(f).article.title
+        assert title not in (first, "By Jane Example March 3, 2023"), title
+    f.write_text(TINY_ARTICLE, encoding="utf-8")
+    assert qa.clean_file(f).article.title == "Lake Balkhash water levels fall to a ten-year low"
+
+
+@pytest.mark.parametrize("line, caption", [
+    ("The old harbour at dawn Sam Lens/Coastal Agency", True),
+    ("Dredgers at work in the port (Sam Lens/AFP/Getty Images)", True),
+    ("The core stage in the assembly hall (credit: Agency/Sam Lens)", True),
+    ("Ferries wait in the outer basin Credit: COASTAL HERALD", True),
+    ("AC/DC announce a harbour concert", False),
+    ("Port traffic: Ford/GM shipments up", False),
+])
+def test_a_caption_is_known_by_its_credit(line, caption):
+    from qa.clean import _CAPTION_TAIL
+
+    assert bool(_CAPTION_TAIL.search(line)) is caption
+
+
+def test_prose_is_a_long_line_ending_with_a_full_stop_after_a_word():
+    from qa.clean import _reads_as_sentence
+
+    assert _reads_as_sentence("Water levels in the lake fell to their lowest point in ten years.")
+    assert _reads_as_sentence("湖の水位は今年の春、過去十年で最も低い水準まで下がったと当局が金曜日に発表した。")
+    assert not _reads_as_sentence("Harbour dredging to start in spring, says the port of N.Y.C.")
+    assert not _reads_as_sentence("Dredging starts.")
+    assert not _reads_as_sentence("Harbour dredging to start in spring after a long wait...")
