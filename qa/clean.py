@@ -233,6 +233,10 @@ _UPDATED_LABEL = re.compile(r"^\W*(?:last\s+)?(?:updated?|modified|edited)(?:\s+
 # "Founded February 28, 1998; 18 years ago": a fact about the subject (an infobox), not when the page was written.
 _AGE = re.compile(r"\b\d+\s+years?\s+ago\b|\(age\s+\d+\)", re.I)
 DATE_WINDOW = 8  # lines from the headline (or the body's first line) within which the article's date is stated
+# When no other date is found, a date this close over the headline is the article's (a dateline over the headline)
+# even when other pages of the folder share it; the masthead's "today" usually sits higher. Chosen on WCXB's dev pages
+# (bench: README, "Cleaning quality").
+DATE_OVER_HEADLINE = 3
 
 
 _DATELINE_CUE = re.compile(r"^(?:by|von|par|por|di|published|posted|publiziert|publié|publicado|date)\b", re.I)
@@ -256,17 +260,23 @@ def _find_date(lines: list[str], anchor: int, repeats: list[int]) -> date | None
     """The date stated nearest the anchor line (below it preferred, a byline or "Published" line first): the
     article's own, not the masthead's "today" (a line above the headline that other pages of the folder share;
     under it, a shared date is the articles' own, as in a folder of one day's news), an "Updated" stamp or a
-    related story's byline further away."""
+    related story's byline further away. Only when that finds nothing, a shared date at most DATE_OVER_HEADLINE
+    lines over the headline is taken: a dateline over the headline on a site whose pages share their day."""
     best = None
-    for i in range(max(0, anchor - DATE_WINDOW), min(len(lines), anchor + DATE_WINDOW + 1)):
-        if (repeats[i] and i < anchor) or (i and _UPDATED_LABEL.match(lines[i - 1])):
-            continue
-        d = _line_date(lines[i])
-        if d is None:
-            continue
-        dist = abs(i - anchor) + (0.5 if i < anchor else 0.0) - (DATE_WINDOW if _DATELINE_CUE.match(lines[i]) else 0.0)
-        if best is None or dist < best[0]:
-            best = (dist, d)
+    for shared_over in (False, True):
+        for i in range(max(0, anchor - DATE_WINDOW), min(len(lines), anchor + DATE_WINDOW + 1)):
+            if i and _UPDATED_LABEL.match(lines[i - 1]):
+                continue
+            if repeats[i] and i < anchor and not (shared_over and i >= anchor - DATE_OVER_HEADLINE):
+                continue
+            d = _line_date(lines[i])
+            if d is None:
+                continue
+            dist = abs(i - anchor) + (0.5 if i < anchor else 0.0) - (DATE_WINDOW if _DATELINE_CUE.match(lines[i]) else 0.0)
+            if best is None or dist < best[0]:
+                best = (dist, d)
+        if best:
+            break
     return best[1] if best else None
 
 

@@ -1,6 +1,7 @@
 """Lines of a text scrape and the per-line features the cleaner's model reads (numpy only)."""
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import unicodedata
@@ -164,6 +165,13 @@ def feature_names() -> list[str]:
     return names
 
 
+# The same patterns for text already in lower case: matching without re.I is 2-3x faster, and these four were half
+# of the line features' time (the feature matrices of all 1,264 corpus pages are byte-identical either way).
+_CHROME_LC, _COMMENT_LC, _END_CUE_LC, _MONTH_WORD_LC = (
+    re.compile(rx.pattern) for rx in (_CHROME, _COMMENT, _END_CUE, _MONTH_WORD)
+)
+
+
 def _base_row(line: str, ws: list[str], stop: frozenset[str], common: frozenset[str]) -> list[float]:
     n = len(ws)
     chars = len(line)
@@ -174,7 +182,8 @@ def _base_row(line: str, ws: list[str], stop: frozenset[str], common: frozenset[
     n_letters = max(len(letters), 1)
     cjk = len(CJK.findall(line))
     nonlatin = sum(1 for c in letters if ord(c) > 0x24F)
-    chrome = len(_CHROME.findall(line))
+    low = line.lower()
+    chrome = len(_CHROME_LC.findall(low))
     return [
         math.log1p(chars),
         math.log1p(n),
@@ -188,12 +197,12 @@ def _base_row(line: str, ws: list[str], stop: frozenset[str], common: frozenset[
         sum(w[0].isupper() for w in alpha) / len(alpha) if alpha else 0.0,
         float(len(letters) >= 3 and all(c.isupper() for c in letters if c.isalpha() and c.lower() != c.upper())),
         len(_DIGIT.findall(line)) / max(chars, 1),
-        float(bool(_MONTH_WORD.search(line) or _NUMERIC_DATE.search(line))),
+        float(bool(_MONTH_WORD_LC.search(low) or _NUMERIC_DATE.search(line))),
         float(bool(_TIME.search(line))),
         float(bool(_YEAR.search(line))),
         min(chrome, 5) / 5,
         chrome / max(n, 1),
-        min(len(_COMMENT.findall(line)), 3) / 3,
+        min(len(_COMMENT_LC.findall(low)), 3) / 3,
         0.0,  # bulleted: filled in by the caller, which sees the raw line
         float(bool(re.match(r"^\(?\d{1,2}[.)]\s", line))),
         min(len(_SEPARATORS.findall(line)), 5) / 5,
@@ -208,10 +217,27 @@ def _base_row(line: str, ws: list[str], stop: frozenset[str], common: frozenset[
         float(line.endswith(("…", "...")) and not line.endswith("...\"")),
         0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,  # page-level ones, filled below
         float(is_comment_header(line)),
-        float(n <= 8 and bool(_END_CUE.search(line))),
+        float(n <= 8 and bool(_END_CUE_LC.search(low))),
         min(len(_GLUED.findall(line)), 3) / 3,
         float(bool(re.search(r"\(\d+\)$", line))),
     ]
+
+
+def _in_longer(keys: list[str], long_keys: list[str]) -> list[float]:
+    """For each key of 25+ characters, whether a key more than 10 characters longer holds it. The long keys are
+    searched as one string, longest first, up to the last one long enough: one find per key instead of a loop."""
+    ordered = sorted(set(long_keys), key=len, reverse=True)
+    joined = "\0".join(ordered)
+    ends, at = [], -1
+    for o in ordered:
+        at += len(o) + 1
+        ends.append(at)  # joined[:ends[m]] holds the m+1 longest keys
+    neg_lengths = [-len(o) for o in ordered]
+    out = []
+    for k in keys:
+        m = bisect.bisect_left(neg_lengths, -(len(k) + 10))  # how many are longer than len(k) + 10
+        out.append(float(len(k) >= 25 and m > 0 and joined.find(k, 0, ends[m - 1]) != -1))
+    return out
 
 
 def line_features(lines: list[str], repeats: list[int], bulleted: list[bool] | None = None) -> np.ndarray:
@@ -251,9 +277,7 @@ def line_features(lines: list[str], repeats: list[int], bulleted: list[bool] | N
     base[:, col["len_vs_page_max"]] = log_chars - log_chars.max()
     base[:, col["len_vs_page_median"]] = log_chars - np.median(log_chars)
     # A line whose text is part of a longer line of the page (a teaser repeating the lede, a pull quote).
-    base[:, col["dup_longer"]] = [
-        float(len(k) >= 25 and any(len(o) > len(k) + 10 and k in o for o in long_keys)) for k in keys
-    ]
+    base[:, col["dup_longer"]] = _in_longer(keys, long_keys)
     # What came above the line: reader comments and "Related" headings end an article; a byline starts one.
     def above(flags: np.ndarray) -> np.ndarray:
         return np.cumsum(flags) - flags

@@ -157,16 +157,20 @@ def site_name(lines: list[str], body: set[int], stated: str | None = None) -> st
     stop = stopwords()
     chrome = [ln.strip() for i, ln in enumerate(lines)
               if i not in body and ln.strip() and (len(ln.split()) <= MAX_LINE_WORDS or _COPYRIGHT.search(ln))]
-    lower_words = {w.strip(_EDGE) for i in body for w in lines[i].split() if w.strip(_EDGE).isalpha() and w.islower()}
+    lower_words: set[str] | None = None  # the article's lower-case words, read only if a one-word name needs them
     scored = []
     alone = {ln.casefold() for ln in chrome}
     offered = candidates(chrome)
     if stated:  # the byline's organisation, a "Source:" label or the copyright holder, found by the caller
         offered[stated] = offered.get(stated, set()) | {"stated"}
     for name, kinds in offered.items():
-        if name != stated and (not _acceptable(name, stop) or _NOT_NAME.search(name)
-                               or (" " not in name and name.casefold() in lower_words)):
+        if name != stated and (not _acceptable(name, stop) or _NOT_NAME.search(name)):
             continue
+        if name != stated and " " not in name:
+            if lower_words is None:
+                lower_words = {w.strip(_EDGE) for i in body for w in lines[i].split() if w.islower()}
+            if name.casefold() in lower_words:
+                continue
         if name.casefold() in alone:
             kinds = kinds | {"alone"}
         weight = sum(_WEIGHT[k] for k in kinds)

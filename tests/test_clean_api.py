@@ -228,6 +228,20 @@ def test_articles_of_one_day_keep_their_shared_date_but_not_the_mastheads(tmp_pa
     assert [r.article.published.isoformat() for r in results] == ["2023-03-03"] * 3
 
 
+def test_a_shared_date_just_over_the_headline_is_the_articles_when_the_page_states_no_other(tmp_path):
+    """A blog whose pages share their day (a folder scraped on the day they were posted): the dateline over each
+    headline is the article's, unless the page states another date near the headline (the test above)."""
+    stories = [("Lake Balkhash water levels fall to a ten-year low", "Water levels in the lake fell to their lowest"),
+               ("Harbour dredging to start in spring", "The port authority will begin dredging the old harbour"),
+               ("City council approves a new tram line", "The council voted to build a tram line to the airport")]
+    for n, (headline, lead) in enumerate(stories):
+        body = "\n\n".join(f"{lead} point in years, officials said on Friday in statement number {k}." for k in range(4))
+        page = f"Home | World | Sport\nMarch 20, 2023\n\n{headline}\n\nBy Jane Example\n\n{body}\n"
+        (tmp_path / f"story{n}.txt").write_text(page, encoding="utf-8")
+    results = qa.clean_folder(tmp_path)
+    assert [r.article.published.isoformat() for r in results] == ["2023-03-20"] * 3
+
+
 def test_metadata_the_page_states(tmp_path):
     page = TINY_ARTICLE.replace("By Jane Example March 3, 2023", "By Jane Example@jexample\n\nMarch 3, 2023\n\nUpdated March 9, 2023")
     page = "Home | World | Sport\nMarch 20, 2023\n" + page.split("\n", 1)[1]
