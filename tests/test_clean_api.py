@@ -214,32 +214,31 @@ def test_wcxb_corpus_is_sealed_by_site_and_shares_no_site_with_the_other_corpora
     assert not other & {p.site for p in dev + test}
 
 
-def test_articles_of_one_day_keep_their_shared_date_but_not_the_mastheads(tmp_path):
-    """Lines repeated across a folder's pages are site chrome, but a folder of one day's news repeats the articles'
-    own date under each headline too: only a repeated date above the headline (the masthead's today) is ignored."""
+def _one_day_folder(tmp_path, date_under_byline: bool) -> list[str]:
+    """Three stories scraped on one day: the masthead's today over each headline, and (or not) the story's own
+    date under its byline. Returns each cleaned article's date."""
     stories = [("Lake Balkhash water levels fall to a ten-year low", "Water levels in the lake fell to their lowest"),
                ("Harbour dredging to start in spring", "The port authority will begin dredging the old harbour"),
                ("City council approves a new tram line", "The council voted to build a tram line to the airport")]
+    own = "\n\nMarch 3, 2023" if date_under_byline else ""
     for n, (headline, lead) in enumerate(stories):
         body = "\n\n".join(f"{lead} point in years, officials said on Friday in statement number {k}." for k in range(4))
-        page = f"Home | World | Sport\nMarch 20, 2023\n\n{headline}\n\nBy Jane Example\n\nMarch 3, 2023\n\n{body}\n"
+        page = f"Home | World | Sport\nMarch 20, 2023\n\n{headline}\n\nBy Jane Example{own}\n\n{body}\n"
         (tmp_path / f"story{n}.txt").write_text(page, encoding="utf-8")
-    results = qa.clean_folder(tmp_path)
-    assert [r.article.published.isoformat() for r in results] == ["2023-03-03"] * 3
+    return [r.article.published.isoformat() for r in qa.clean_folder(tmp_path)]
+
+
+def test_articles_of_one_day_keep_their_shared_date_but_not_the_mastheads(tmp_path):
+    """Lines repeated across a folder's pages are site chrome, but a folder of one day's news repeats the articles'
+    own date under each headline too: a repeated date over the headline (the masthead's today) is not taken when
+    the page states another."""
+    assert _one_day_folder(tmp_path, date_under_byline=True) == ["2023-03-03"] * 3
 
 
 def test_a_shared_date_just_over_the_headline_is_the_articles_when_the_page_states_no_other(tmp_path):
-    """A blog whose pages share their day (a folder scraped on the day they were posted): the dateline over each
-    headline is the article's, unless the page states another date near the headline (the test above)."""
-    stories = [("Lake Balkhash water levels fall to a ten-year low", "Water levels in the lake fell to their lowest"),
-               ("Harbour dredging to start in spring", "The port authority will begin dredging the old harbour"),
-               ("City council approves a new tram line", "The council voted to build a tram line to the airport")]
-    for n, (headline, lead) in enumerate(stories):
-        body = "\n\n".join(f"{lead} point in years, officials said on Friday in statement number {k}." for k in range(4))
-        page = f"Home | World | Sport\nMarch 20, 2023\n\n{headline}\n\nBy Jane Example\n\n{body}\n"
-        (tmp_path / f"story{n}.txt").write_text(page, encoding="utf-8")
-    results = qa.clean_folder(tmp_path)
-    assert [r.article.published.isoformat() for r in results] == ["2023-03-20"] * 3
+    """A blog whose pages share their day (a folder scraped on the day they were posted): the dateline just over
+    each headline is the article's when the page states no other date near the headline."""
+    assert _one_day_folder(tmp_path, date_under_byline=False) == ["2023-03-20"] * 3
 
 
 def test_metadata_the_page_states(tmp_path):
