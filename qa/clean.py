@@ -284,14 +284,22 @@ _HANDLE = re.compile(r"\s*@\w+.*$|\d+$")
 # A job title glued to the name by the scrape ("Meg JamesStaff Writer") or after it ("Jane Doe, Senior Writer").
 _JOB_TITLE = re.compile(
     r"(?<=[a-z])(?=[A-Z][a-z]+\s+(?:Writer|Reporter|Editor|Correspondent|Columnist|Contributor))"
-    r"|\s*[,|–-]?\s*\b(?:(?:senior|staff|chief|deputy|managing|executive|contributing|associate)\s+)?"
-    r"(?:writer|reporter|editor|correspondent|columnist|contributor|technologist)\b.*$",
+    r"|\s*[,|–-]?\s*\b(?:(?:senior|staff|chief|deputy|managing|executive|contributing|associate)\s+(?:[a-z]+\s+)?)?"
+    r"(?:writer|reporter|editor|correspondent|columnist|contributor|technologist|analyst|director|officer|manager|"
+    r"producer|strategist|consultant)\b.*$",
     re.I,
 )
+# An update stamp glued to or after the name ("Jane Doe Updated", "Jane Doelast Updated: ...", "Jane DoeUpdated").
+_UPDATE_TAIL = re.compile(r"\s*(?:last\s*)?updated\b.*$", re.I)
+
+
 def _plain_name(part: str) -> str:
-    """A name without a trailing handle, digits or job title: 'Chris Pokorny@DawgsByNature' -> 'Chris Pokorny'."""
-    part = _HANDLE.sub("", part.strip(" .·|"))
+    """A name without a trailing handle, digits, update stamp or job title: 'Chris Pokorny@DawgsByNature' -> 'Chris
+    Pokorny', 'Jane Doe Last Updated:' -> 'Jane Doe'; '' when nothing but a job title is left ('Senior Analyst')."""
+    part = _UPDATE_TAIL.sub("", _HANDLE.sub("", part.strip(" .·|")))
     m = _JOB_TITLE.search(part)
+    if m and m.start() == 0 and m.group().strip(" ,|–-"):
+        return ""  # only a job title
     if m and m.start() > 0:
         part = part[: m.start()]
     return part.strip(" .,-–|")
@@ -310,6 +318,8 @@ def _split_names(names: str) -> tuple[list[str], list[str]]:
     for raw in re.split(r"\s*(?:,|\band\b|&)\s*", names):
         part = _plain_name(raw)
         if not part:
+            if _JOB_TITLE.search(raw):
+                break  # "Jane Doe, Senior Staff Technologist, Example Project": only a job title; the employer follows
             continue
         if part != raw.strip(" .,-–|·") and _JOB_TITLE.search(raw):
             # "Jane Doe, Senior Writer, Example Project": what follows a job title is the employer, not more people.

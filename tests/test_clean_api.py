@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -318,3 +319,39 @@ def test_prose_is_a_long_line_ending_with_a_full_stop_after_a_word():
     assert not _reads_as_sentence("Harbour dredging to start in spring, says the port of N.Y.C.")
     assert not _reads_as_sentence("Dredging starts.")
     assert not _reads_as_sentence("Harbour dredging to start in spring after a long wait...")
+
+
+@pytest.mark.parametrize("raw, name", [
+    ("Jane Doe Last Updated:", "Jane Doe"),
+    ("Jane Doelast Updated", "Jane Doe"),
+    ("Jane DoeUpdated", "Jane Doe"),
+    ("Jane Doe@jdoe", "Jane Doe"),
+    ("Jane Doe, Chief Marketing Officer", "Jane Doe"),
+    ("Senior Analyst", ""),
+    ("Executive Editor", ""),
+    ("Last Updated", ""),
+])
+def test_an_author_is_a_plain_name(raw, name):
+    from qa.clean import _plain_name
+
+    assert _plain_name(raw) == name
+
+
+def test_a_job_title_ends_the_byline_and_its_employer_is_no_author(tmp_path):
+    page = TINY_ARTICLE.replace(
+        "By Jane Example March 3, 2023", "By Jane Example, Senior Staff Technologist, Lake Speech and Water Project"
+    )
+    f = tmp_path / "lake.txt"
+    f.write_text(page, encoding="utf-8")
+    assert qa.clean_file(f).article.authors == ("Jane Example",)
+
+
+# Words no author name holds: job titles, update stamps, handles and digits (issue #10's "plain names").
+_NOT_IN_A_NAME = re.compile(r"@|\d|\bupdated?\b|\b(?:writer|editor|reporter|correspondent|columnist|contributor|"
+                            r"analyst|director|officer|manager|producer)\b", re.I)
+
+
+@pytest.mark.parametrize("corpus", ["aeb-dev", "readability", "wcxb"])
+def test_held_out_authors_are_plain_names(corpus):
+    names = [n for _, a in _held_out(corpus) if a for n in a.authors]
+    assert len(names) > 10 and not [n for n in names if _NOT_IN_A_NAME.search(n)]
