@@ -272,7 +272,8 @@ def _find_date(lines: list[str], anchor: int, repeats: list[int]) -> date | None
             d = _line_date(lines[i])
             if d is None:
                 continue
-            dist = abs(i - anchor) + (0.5 if i < anchor else 0.0) - (DATE_WINDOW if _DATELINE_CUE.match(lines[i]) else 0.0)
+            cue = DATE_WINDOW if _DATELINE_CUE.match(lines[i]) else 0.0
+            dist = abs(i - anchor) + (0.5 if i < anchor else 0.0) - cue
             if best is None or dist < best[0]:
                 best = (dist, d)
         if best:
