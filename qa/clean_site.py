@@ -67,6 +67,7 @@ _HOLDER_LINE = re.compile(
     r"(?P<name>[^\W\d_][^.|,©/]{1,60}?)(?:,|\.(?:\s|$)|\s+all rights|\s+-\s|\s*\||\s+/|$)",
     re.I,
 )
+# Narrower than _SUFFIX, and kept as it was for the same reason.
 _COMPANY_SUFFIX = re.compile(r"\s+(?:inc|llc|ltd|gmbh|company|corp(?:oration)?)\.?$", re.I)
 
 
@@ -96,9 +97,8 @@ def _acceptable(name: str, stop: set[str]) -> bool:
         return False
     if not any(ch.isalpha() for ch in name) or all(w.casefold() in stop for w in words):
         return False
-    # a name starts with a capital, a digit or a letter without case (CJK), or is a lower-case brand in one word
-    first = name[0]
-    return first.isupper() or first.isdigit() or not first.islower() or len(words) == 1
+    # a name starts with anything but a lower-case letter (a capital, a digit, CJK), or is a lower-case brand in one word
+    return not name[0].islower() or len(words) == 1
 
 
 def _prefixes(phrase: str) -> list[str]:
