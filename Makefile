@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The ONNX export of the query model lives in $QA_CACHE_DIR (default ~/.cache/qa). Checking it hashes ~90 MB, so
+# The ONNX export of the model and its int8 quantisation live in $QA_CACHE_DIR (default ~/.cache/qa). Checking it hashes ~90 MB, so
 # `make run` re-checks only after a new install or when no export is there (the app verifies it on load anyway).
 QA_CACHE_DIR ?= $(HOME)/.cache/qa
 ONNX_CHECKED := $(VENV)/.onnx-checked
@@ -23,7 +23,7 @@ install: $(STAMP)
 	$(EXPORT)
 	touch $(ONNX_CHECKED)
 
-$(ONNX_CHECKED): $(STAMP) qa/onnx_runtime.py qa/config.py $(if $(wildcard $(QA_CACHE_DIR)/*.onnx),,FORCE)
+$(ONNX_CHECKED): $(STAMP) qa/onnx_runtime.py qa/quantize.py qa/int8_ranges.npz qa/config.py $(if $(wildcard $(QA_CACHE_DIR)/*.onnx),,FORCE)
 	$(EXPORT)
 	touch $@
 

@@ -11,7 +11,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from . import config
-from .onnx_runtime import Runtime, runtime, verify_model
+from .onnx_runtime import Runtime, int8_identity, runtime, verify_model
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -43,15 +43,16 @@ def build_threads() -> int:
     return max(1, int(os.environ.get("QA_ENCODE_THREADS") or os.cpu_count() or 1))
 
 
-def _runtime(threads: int = 1) -> Runtime:
+def _runtime(threads: int = 1, kind: str = "fp32") -> Runtime:
     with _lock:
-        return runtime(threads)
+        return runtime(threads, kind)
 
 
 def encoder_identity() -> dict[str, str | int]:
-    """What produces the vectors (runtime, its version, the export's sha256): recorded in and checked against the
-    index manifest, since vectors from another export are not comparable with this one's questions."""
-    return dict(_runtime(1).identity)
+    """What produces the vectors (runtime, its version, the sha256 of the export that encodes questions and of the
+    int8 model that encodes passages and sentences): recorded in and checked against the index manifest, since
+    vectors from another export are not comparable with this one's questions."""
+    return {**_runtime(1).identity, "passage_export_sha256": int8_identity()}
 
 
 @lru_cache(maxsize=1)
@@ -131,23 +132,24 @@ def encode_query_tokens(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def encode_sentences(texts: Sequence[str], *, bar=None) -> np.ndarray:
-    """Embed sentences for the index on every core: (len(texts), dim) float32 unit vectors.
+    """Embed sentences for the index on every core with the int8 model: (len(texts), dim) float32 unit vectors.
 
     Args:
         texts: sentence texts.
         bar: a tqdm bar to advance by the number of sentences done, or None.
     """
-    return _encode(_runtime(build_threads()), texts, config.EMBED_BATCH_TOKENS, bar)
+    return _encode(_runtime(build_threads(), "int8"), texts, config.EMBED_BATCH_TOKENS, bar)
 
 
 def encode_passages(texts: Sequence[str], *, bar=None) -> PassageTokens:
-    """Embed passages on every core, one forward pass each: the passage vector and its kept tokens' vectors.
+    """Embed passages on every core with the int8 model, one forward pass each: the passage vector and its kept
+    tokens' vectors.
 
     Args:
         texts: passage texts.
         bar: a tqdm bar to advance by the number of passages done, or None.
     """
-    rt = _runtime(build_threads())
+    rt = _runtime(build_threads(), "int8")
     n = len(texts)
     encodings = rt.tokenize(texts)
     seqs = [e.ids for e in encodings]

@@ -59,22 +59,25 @@ def _reference_tokens(reference, text):
 
 @pytest.mark.slow
 def test_vectors_match_sentence_transformers(reference):
-    """Questions, sentences and passages (the passage vector of the one-pass API) all match the reference."""
+    """Questions (the fp32 export) match the reference; sentences and passages (the int8 model) stay close to it."""
     theirs = reference.encode(TEXTS, batch_size=7, normalize_embeddings=True)
-    for ours in (qa.embed.encode_queries(TEXTS), qa.embed.encode_sentences(TEXTS), qa.embed.encode_passages(TEXTS).vectors):
+    for ours, floor in ((qa.embed.encode_queries(TEXTS), 0.9999), (qa.embed.encode_sentences(TEXTS), 0.995),
+                        (qa.embed.encode_passages(TEXTS).vectors, 0.995)):
         assert ours.shape == (len(TEXTS), config.MODEL_DIM) and ours.dtype == np.float32
         np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
         cos = np.sum(ours * theirs, axis=1)
-        assert cos.min() >= 0.9999, {TEXTS[i][:40]: float(cos[i]) for i in np.argsort(cos)[:3]}
+        assert cos.min() >= floor, {TEXTS[i][:40]: float(cos[i]) for i in np.argsort(cos)[:3]}
 
 
 @pytest.mark.slow
 def test_passage_tokens_match_sentence_transformers(reference):
-    """The stored tokens are the reference's token vectors at the kept positions, with their ids and spans."""
+    """The stored tokens are the reference's token vectors at the kept positions (to int8 precision), with their
+    ids and spans."""
     texts = TEXTS[:3] + [TEXTS[11], LONG_TEXT]
     pt = qa.embed.encode_passages(texts)
     keep = qa.embed.stored_token_mask()
     starts = np.concatenate([[0], np.cumsum(pt.lengths)])
+    cosines = []
     for i, text in enumerate(texts):
         enc = Runtime(1).tokenize([text])[0]
         kept = [p for p in range(1, len(enc.ids) - 1) if keep[enc.ids[p]]]
@@ -84,11 +87,21 @@ def test_passage_tokens_match_sentence_transformers(reference):
         assert [tuple(s) for s in pt.spans[lo:hi]] == [enc.offsets[p] for p in kept]
         ref = _reference_tokens(reference, text)[kept]
         ref /= np.linalg.norm(ref, axis=1, keepdims=True)
-        if len(kept):
-            assert np.sum(ref * pt.states[lo:hi], axis=1).min() >= 0.999, text[:40]
+        cosines.extend(np.sum(ref * pt.states[lo:hi], axis=1))
+    assert min(cosines) >= 0.98 and np.mean(cosines) >= 0.997, (min(cosines), np.mean(cosines))
     # stopwords and punctuation are not stored: "Who became acting prime minister of Kazakhstan?"
     words = {text[a:b].lower() for a, b in pt.spans[starts[0] : starts[1]] for text in [texts[0]]}
     assert {"became", "acting", "prime", "minister"} <= words and not words & {"who", "of", "?"}
+
+
+def test_int8_model_stays_close_to_the_export():
+    """Passages and sentences come from the int8 model: within cosine 0.995 of the fp32 export's vectors (mean
+    0.999 on the seeds and aeb-dev, bench/train_int8.py), and not bit-equal to them (it is really the int8 model)."""
+    ours = qa.embed.encode_sentences(TEXTS)
+    ref = qa.embed.encode_queries(TEXTS)
+    cos = np.sum(ours * ref, axis=1)
+    assert cos.min() >= 0.995 and cos.mean() >= 0.998, sorted(cos)[:3]
+    assert not np.allclose(ours, ref, atol=1e-4)
 
 
 def test_long_text_is_truncated_to_the_model_window():
@@ -102,9 +115,12 @@ def test_long_text_is_truncated_to_the_model_window():
 
 
 def test_batching_by_length_keeps_each_text_in_its_row():
-    together = qa.embed.encode_sentences(TEXTS)
-    alone = np.vstack([qa.embed.encode_queries([t]) for t in TEXTS])
-    np.testing.assert_allclose(together, alone, atol=1e-5)
+    """A text's vectors do not depend on the texts batched with it, for either model: the int8 model's scales are
+    constants, not each batch's range (an update must encode a passage as a fresh build does)."""
+    for encode in (qa.embed.encode_queries, qa.embed.encode_sentences, lambda t: qa.embed.encode_passages(t).vectors):
+        together = encode(TEXTS)
+        alone = np.vstack([encode([t]) for t in TEXTS])
+        np.testing.assert_allclose(together, alone, atol=1e-5)
 
 
 def test_batches_hold_every_text_once_within_the_token_budget():
@@ -204,3 +220,45 @@ def test_build_and_ask_with_the_export_stay_off_torch(cache, tmp_path, tiny_seed
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["[]"], proc.stdout
+
+
+@pytest.mark.slow
+def test_int8_model_is_made_from_the_export_and_names_its_sources(cache, tmp_path):
+    from qa.quantize import RANGES_FILE, quantize
+
+    path = ort_rt.ensure_export("int8")
+    assert path == ort_rt.cached_int8_path() and path.parent == cache
+    meta = json.loads(sidecar_path(path).read_text())
+    assert meta["onnx_sha256"] == file_sha256(path)
+    assert meta["source_onnx_sha256"] == json.loads(sidecar_path(cached_model_path()).read_text())["onnx_sha256"]
+    assert meta["int8_ranges_sha256"] == file_sha256(RANGES_FILE)
+    # reproducible, so an index built on one machine matches another's int8 model
+    quantize(cached_model_path(), tmp_path / "again.onnx")
+    assert file_sha256(tmp_path / "again.onnx") == meta["onnx_sha256"]
+
+
+@pytest.mark.slow
+def test_int8_model_from_other_ranges_is_refused_and_recreated(cache, monkeypatch):
+    path = ort_rt.ensure_export("int8")
+    side = sidecar_path(path)
+    meta = json.loads(side.read_text())
+    side.write_text(json.dumps({**meta, "int8_ranges_sha256": "0" * 64}))
+    with pytest.raises(ModelError, match="other ranges.*`qa build`"):
+        Runtime(1, path)
+    assert ort_rt.ensure_export("int8") == path
+    assert json.loads(side.read_text()) == meta
+
+
+def test_ranges_measured_on_another_export_are_refused(tmp_path):
+    from qa.quantize import load_ranges, quantize, save_ranges
+
+    r = load_ranges()
+    bad = tmp_path / "ranges.npz"
+    save_ranges(bad, [n + "_renamed" for n in r["inputs"]], r["amax"], r["alpha"], r["calibration_sha256"])
+    with pytest.raises(ModelError, match="another export's tensors.*train_int8"):
+        quantize(ort_rt.ensure_export("fp32"), tmp_path / "int8.onnx", bad)
+    save_ranges(bad, r["inputs"], [a[:10] for a in r["amax"]], r["alpha"], r["calibration_sha256"])
+    with pytest.raises(ModelError, match="shapes"):
+        quantize(ort_rt.ensure_export("fp32"), tmp_path / "int8.onnx", bad)
+    with pytest.raises(ModelError, match="missing or unreadable"):
+        load_ranges(tmp_path / "nothing.npz")

@@ -422,6 +422,7 @@ INDEX_DAMAGE = {
     "files not an object": (_edit(lambda m: m.update(files=["index.faiss"])), qa.IndexCorruptError, "malformed"),
     "format 1 (before one encoder)": (_edit(lambda m: m.update(format=1)), qa.IndexMismatchError, "format 1"),
     "other export": (_edit(lambda m: m["encoder"].update(export_sha256="0" * 64)), qa.IndexMismatchError, r"export 000000000000.*qa build --force"),
+    "other int8 model": (_edit(lambda m: m["encoder"].update(passage_export_sha256="1" * 64)), qa.IndexMismatchError, r"passages 111111111111.*qa build --force"),
     "other runtime": (_edit(lambda m: m["encoder"].update(runtime_version="0.1")), qa.IndexMismatchError, r"onnxruntime 0\.1.*qa build --force"),
     "no encoder": (_edit(lambda m: m.pop("encoder")), qa.IndexMismatchError, "qa build --force"),
     "other token store layout": (_edit(lambda m: m["token_store"].update(codec="pq")), qa.IndexMismatchError, "qa build --force"),
