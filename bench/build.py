@@ -37,17 +37,22 @@ import qa, qa.builder, qa.embed
 phases = {"clean": 0.0, "encode": 0.0, "write": 0.0}
 WRAP = {
     "clean": [("qa.builder", "clean_collection")],
-    "encode": [("qa.embed", "encode_documents"), ("qa.embed", "encode_passage_tokens"),
+    "encode": [("qa.builder", "_encode_new"), ("qa.embed", "encode_documents"), ("qa.embed", "encode_passage_tokens"),
                ("qa.embed", "encode_passages"), ("qa.embed", "encode_sentences"), ("qa.tokens", "compress")],
     "write": [("qa.builder", "write_index")],
 }
+active = set()  # a phase's outermost call is timed, not the calls inside it (encode processes are not seen)
 def timed(phase, fn):
     def run(*a, **k):
+        if phase in active:
+            return fn(*a, **k)
+        active.add(phase)
         t = time.perf_counter()
         try:
             return fn(*a, **k)
         finally:
             phases[phase] += time.perf_counter() - t
+            active.discard(phase)
     return run
 for phase, names in WRAP.items():
     for mod, attr in names:
@@ -64,6 +69,7 @@ token_bytes = sum(f["size"] for n, f in files.items() if n.startswith("token_"))
 print(json.dumps({
     "articles": report.articles, "passages": report.passages, "seconds": total, "phases": phases,
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "child_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     "index_bytes": sum(f["size"] for f in files.values()), "token_bytes": token_bytes,
     "torch": "torch" in sys.modules,
 }))
@@ -125,6 +131,8 @@ def table(old: dict, new: dict, old_ref: str) -> str:
     lines.append(row("  other seconds", *other, "{:.1f}"))
     lines += [
         row("peak RSS (MB)", old["peak_rss_mb"], new["peak_rss_mb"], "{:.0f}"),
+        row("  largest cleaning or encoder process's peak RSS (MB)", old.get("child_peak_rss_mb", 0),
+            new.get("child_peak_rss_mb", 0), "{:.0f}"),
         row("index bytes a passage", old["index_bytes"] / old["passages"], new["index_bytes"] / new["passages"], "{:,.0f}"),
         row("  token store bytes a passage", old["token_bytes"] / old["passages"], new["token_bytes"] / new["passages"], "{:,.0f}"),
         f"| torch imported | {old['torch']} | {new['torch']} | |",

@@ -38,6 +38,7 @@ PROGRESS_MIN_ARTICLES = 5  # show a progress bar when embedding more articles th
 PARALLEL_CLEAN_MIN_FILES = 64  # clean on several processes from this many files (forking and feeding them ~0.1 s)
 CLEAN_MAX_WORKERS = 8
 CLEAN_CHUNK_FILES = 16  # files handed to a cleaning process at a time
+PARALLEL_ENCODE_MIN_TEXTS = 512  # encode on several processes from this many passages and sentences (~0.3 s to start)
 MAX_QUESTION_CHARS = 2000
 
 SEED_SUFFIXES = (".txt", ".html", ".htm")

@@ -401,7 +401,8 @@ class Runtime:
 
 
 @lru_cache(maxsize=4)
-def _cached_runtime(threads: int, folder: str, kind: str) -> Runtime:
+def _cached_runtime(threads: int, folder: str, kind: str, pid: int) -> Runtime:
+    # keyed by process: a forked encoder process must not run (or free) a session it inherited
     return Runtime(threads, folder=Path(folder), kind=kind)
 
 
@@ -409,7 +410,7 @@ def runtime(threads: int = 1, kind: str = "fp32") -> Runtime:
     """The cached runtime of this kind ("fp32" for questions, "int8" for passages and sentences) with this many
     encoder threads (1 for questions; the build uses every core), for the model folder in use; its weights are
     verified on every call (a stat while they are unchanged)."""
-    return _cached_runtime(threads, str(verify_model()), kind)
+    return _cached_runtime(threads, str(verify_model()), kind, os.getpid())
 
 
 def int8_identity() -> str:

@@ -182,3 +182,25 @@ def test_the_cleaning_cache_re_cleans_only_pages_whose_inputs_changed(tiny_seeds
     cleaned.clear()
     qa.build(seeds, out, force=True)
     assert sorted(cleaned) == ["000_6870258d6367f5ae", "003_a38c060e4e498b4b", "lake"]
+
+
+def test_encoding_on_several_processes_gives_the_same_index(tiny_seeds, tmp_path, monkeypatch):
+    """Two single-threaded encoder processes write what one process writes, bit for bit (the int8 model's scales
+    are constants, so slicing the texts differently changes nothing)."""
+    import qa.builder
+
+    monkeypatch.setattr(config, "PARALLEL_ENCODE_MIN_TEXTS", 1)
+    monkeypatch.setattr(qa.builder, "ENCODE_SLICE", 16)  # slices of 2 passages and 8 sentences: many jobs
+    out = {}
+    for n in ("1", "2"):
+        monkeypatch.setenv("QA_ENCODE_PROCESSES", n)
+        assert qa.builder._encode_workers(10) == int(n)
+        qa.build(tiny_seeds, tmp_path / n)
+        out[n] = load_index(tmp_path / n)
+    a, b = out["1"], out["2"]
+    assert [c.text for c in a.chunks] == [c.text for c in b.chunks]
+    np.testing.assert_array_equal(np.asarray(a.vectors), np.asarray(b.vectors))
+    np.testing.assert_array_equal(np.asarray(a.sentence_vectors), np.asarray(b.sentence_vectors))
+    rows = list(range(len(a.chunks)))
+    np.testing.assert_array_equal(np.asarray(a.tokens.block(rows).codes), np.asarray(b.tokens.block(rows).codes))
+    assert _answers(tmp_path / "1") == _answers(tmp_path / "2")
