@@ -308,7 +308,7 @@ def ensure_export(kind: str = "fp32") -> Path:
                 verify_export(path)
                 return path
             except ModelError as exc:
-                log.warning("quantising the ONNX export to int8 (about 10 s): %s", exc)
+                log.warning("quantising the ONNX export to int8 (about a second): %s", exc)
             try:
                 export_int8(src, path)
             except OSError as exc:
