@@ -11,7 +11,8 @@ import numpy as np
 
 from . import config, tokens
 from .chunk import chunk_article, split_sentences
-from .clean import CleanCache, clean_collection, cleaner_version, list_seed_files, read_seed
+from .clean import (CleanCache, clean_collection, cleaner_version, fork_context, list_seed_files, read_seed,
+                    usable_cores)
 from .embed import encoder_identity
 from .errors import BuildError, BuildLockedError, IndexError_
 from .index import LoadedIndex, NeedsRewrite, chunker_settings, load_index, text_hash, update_index, write_index
@@ -211,9 +212,10 @@ def _encode_workers(texts: int) -> int:
     """Encoder processes for this many texts: one a core ($QA_ENCODE_PROCESSES overrides), each on one thread, from
     config.PARALLEL_ENCODE_MIN_TEXTS texts. Two single-threaded processes encode 1.4x faster than one process on two
     threads (README, building); the int8 model's constant scales make the vectors the same either way."""
+    if texts < config.PARALLEL_ENCODE_MIN_TEXTS:
+        return 1
     env = os.environ.get("QA_ENCODE_PROCESSES")
-    n = int(env) if env else (os.cpu_count() or 1)
-    return max(1, min(n, config.CLEAN_MAX_WORKERS)) if texts >= config.PARALLEL_ENCODE_MIN_TEXTS else 1
+    return max(1, min(int(env), config.CLEAN_MAX_WORKERS)) if env else usable_cores()
 
 
 def _encode_slice(job: tuple[str, list[str]]):
@@ -240,16 +242,13 @@ def _single_threaded_encoder() -> None:
 def _encode_on_processes(passages: list[str], sentences: list[str], workers: int, bar):
     """Encode passages (vectors and compressed tokens) and sentences in slices on `workers` processes; returns what
     the single-process loop returns, in the same order."""
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     step = max(1, ENCODE_SLICE // 8)  # small slices keep both processes busy to the end
     jobs = [("passages", passages[lo : lo + step]) for lo in range(0, len(passages), step)]
     jobs += [("sentences", sentences[lo : lo + 4 * step]) for lo in range(0, len(sentences), 4 * step)]
-    # fork, as for cleaning: "spawn" would re-import a user's script that lacks a `__main__` guard
-    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     vectors, blocks, sentence_vectors = [], [], []
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_single_threaded_encoder) as pool:
+    with ProcessPoolExecutor(workers, mp_context=fork_context(), initializer=_single_threaded_encoder) as pool:
         for (kind, texts), out in zip(jobs, pool.map(_encode_slice, jobs)):
             if kind == "sentences":
                 sentence_vectors.append(out)

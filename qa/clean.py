@@ -737,15 +737,27 @@ def _clean_page(job: tuple[RawDoc, list[int] | None]) -> Cleaned | None:
     return c
 
 
-def _clean_workers(n_docs: int) -> int:
-    """Processes to clean with: every core this process may use, once the folder is big enough to pay for them."""
-    if n_docs < config.PARALLEL_CLEAN_MIN_FILES:
-        return 1
+def usable_cores() -> int:
+    """Every core this process may use (its CPU affinity on Linux), at most config.CLEAN_MAX_WORKERS: how many
+    processes cleaning and encoding fan out to."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
     return max(1, min(cores, config.CLEAN_MAX_WORKERS))
+
+
+def fork_context():
+    """The multiprocessing context for worker pools: fork. "spawn" and "forkserver" re-import the caller's
+    __main__, which breaks a user's script without a `if __name__ == "__main__"` guard."""
+    import multiprocessing
+
+    return multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+
+
+def _clean_workers(n_docs: int) -> int:
+    """Processes to clean with: every core this process may use, once the folder is big enough to pay for them."""
+    return 1 if n_docs < config.PARALLEL_CLEAN_MIN_FILES else usable_cores()
 
 
 def _clean_locally(jobs: list[tuple[RawDoc, Any]], progress: bool) -> list[Cleaned | None]:
@@ -763,13 +775,10 @@ def _clean_locally(jobs: list[tuple[RawDoc, Any]], progress: bool) -> list[Clean
                 if bar is not None:
                     bar.update(1)
             return out
-        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        # fork: "spawn" and "forkserver" re-import the caller's __main__, which breaks a user's script without a
-        # `if __name__ == "__main__"` guard. The children run only the pure-Python/numpy cleaner.
-        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        # The children run only the pure-Python/numpy cleaner.
+        with ProcessPoolExecutor(workers, mp_context=fork_context()) as pool:
             for c in pool.map(_clean_page, jobs, chunksize=config.CLEAN_CHUNK_FILES):
                 out.append(c)
                 if bar is not None:

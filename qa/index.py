@@ -683,7 +683,8 @@ def check_encoder(index_dir: Path, manifest: dict[str, Any]) -> None:
         got = theirs if isinstance(theirs, dict) else {}
         raise IndexMismatchError(
             f"The index at {index_dir} was encoded by {got.get('runtime')} {got.get('runtime_version')} "
-            f"(export {str(got.get('export_sha256'))[:12]}…, passages {str(got.get('passage_export_sha256'))[:12]}…); "
+            f"(export {str(got.get('export_sha256'))[:12]}…, "
+            f"passages {str(got.get('passage_export_sha256'))[:12]}…); "
             f"this installation encodes questions with {ours['runtime']} {ours['runtime_version']} "
             f"(export {str(ours['export_sha256'])[:12]}…) and passages with int8 model "
             f"{str(ours['passage_export_sha256'])[:12]}…. Re-encode it with `qa build --force`."

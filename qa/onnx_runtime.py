@@ -313,7 +313,8 @@ def ensure_export(kind: str = "fp32") -> Path:
                 export_int8(src, path)
             except OSError as exc:
                 raise ModelError(
-                    f"Cannot write the int8 model to {path}: {exc.strerror or exc}. Set $QA_CACHE_DIR to a writable folder."
+                    f"Cannot write the int8 model to {path}: {exc.strerror or exc}. "
+                    "Set $QA_CACHE_DIR to a writable folder."
                 ) from exc
             verify_export(path)
             return path
@@ -416,11 +417,10 @@ def runtime(threads: int = 1, kind: str = "fp32") -> Runtime:
 def int8_identity() -> str:
     """The sha256 of the int8 model a build on this machine encodes passages with, from its sidecar (created first
     if missing; the file itself is hashed when a build loads it)."""
-    path = ensure_export("int8") if not sidecar_path(cached_int8_path()).exists() else cached_int8_path()
     try:
-        return str(verify_export(path, hash_file=False)["onnx_sha256"])
-    except ModelError:
-        return str(verify_export(ensure_export("int8"))["onnx_sha256"])
+        return str(verify_export(cached_int8_path(), hash_file=False)["onnx_sha256"])
+    except ModelError:  # missing, or made from other ranges: ensure_export re-creates and verifies it
+        return str(verify_export(ensure_export("int8"), hash_file=False)["onnx_sha256"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

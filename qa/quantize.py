@@ -41,7 +41,9 @@ def load_ranges(path: Path = RANGES_FILE) -> dict[str, Any]:
                 "calibration_sha256": str(z["calibration_sha256"]),
             }
     except (OSError, KeyError, ValueError) as exc:
-        raise ModelError(f"The int8 ranges file {path} is missing or unreadable ({exc}); reinstall the package.") from exc
+        raise ModelError(
+            f"The int8 ranges file {path} is missing or unreadable ({exc}); reinstall the package."
+        ) from exc
 
 
 def save_ranges(path: Path, inputs: list[str], amax: list[np.ndarray], alpha: float, calibration_sha256: str) -> None:
