@@ -137,7 +137,8 @@ def _run(args, work: Path) -> int:
 
     lengths = np.array([max(1, int(0.7 * len(c.text.split()))) for c in chunks], np.int64)
     n_tok = int(lengths.sum())
-    block = TokenBlock(rng.integers(0, 256, (n_tok, codec().m), dtype=np.uint8),
+    n_codes, refs = scale.shared_refs(lengths, rng)
+    block = TokenBlock(rng.integers(0, 256, (int(n_codes.sum()), codec().code_size), dtype=np.uint8), refs,
                        rng.integers(1000, 30000, n_tok).astype(np.uint16), np.zeros((n_tok, 2), np.uint16), lengths)
     hashes = {p.stem: read_seed(p).sha256 for p in paths}
     w0, t = written_bytes(), time.perf_counter()

@@ -59,9 +59,11 @@ def tokens_in_collection(sidecar, rng, rounds: int = 50, per_query: int = 30) ->
     params = client.prepare_index_params()
     params.add_index("v", index_type="FLAT", metric_type="L2")
     client.create_collection("tokens", schema=schema, index_params=params)
-    off, sizes, over, rows = ix.tokens.offsets, [], 0, []
+    sizes, over, rows = [], 0, []
     for i in range(len(ix.chunks)):
-        text = base64.b64encode(zlib.compress(np.asarray(ix.tokens.codes[off[i] : off[i + 1]]).tobytes(), 1)).decode()
+        block = ix.tokens.block([i])  # the passage's codes and its tokens' refs into them
+        payload = np.asarray(block.codes).tobytes() + np.asarray(block.refs, np.uint16).tobytes()
+        text = base64.b64encode(zlib.compress(payload, 1)).decode()
         sizes.append(len(text))
         if len(text) > 65_535:
             over, text = over + 1, ""

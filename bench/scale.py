@@ -196,18 +196,20 @@ def build(n: int, work: Path) -> dict:
     # The codes go straight into a memory-mapped file: at 1M passages they are ~11 GB, half this RAM.
     from qa.tokens import TokenBlock, codec
 
+    # Tokens share codes as in a real build (qa.tokens.share): SHARED_CODES codes a token, each passage's own.
     lengths = np.array([int(0.7 * len(c.text.split())) for c in chunks], np.int64)
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    codes = np.lib.format.open_memmap(work / "token_codes.tmp.npy", "w+", np.uint8, (int(offsets[-1]), codec().m))
+    n_codes, refs = shared_refs(lengths, rng)
+    code_off = np.concatenate([[0], np.cumsum(n_codes)])
+    codes = np.lib.format.open_memmap(work / "token_codes.tmp.npy", "w+", np.uint8, (int(code_off[-1]), codec().code_size))
     for lo in range(0, len(chunks), 20_000):
         hi = min(lo + 20_000, len(chunks))
-        n_tok = int(offsets[hi] - offsets[lo])
-        st = np.repeat(vectors[lo:hi], lengths[lo:hi], axis=0) + 0.8 * rng.standard_normal((n_tok, config.MODEL_DIM), dtype=np.float32)
+        k = int(code_off[hi] - code_off[lo])
+        st = np.repeat(vectors[lo:hi], n_codes[lo:hi], axis=0) + 0.8 * rng.standard_normal((k, config.MODEL_DIM), dtype=np.float32)
         st /= np.linalg.norm(st, axis=1, keepdims=True)
-        codes[offsets[lo] : offsets[hi]] = codec().encode(st)
+        codes[code_off[lo] : code_off[hi]] = codec().encode(st)
     codes.flush()
-    ids = rng.integers(1000, config.MODEL_VOCAB, int(offsets[-1])).astype(np.uint16)
-    token_block = TokenBlock(codes, ids, np.zeros((int(offsets[-1]), 2), np.uint16), lengths)
+    ids = rng.integers(1000, config.MODEL_VOCAB, len(refs)).astype(np.uint16)
+    token_block = TokenBlock(codes, refs, ids, np.zeros((len(refs), 2), np.uint16), lengths)
     gen_s = time.perf_counter() - t0
 
     timings = {}
@@ -270,13 +272,32 @@ def timeit(fn, items) -> np.ndarray:
     return np.array(ms)
 
 
+# codes a token in the development index (173,510 codes for 298,766 tokens, README: the token store)
+SHARED_CODES = 0.58
+
+
+def shared_refs(lengths, rng):
+    """Each passage's code count (SHARED_CODES of its tokens, at least one) and each token's code row: a passage's
+    first tokens take its codes in turn, the rest repeat one of them."""
+    import numpy as np
+
+    n_codes = np.where(lengths > 0, np.maximum(1, np.ceil(SHARED_CODES * lengths)), 0).astype(np.int64)
+    code_off = np.concatenate([[0], np.cumsum(n_codes)[:-1]])
+    passage = np.repeat(np.arange(len(lengths)), lengths)
+    k = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    own = n_codes[passage]
+    refs = code_off[passage] + np.where(k < own, k, (rng.random(len(k)) * own).astype(np.int64))
+    return n_codes, refs
+
+
 def evict(ix) -> None:
-    """Drop the memory-mapped files a query reads (vectors, sentence vectors, token codes) from this process's
+    """Drop the memory-mapped files a query reads (vectors, sentence vectors, token refs and codes) from this process's
     mappings and from the page cache, so the next query reads them from disk, as a first query on an index larger
     than the page cache does."""
     import mmap
 
-    for a in (ix.vectors, ix.sentence_vectors, None if ix.tokens is None else ix.tokens.codes):
+    tokens = () if ix.tokens is None else (ix.tokens.refs, ix.tokens.codes)
+    for a in (ix.vectors, ix.sentence_vectors, *tokens):
         mm = getattr(a, "_mmap", None)
         if mm is None:
             continue

@@ -79,6 +79,9 @@ def _unchanged(old_manifest: dict, articles: list[Article], hashes: dict[str, st
     )
 
 
+_Item = tuple[list[str], list[str], list[int]]  # an article to encode: passage texts, sentence texts, passage offsets
+
+
 @dataclass
 class _Encoded:
     """One article's vectors: its passages', its sentences', and its passages' compressed token vectors."""
@@ -136,7 +139,7 @@ class _Serial:
     def map(self, fn, items: list) -> list:
         return [fn(x) for x in items]
 
-    def encode(self, items: list[tuple[list[str], list[str]]]) -> list[_Encoded]:
+    def encode(self, items: list[_Item]) -> list[_Encoded]:
         return _encode_new(items, self.progress and len(items) > config.PROGRESS_MIN_ARTICLES)
 
 
@@ -148,32 +151,36 @@ def _encode_articles(articles: list[Article], reusable: dict, runner):
     """
     all_chunks: list[Chunk] = []
     sentences: list[tuple[int, int, int]] = []
-    plan: list[tuple[list[str], list[str], _Encoded | None]] = []  # passage texts, sentence texts, reused
+    plan: list[tuple[_Item, _Encoded | None]] = []  # what to encode, or what is reused
     reused, embedded = [], []
     for n, (a, (chunks, spans)) in enumerate(zip(articles, runner.map(_pieces, articles))):
         prev = reusable.get(text_hash(a))
         if prev is not None and prev[0] == [c.text for c in chunks] and len(prev[1].sentence_vectors) == len(spans):
             reused.append(a.doc_id)
-            plan.append(([], [], prev[1]))
+            plan.append((([], [], []), prev[1]))
         else:
             embedded.append(a.doc_id)
-            plan.append(([c.text for c in chunks], [a.text[s:e] for s, e in spans], None))
+            plan.append((([c.text for c in chunks], [a.text[s:e] for s, e in spans], [c.start for c in chunks]), None))
         all_chunks.extend(chunks)
         sentences += [(n, s, e) for s, e in spans]
-    fresh = iter(runner.encode([(c, s) for c, s, prev in plan if prev is None]))
-    encoded = [prev if prev is not None else next(fresh) for _, _, prev in plan]
+    fresh = iter(runner.encode([item for item, prev in plan if prev is None]))
+    encoded = [prev if prev is not None else next(fresh) for _, prev in plan]
     return all_chunks, np.array(sentences, dtype=np.int64).reshape(-1, 3), encoded, reused, embedded
 
 
-def _encode_new(items: list[tuple[list[str], list[str]]], progress: bool) -> list[_Encoded]:
+def _encode_new(items: list[_Item], progress: bool) -> list[_Encoded]:
     """Encode the passages (one forward pass each: vector and token vectors) and sentences of these articles,
-    given as (passage texts, sentence texts) per article."""
+    given as (passage texts, sentence texts, passage offsets in the article) per article."""
     if not items:
         return []
     from .embed import encode_passages, encode_sentences, progress_bar
 
-    passages = [p for texts, _ in items for p in texts]
-    sentences = [s for _, sents in items for s in sents]
+    passages = [p for texts, _, _ in items for p in texts]
+    sentences = [s for _, sents, _ in items for s in sents]
+    # each passage's offset in its article and its article, for the codes passages share (qa.tokens.share)
+    starts = np.asarray([x for _, _, st in items for x in st], dtype=np.int64)
+    article = np.repeat(np.arange(len(items)), [len(texts) for texts, _, _ in items])
+    sizes = [len(texts) for texts, _, _ in items]
     # A sentence that is a whole passage has that passage's vector (the same text in the same pass), and a sentence
     # the folder repeats is encoded once: about a tenth of the sentences of the development folder.
     as_passage = {t: i for i, t in enumerate(passages)}
@@ -182,13 +189,13 @@ def _encode_new(items: list[tuple[list[str], list[str]]], progress: bool) -> lis
     try:
         workers = _encode_workers(len(passages) + len(todo))
         if workers > 1:
-            vectors, blocks, encoded = _encode_on_processes(passages, todo, workers, bar)
+            vectors, blocks, encoded = _encode_on_processes(passages, todo, sizes, starts, article, workers, bar)
         else:
             vectors, blocks = [], []
-            for lo in range(0, len(passages), ENCODE_SLICE):  # compress as we go: float32 tokens are 4x their codes
-                pt = encode_passages(passages[lo : lo + ENCODE_SLICE], bar=bar)
+            for lo, hi in _article_slices(sizes, ENCODE_SLICE):  # compress as we go: float32 tokens are 4x their codes
+                pt = encode_passages(passages[lo:hi], bar=bar)
                 vectors.append(pt.vectors)
-                blocks.append(tokens.compress(pt.states, pt.ids, pt.spans, pt.lengths))
+                blocks.append(tokens.compress(pt.states, pt.ids, pt.spans, pt.lengths, starts[lo:hi], article[lo:hi]))
             encoded = encode_sentences(todo, bar=bar)
     finally:
         if bar is not None:
@@ -200,11 +207,25 @@ def _encode_new(items: list[tuple[list[str], list[str]]], progress: bool) -> lis
         sentence_vectors[i] = passage_vectors[as_passage[t]] if t in as_passage else encoded[row[t]]
     block = TokenBlock.concat(blocks)
     out, p, s = [], 0, 0
-    for texts, sents in items:
+    for texts, sents, _ in items:
         out.append(_Encoded(passage_vectors[p : p + len(texts)], sentence_vectors[s : s + len(sents)],
                             block.passages(p, p + len(texts))))
         p += len(texts)
         s += len(sents)
+    return out
+
+
+def _article_slices(sizes: list[int], at_least: int) -> list[tuple[int, int]]:
+    """[lo, hi) ranges of passages holding whole articles, each of at least `at_least` passages but the last: the
+    codes of a group of tokens (qa.tokens.share) never span two slices."""
+    out, lo, hi = [], 0, 0
+    for n in sizes:
+        hi += n
+        if hi - lo >= at_least:
+            out.append((lo, hi))
+            lo = hi
+    if hi > lo:
+        out.append((lo, hi))
     return out
 
 
@@ -239,22 +260,26 @@ def _single_threaded_encoder() -> None:
     embed._lock = threading.Lock()
 
 
-def _encode_on_processes(passages: list[str], sentences: list[str], workers: int, bar):
+def _encode_on_processes(passages: list[str], sentences: list[str], sizes: list[int], starts: np.ndarray,
+                         article: np.ndarray, workers: int, bar):
     """Encode passages (vectors and compressed tokens) and sentences in slices on `workers` processes; returns what
-    the single-process loop returns, in the same order."""
+    the single-process loop returns, in the same order. `sizes` are the articles' passage counts, `starts` and
+    `article` each passage's offset in its article and its article's number."""
     from concurrent.futures import ProcessPoolExecutor
 
     step = max(1, ENCODE_SLICE // 8)  # small slices keep both processes busy to the end
-    jobs = [("passages", passages[lo : lo + step]) for lo in range(0, len(passages), step)]
+    slices = _article_slices(sizes, step)
+    jobs = [("passages", passages[lo:hi]) for lo, hi in slices]
     jobs += [("sentences", sentences[lo : lo + 4 * step]) for lo in range(0, len(sentences), 4 * step)]
-    vectors, blocks, sentence_vectors = [], [], []
+    vectors, blocks, sentence_vectors, at = [], [], [], iter(slices)
     with ProcessPoolExecutor(workers, mp_context=fork_context(), initializer=_single_threaded_encoder) as pool:
         for (kind, texts), out in zip(jobs, pool.map(_encode_slice, jobs)):
             if kind == "sentences":
                 sentence_vectors.append(out)
             else:
+                lo, hi = next(at)
                 vectors.append(out.vectors)
-                blocks.append(tokens.compress(out.states, out.ids, out.spans, out.lengths))
+                blocks.append(tokens.compress(out.states, out.ids, out.spans, out.lengths, starts[lo:hi], article[lo:hi]))
             if bar is not None:
                 bar.update(len(texts))
     encoded = np.vstack(sentence_vectors) if sentence_vectors else np.zeros((0, config.MODEL_DIM), np.float32)

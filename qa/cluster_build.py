@@ -102,13 +102,15 @@ class _Encoder:
     def __call__(self, batch: dict) -> dict:
         from .builder import _encode_new
 
-        items = [([str(t) for t in p], [str(t) for t in s]) for p, s in zip(batch["passages"], batch["sentences"])]
+        items = [([str(t) for t in p], [str(t) for t in s], [int(x) for x in st])
+                 for p, s, st in zip(batch["passages"], batch["sentences"], batch["starts"])]
         encoded = _encode_new(items, progress=False)
-        cols = {k: np.empty(len(items), dtype=object) for k in ("vectors", "sentence_vectors", "codes", "ids", "spans", "lengths")}
+        cols = {k: np.empty(len(items), dtype=object) for k in ("vectors", "sentence_vectors", "codes", "refs", "ids", "spans", "lengths")}
         for j, e in enumerate(encoded):
             cols["vectors"][j], cols["sentence_vectors"][j] = e.vectors, e.sentence_vectors
             t = e.tokens
-            cols["codes"][j], cols["ids"][j], cols["spans"][j], cols["lengths"][j] = t.codes, t.ids, t.spans, t.lengths
+            cols["codes"][j], cols["refs"][j], cols["ids"][j] = t.codes, t.refs, t.ids
+            cols["spans"][j], cols["lengths"][j] = t.spans, t.lengths
         return {"i": batch["i"], "encoder": np.array([self.identity] * len(items)), **cols}
 
 
@@ -194,15 +196,17 @@ class RayRunner:
         ds = ds.map_batches(_apply, fn_args=(fn,), batch_size=self.settings.articles_per_batch, batch_format="numpy", num_cpus=1)
         return [r["out"] for r in self._collect(ds, len(items), f"running {getattr(fn, '__name__', fn)}")]
 
-    def encode(self, items: list[tuple[list[str], list[str]]]):
-        """(passage texts, sentence texts) per article -> one qa.builder._Encoded per article, by the actor pool."""
+    def encode(self, items: list[tuple[list[str], list[str], list[int]]]):
+        """(passage texts, sentence texts, passage offsets) per article -> one qa.builder._Encoded per article, by the
+        actor pool."""
         from .builder import _Encoded
         from .tokens import TokenBlock, codec
 
         if not items:
             return []
         s = self.settings
-        ds = self._dataset([{"i": i, "passages": list(p), "sentences": list(t)} for i, (p, t) in enumerate(items)])
+        ds = self._dataset([{"i": i, "passages": list(p), "sentences": list(t), "starts": list(st)}
+                            for i, (p, t, st) in enumerate(items)])
         ds = ds.map_batches(
             _Encoder,
             compute=self.ray.data.ActorPoolStrategy(size=min(self.workers, self._blocks(len(items)))),
@@ -225,7 +229,8 @@ class RayRunner:
             _Encoded(
                 arr(r["vectors"], np.float32, dim),
                 arr(r["sentence_vectors"], np.float32, dim),
-                TokenBlock(arr(r["codes"], np.uint8, codec().m), arr(r["ids"], np.int64), arr(r["spans"], np.int64, 2), arr(r["lengths"], np.int64)),
+                TokenBlock(arr(r["codes"], np.uint8, codec().code_size), arr(r["refs"], np.int64), arr(r["ids"], np.int64),
+                           arr(r["spans"], np.int64, 2), arr(r["lengths"], np.int64)),
             )
             for r in rows
         ]

@@ -128,9 +128,11 @@ SENTENCES = "sentences.i64"  # (sentences, 3) int64: article record number, star
 PASSAGES = "passages.jsonl"  # one passage a line, with "n": its article's record number
 ARTICLES = "articles.jsonl"  # one article record a line; its line number is its record number
 _ARRAYS = {"vectors": VECTORS, "sentence_vectors": SENT_VECTORS, "sentences": SENTENCES}
-_TOKEN_FILE = {"token_codes": "token_codes.u8", "token_ids": "token_ids.u16", "token_spans": "token_spans.bin",
-               "token_offsets": "token_offsets.i64"}
+_TOKEN_FILE = {"token_codes": "token_codes.u8", "token_refs": "token_refs.bin", "token_ids": "token_ids.u16",
+               "token_spans": "token_spans.bin", "token_offsets": "token_offsets.i64",
+               "token_code_ranges": "token_code_ranges.i64"}
 COLUMN_FILES = {**_ARRAYS, **_TOKEN_FILE}
+_IN_MEMORY = ("sentences", "token_offsets", "token_code_ranges")  # read whole on load; the rest memory-mapped
 # Re-written by every build or update under a fresh name, because each depends on the whole index: the dense
 # index (a graph past FLAT_MAX_PASSAGES), BM25 (its scores use corpus-wide statistics) and the wordpieces' passage
 # counts (token_df: how many live passages hold each; their IDF is computed on load).
@@ -445,7 +447,9 @@ def update_index(
         **token_store.columns(token_block, vocab_size),
     }
     columns = json.loads(json.dumps(m["columns"]))
-    new_cols["token_offsets"] = new_cols["token_offsets"][1:] + int(columns["token_codes"]["shape"][0])
+    new_cols["token_offsets"] = new_cols["token_offsets"][1:] + int(columns["token_refs"]["shape"][0])
+    new_cols["token_refs"] = new_cols["token_refs"].astype(np.int64) + int(columns["token_codes"]["shape"][0])
+    new_cols["token_code_ranges"] = new_cols["token_code_ranges"] + int(columns["token_codes"]["shape"][0])
     for name, a in new_cols.items():
         stored = np.dtype(columns[name]["dtype"])
         if stored.kind in "ui" and a.size and a.max() > np.iinfo(stored).max:
@@ -760,7 +764,7 @@ def _load_verified(index_dir: Path) -> LoadedIndex:
     if type(n) is not int or type(records) is not int:
         raise IndexCorruptError(f"The index manifest at {index_dir} does not count its rows. {REBUILD_HINT}")
     try:
-        cols = {c: _read_array(data / f, columns[c], c not in ("sentences", "token_offsets")) for c, f in COLUMN_FILES.items()}
+        cols = {c: _read_array(data / f, columns[c], c not in _IN_MEMORY) for c, f in COLUMN_FILES.items()}
         vectors, sentences, sentence_vectors = cols["vectors"], cols["sentences"], cols["sentence_vectors"]
         rows = [json.loads(line) for line in _read_lines(data / PASSAGES, files[PASSAGES]["size"])]
         chunk_docs = np.fromiter((r.pop("n") for r in rows), dtype=np.int64, count=len(rows))

@@ -235,12 +235,14 @@ def sentence_rows(index: LoadedIndex, doc_id: str, start: int, end: int) -> np.n
 
 def _prefetch(index: LoadedIndex, rows: np.ndarray, rerank: bool) -> None:
     """Have the kernel read, all at once, what ranking these candidates touches in the memory-mapped files: their
-    vectors and, for the rerank, their sentences' vectors and token codes. Past the page cache (a large index) these
+    vectors and, for the rerank, their sentences' vectors and their tokens' code rows and codes. Past the page cache (a large index) these
     are random reads, and one page fault after another made a cold query 30x slower (bench/scale.py at 100k)."""
     prefetch(index.vectors, rows, rows + 1)
     if rerank:
         prefetch(index.sentence_vectors, index.chunk_sentences[rows, 0], index.chunk_sentences[rows, 1])
-        prefetch(index.tokens.codes, index.tokens.offsets[rows], index.tokens.offsets[rows + 1])
+        t = index.tokens
+        prefetch(t.refs, t.offsets[rows], t.offsets[rows + 1])
+        prefetch(t.codes, t.code_ranges[rows, 0], t.code_ranges[rows, 1])
 
 
 def _best_sentence_cos(index: LoadedIndex, rows: np.ndarray, qvec: np.ndarray) -> np.ndarray:

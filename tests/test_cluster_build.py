@@ -81,6 +81,7 @@ def assert_same_index(a, b):
         np.testing.assert_array_equal(ta.lengths, tb.lengths)
         np.testing.assert_array_equal(ta.ids, tb.ids)
         np.testing.assert_array_equal(ta.spans, tb.spans)
+        np.testing.assert_array_equal(ta.refs, tb.refs)  # the same tokens share codes
         # a float-level difference may move a pair of dimensions to the neighbouring centroid, nothing more
         assert np.mean(ta.codes == tb.codes) >= 0.99
         da, db = a.tokens.codec.decode(ta.codes), b.tokens.codec.decode(tb.codes)

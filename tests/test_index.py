@@ -181,13 +181,13 @@ def test_sentence_vectors_reuse_a_whole_passage_and_a_repeat():
     whole = "The council voted to close the old bridge on Friday."
     shared = "Subscribe to our newsletter for more local news."
     items = [
-        ([whole], [whole]),
-        (["Rain is expected all week. " + shared], ["Rain is expected all week.", shared]),
-        (["Schools will open late. " + shared], ["Schools will open late.", shared]),
+        ([whole], [whole], [0]),
+        (["Rain is expected all week. " + shared], ["Rain is expected all week.", shared], [0]),
+        (["Schools will open late. " + shared], ["Schools will open late.", shared], [0]),
     ]
     out = _encode_new(items, progress=False)
     got = np.vstack([e.sentence_vectors for e in out])
-    alone = encode_sentences([s for _, sents in items for s in sents])
+    alone = encode_sentences([s for _, sents, _ in items for s in sents])
     np.testing.assert_allclose(got, alone, atol=1e-5)
     assert np.array_equal(out[0].sentence_vectors[0], out[0].vectors[0])
     assert np.array_equal(out[1].sentence_vectors[1], out[2].sentence_vectors[1])

@@ -203,4 +203,5 @@ def test_encoding_on_several_processes_gives_the_same_index(tiny_seeds, tmp_path
     np.testing.assert_array_equal(np.asarray(a.sentence_vectors), np.asarray(b.sentence_vectors))
     rows = list(range(len(a.chunks)))
     np.testing.assert_array_equal(np.asarray(a.tokens.block(rows).codes), np.asarray(b.tokens.block(rows).codes))
+    np.testing.assert_array_equal(np.asarray(a.tokens.refs), np.asarray(b.tokens.refs))
     assert _answers(tmp_path / "1") == _answers(tmp_path / "2")
