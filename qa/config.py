@@ -75,8 +75,9 @@ def seeds_dir(override: str | os.PathLike | None = None) -> Path:
 # fitted values live in qa/fitted.json (bench/tune.py writes it).
 MAX_K = 100
 
-# Late interaction: contextual vectors of every passage's content wordpieces are stored (192 bytes a token,
-# ~10 KB a passage, qa/tokens.py) and used to rerank candidates by IDF-weighted MaxSim, at any index size.
+# Late interaction: contextual vectors of every passage's content wordpieces are stored (160-byte codes, shared by
+# a passage's repeats of a wordpiece and by the overlapping sentence of neighbouring passages, ~5.5 KB a passage,
+# qa/tokens.py) and used to rerank candidates by IDF-weighted MaxSim, at any index size.
 # An update appends new and changed articles and marks the passages they replace as deleted; once deleted passages
 # would pass this share of the index, the build re-writes it whole instead, reclaiming their space.
 COMPACT_DEAD_SHARE = 0.25

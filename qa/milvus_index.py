@@ -11,7 +11,7 @@ export digests, cleaner and chunker versions, token store layout, the build gene
 
 The rerank and the answer step run on the candidates as for the embedded index, from a *sidecar* folder beside the
 collection: the passages' token codes, the sentences and their vectors, and the articles (an embedded index
-generation written by the same `write_index`). Token codes are ~10 KB a passage; kept beside the collection they
+generation written by the same `write_index`). Token codes are ~5.5 KB a passage; kept beside the collection they
 are memory-mapped, where in the collection they would exceed a VARCHAR field (64 KB) for long passages once
 encoded and would cost a network round trip per query (README "Past one machine").
 
