@@ -200,11 +200,13 @@ def build(n: int, work: Path) -> dict:
     lengths = np.array([int(0.7 * len(c.text.split())) for c in chunks], np.int64)
     n_codes, refs = shared_refs(lengths, rng)
     code_off = np.concatenate([[0], np.cumsum(n_codes)])
-    codes = np.lib.format.open_memmap(work / "token_codes.tmp.npy", "w+", np.uint8, (int(code_off[-1]), codec().code_size))
+    codes = np.lib.format.open_memmap(work / "token_codes.tmp.npy", "w+", np.uint8,
+                                      (int(code_off[-1]), codec().code_size))
     for lo in range(0, len(chunks), 20_000):
         hi = min(lo + 20_000, len(chunks))
         k = int(code_off[hi] - code_off[lo])
-        st = np.repeat(vectors[lo:hi], n_codes[lo:hi], axis=0) + 0.8 * rng.standard_normal((k, config.MODEL_DIM), dtype=np.float32)
+        st = np.repeat(vectors[lo:hi], n_codes[lo:hi], axis=0)
+        st += 0.8 * rng.standard_normal((k, config.MODEL_DIM), dtype=np.float32)
         st /= np.linalg.norm(st, axis=1, keepdims=True)
         codes[code_off[lo] : code_off[hi]] = codec().encode(st)
     codes.flush()

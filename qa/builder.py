@@ -279,7 +279,8 @@ def _encode_on_processes(passages: list[str], sentences: list[str], sizes: list[
             else:
                 lo, hi = next(at)
                 vectors.append(out.vectors)
-                blocks.append(tokens.compress(out.states, out.ids, out.spans, out.lengths, starts[lo:hi], article[lo:hi]))
+                blocks.append(tokens.compress(out.states, out.ids, out.spans, out.lengths, starts[lo:hi],
+                                              article[lo:hi]))
             if bar is not None:
                 bar.update(len(texts))
     encoded = np.vstack(sentence_vectors) if sentence_vectors else np.zeros((0, config.MODEL_DIM), np.float32)

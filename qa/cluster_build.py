@@ -105,7 +105,8 @@ class _Encoder:
         items = [([str(t) for t in p], [str(t) for t in s], [int(x) for x in st])
                  for p, s, st in zip(batch["passages"], batch["sentences"], batch["starts"])]
         encoded = _encode_new(items, progress=False)
-        cols = {k: np.empty(len(items), dtype=object) for k in ("vectors", "sentence_vectors", "codes", "refs", "ids", "spans", "lengths")}
+        names = ("vectors", "sentence_vectors", "codes", "refs", "ids", "spans", "lengths")
+        cols = {k: np.empty(len(items), dtype=object) for k in names}
         for j, e in enumerate(encoded):
             cols["vectors"][j], cols["sentence_vectors"][j] = e.vectors, e.sentence_vectors
             t = e.tokens
@@ -229,8 +230,8 @@ class RayRunner:
             _Encoded(
                 arr(r["vectors"], np.float32, dim),
                 arr(r["sentence_vectors"], np.float32, dim),
-                TokenBlock(arr(r["codes"], np.uint8, codec().code_size), arr(r["refs"], np.int64), arr(r["ids"], np.int64),
-                           arr(r["spans"], np.int64, 2), arr(r["lengths"], np.int64)),
+                TokenBlock(arr(r["codes"], np.uint8, codec().code_size), arr(r["refs"], np.int64),
+                           arr(r["ids"], np.int64), arr(r["spans"], np.int64, 2), arr(r["lengths"], np.int64)),
             )
             for r in rows
         ]

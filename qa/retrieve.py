@@ -235,8 +235,9 @@ def sentence_rows(index: LoadedIndex, doc_id: str, start: int, end: int) -> np.n
 
 def _prefetch(index: LoadedIndex, rows: np.ndarray, rerank: bool) -> None:
     """Have the kernel read, all at once, what ranking these candidates touches in the memory-mapped files: their
-    vectors and, for the rerank, their sentences' vectors and their tokens' code rows and codes. Past the page cache (a large index) these
-    are random reads, and one page fault after another made a cold query 30x slower (bench/scale.py at 100k)."""
+    vectors and, for the rerank, their sentences' vectors and their tokens' code rows and codes. Past the page
+    cache (a large index) these are random reads, and one page fault after another made a cold query 30x slower
+    (bench/scale.py at 100k)."""
     prefetch(index.vectors, rows, rows + 1)
     if rerank:
         prefetch(index.sentence_vectors, index.chunk_sentences[rows, 0], index.chunk_sentences[rows, 1])

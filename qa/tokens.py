@@ -170,7 +170,8 @@ class TokenBlock:
         )
 
 
-def _with_codes(codes: np.ndarray, refs: np.ndarray, ids: np.ndarray, spans: np.ndarray, lengths: np.ndarray) -> TokenBlock:
+def _with_codes(codes: np.ndarray, refs: np.ndarray, ids: np.ndarray, spans: np.ndarray,
+                lengths: np.ndarray) -> TokenBlock:
     """A block of these tokens holding only the rows of `codes` they point at, in their order."""
     used, local = np.unique(np.asarray(refs, dtype=np.int64), return_inverse=True)
     return TokenBlock(np.asarray(codes[used]).reshape(-1, codec().code_size), local.astype(np.int64), np.asarray(ids),
@@ -311,7 +312,10 @@ class TokenStore:
         if len(refs) and (refs.min() < lo or refs.max() >= hi):
             from .errors import IndexCorruptError
 
-            raise IndexCorruptError(f"passage {row}'s token refs point outside its codes; rebuild with `qa build --force`")
+            raise IndexCorruptError(
+                f"Passage {row}'s token refs point outside its codes: the index is damaged. Rebuild it with "
+                "`qa build --force`."
+            )
         return refs
 
     def passage(self, row: int) -> np.ndarray:

@@ -103,3 +103,20 @@ def test_rebuild_copies_unchanged_articles_tokens(tiny_seeds, tiny_index, tmp_pa
             np.testing.assert_array_equal(after.tokens.passage_spans(a), before.tokens.passage_spans(b))
     assert qa.retrieve("twelve years Lake Balkhash", k=1, index_dir=out)[0].doc_id == "lake"
 
+
+
+def test_refs_outside_their_passage_codes_are_refused(tiny_index):
+    ix = load_index(tiny_index)
+    t = ix.tokens
+    assert t.consistent(len(ix.chunks))
+    refs = np.array(t.refs, dtype=np.int64)
+    row = int(np.flatnonzero(np.diff(t.offsets) > 0)[-1])
+    refs[t.offsets[row]] = t.code_ranges[row, 1]  # one past the passage's codes
+    damaged = qa.tokens.TokenStore(t.codes, refs, t.ids, t.spans, t.offsets, t.code_ranges, t.idf)
+    with pytest.raises(qa.QAError, match="qa build --force"):
+        damaged.passage(row)
+    with pytest.raises(qa.QAError, match="qa build --force"):
+        damaged.gather(np.array([row]))
+    ranges = np.array(t.code_ranges)
+    ranges[row, 1] = len(t.codes) + 1
+    assert not qa.tokens.TokenStore(t.codes, t.refs, t.ids, t.spans, t.offsets, ranges, t.idf).consistent(len(ix.chunks))
