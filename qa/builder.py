@@ -178,9 +178,9 @@ def _encode_new(items: list[_Item], progress: bool) -> list[_Encoded]:
     passages = [p for texts, _, _ in items for p in texts]
     sentences = [s for _, sents, _ in items for s in sents]
     # each passage's offset in its article and its article, for the codes passages share (qa.tokens.share)
-    starts = np.asarray([x for _, _, st in items for x in st], dtype=np.int64)
-    article = np.repeat(np.arange(len(items)), [len(texts) for texts, _, _ in items])
     sizes = [len(texts) for texts, _, _ in items]
+    starts = np.asarray([x for _, _, st in items for x in st], dtype=np.int64)
+    article = np.repeat(np.arange(len(items)), sizes)
     # A sentence that is a whole passage has that passage's vector (the same text in the same pass), and a sentence
     # the folder repeats is encoded once: about a tenth of the sentences of the development folder.
     as_passage = {t: i for i, t in enumerate(passages)}

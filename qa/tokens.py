@@ -284,14 +284,6 @@ def code_ranges(refs: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return out
 
 
-def _damaged(row: int):
-    from .errors import IndexCorruptError
-
-    raise IndexCorruptError(
-        f"Passage {row}'s token refs point outside its codes: the index is damaged. Rebuild it with `qa build --force`."
-    )
-
-
 class TokenStore:
     """Per-passage contextual token vectors (content wordpieces only) for late-interaction (MaxSim) reranking."""
 
@@ -325,16 +317,9 @@ class TokenStore:
             and bool(np.all((r[:, 0] >= 0) & (r[:, 0] <= r[:, 1]) & (r[:, 1] <= codes)))
         )
 
-    def _refs(self, row: int) -> np.ndarray:
-        refs = np.asarray(self.refs[self.offsets[row] : self.offsets[row + 1]], dtype=np.int64)
-        lo, hi = self.code_ranges[row]
-        if len(refs) and (refs.min() < lo or refs.max() >= hi):
-            _damaged(row)
-        return refs
-
     def passage(self, row: int) -> np.ndarray:
         """(tokens, dim) float32 unit vectors of one passage's kept tokens."""
-        return self.codec.decode(self.codes[self._refs(row)])
+        return self.gather(np.array([row]))[0]
 
     def passage_spans(self, row: int) -> np.ndarray:
         """(tokens, 2) character spans of those tokens within the passage text."""
@@ -352,7 +337,12 @@ class TokenStore:
         bounds = self.code_ranges[rows]
         bad = np.flatnonzero((refs < bounds[owner, 0]) | (refs >= bounds[owner, 1]))
         if len(bad):
-            _damaged(int(rows[owner[bad[0]]]))
+            from .errors import IndexCorruptError
+
+            raise IndexCorruptError(
+                f"Passage {int(rows[owner[bad[0]]])}'s token refs point outside its codes: the index is damaged. "
+                "Rebuild it with `qa build --force`."
+            )
         used, where = np.unique(refs, return_inverse=True)  # a code shared within the candidates is decoded once
         return self.codec.decode(self.codes[used])[where.ravel()], lengths
 
