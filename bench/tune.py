@@ -5,7 +5,10 @@
 1. Retrieval: every weight and bonus of qa.Settings is swept on the tuning set (tests/data/dev_tune.jsonl, half of
    the articles of the development corpora); each technique is kept only if it helps there, and the chosen values
    are then reported on the test half (dev_test.jsonl) and on the seeds' question sets.
-2. Confidence: a logistic over the answer sentence's evidence (qa.answer.evidence) is fitted to "this sentence
+2. Answer sentence: the weights of its scoring terms (qa.answer._candidates: token MaxSim, cosine, and the MaxSim
+   gained by reading the sentence before it) are fitted as a conditional logit over each tuning question's candidate
+   sentences, and how often the best-scoring one holds the answer is reported on every set.
+3. Confidence: a logistic over the answer sentence's evidence (qa.answer.evidence) is fitted to "this sentence
    holds the answer" on the tuning set, and its thresholds chosen there. It is reported on the test half and, to
    show it transfers across corpora, on the seeds' sets (a different index); the reverse fit (seeds -> dev_test)
    is printed too.
@@ -40,15 +43,12 @@ SEED_SETS = [DATA / "eval.jsonl", DATA / "holdout.jsonl", DATA / "blind.jsonl"]
 # "rarest_found", but they lean on the corpus's own IDF and topic mix: for right answers they differ more between the
 # development corpora and the seeds' five articles (missing 0.31 vs 0.51, standout 7.6 vs 2.2, rarest_found 0.71
 # vs 0.09) than between right and wrong answers, so they cannot transfer. The ablation below prints them anyway.
-FEATURES = ("cosine", "maxsim", "unmatched", "typed", "passage_score", "margin", "sentence_score")
+FEATURES = ("cosine", "maxsim", "unmatched", "typed", "passage_score", "margin", "sentence_score", "context")
 CORPUS_BOUND = ("missing", "standout", "rare_cover", "rarest_found")
 
 # What shipped before: three features fitted on the seeds' 14 unanswerable questions (for the "Before" table).
 OLD_ABSTENTION = Abstention(features=("cosine", "maxsim", "missing"), weights=(6.15, 5.25, -6.93), bias=0.90,
                             answer_threshold=0.323, unsure_threshold=0.15)
-
-embed.encode_query_tokens = lru_cache(maxsize=None)(embed.encode_query_tokens)
-
 
 def collect(path: Path, index_dir, settings: Settings) -> list[dict]:
     """Ask every question of a set as `qa eval` does; keep the rank of the answer, the evidence and whether the
@@ -191,7 +191,6 @@ RETRIEVAL_GRID = {
     "rerank_sentence": (0.0, 0.25, 0.5),
     "answer_type_bonus": (0.0, 0.05, 0.1),
     "first_mention_bonus": (0.0, 0.15),
-    "sentence_cosine_weight": (0.0, 0.25, 0.5, 1.0),
     "answer_passages": (1, 2, 3, 5),
 }
 
@@ -226,6 +225,68 @@ def tune_retrieval(index_dir, base: Settings) -> Settings:
     return best
 
 
+def sentence_candidates(path: Path, index_dir, settings: Settings) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each answerable question of a set, the candidate answer sentences qa.ask weighs (qa.answer._candidates,
+    searched as `qa eval` asks, follow-ups after their earlier turns): their scoring terms (token MaxSim, cosine,
+    MaxSim gained from the sentence before) and whether each holds the answer."""
+    from qa.answer_type import expected_type
+    from qa.followup import Turn, rewrite
+    from qa.retrieve import get_index, search
+    from qa.types import Filters
+
+    index = get_index(index_dir)
+    out = []
+    for q in load_questions(path):
+        if q["kind"] == "unanswerable":
+            continue
+        history = []
+        for earlier in q.get("history", ()):
+            history.append(A._ask(earlier, history=list(history), index_dir=index_dir, settings=settings)[0])
+        query = rewrite(q["question"], [Turn(h.query, h.sentence) for h in history[-settings.history_turns:]])
+        qvec, states, ids = embed.encode_query_tokens(query)
+        hits = search(index, query, qvec, max(5, settings.answer_passages), Filters(), (states, ids), settings)
+        cands = A._candidates(index, hits, A._prepare(index, query, qvec, states, ids), settings,
+                              expected_type(q["question"]), query)
+        if not cands:
+            continue
+        want = answer_phrases(q)
+        text = {c.doc_id: index.articles[c.doc_id].text for c in cands}
+        X = np.array([[c.maxsim, c.cosine, c.context - c.maxsim] for c in cands])
+        y = np.array([c.doc_id == q["doc_id"] and holds_answer(text[c.doc_id][c.start : c.end], want) for c in cands])
+        out.append((X, y))
+    return out
+
+
+def fit_sentence_scorer(groups: list[tuple[np.ndarray, np.ndarray]], l2: float = 0.01) -> tuple[float, float]:
+    """The answer sentence's cosine and context weights (relative to its MaxSim's): a conditional logit, the
+    probability of each candidate being the answer a softmax of its score over the question's candidates, fitted by
+    maximum likelihood (of any answer-holding candidate) on the questions that have one. The likelihood uses every
+    candidate, so it is a steadier guide on a couple of hundred questions than counting top-1 hits."""
+    groups = [(X, y) for X, y in groups if y.any() and not y.all()]
+    allx = np.concatenate([X for X, _ in groups])
+    mu, sd = allx.mean(0), allx.std(0) + 1e-9
+    z = [((X - mu) / sd, y) for X, y in groups]
+    w = np.zeros(allx.shape[1])
+    for _ in range(3000):
+        grad = -l2 * w
+        for X, y in z:
+            s = X @ w
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            grad += (p[y] / p[y].sum()) @ X[y] - p @ X
+        w += 0.5 * grad / len(z)
+    w = w / sd
+    if w[0] <= 0:
+        raise SystemExit(f"the fitted sentence scorer gives token MaxSim a weight <= 0 ({w}); not written")
+    return round(float(w[1] / w[0]), 3), round(float(w[2] / w[0]), 3)
+
+
+def top1(groups: list[tuple[np.ndarray, np.ndarray]], cosine: float, context: float) -> float:
+    """Share of the questions whose best-scoring candidate holds the answer (questions without candidates: 0)."""
+    w = np.array([1.0, cosine, context])
+    return float(np.mean([bool(y[int(np.argmax(X @ w))]) for X, y in groups]))
+
+
 def collect_subset(qs: list[dict], index_dir, settings: Settings) -> list[dict]:
     tmp = Path("/tmp/qa-tune-subset.jsonl")
     tmp.write_text("".join(json.dumps(q) + "\n" for q in qs), encoding="utf-8")
@@ -239,10 +300,21 @@ def main() -> None:
     ap.add_argument("--no-retrieval", action="store_true", help="keep the retrieval settings, fit confidence only")
     ap.add_argument("--write", action="store_true", help="save the fitted settings to qa/fitted.json")
     args = ap.parse_args()
+    embed.encode_query_tokens = lru_cache(maxsize=None)(embed.encode_query_tokens)  # each question is searched often
 
     settings = Settings()
     if not args.no_retrieval:
         settings = tune_retrieval(args.index, settings)
+    groups = {"dev_tune (fit)": sentence_candidates(TUNE, args.index, settings),
+              "dev_test": sentence_candidates(TEST, args.index, settings),
+              **{p.stem: sentence_candidates(p, args.seed_index, settings) for p in SEED_SETS}}
+    cw, xw = fit_sentence_scorer(groups["dev_tune (fit)"])
+    print(f"\nanswer sentence scorer fitted on dev_tune: MaxSim + {cw} cosine + {xw} context (was + "
+          f"{settings.sentence_cosine_weight} cosine + {settings.sentence_context_weight} context)")
+    table("Answer sentence: the best-scoring candidate holds the answer (answerable questions with a candidate)", {
+        n: {"before": top1(g, settings.sentence_cosine_weight, settings.sentence_context_weight),
+            "fitted": top1(g, cw, xw), "without context": top1(g, cw, 0.0)} for n, g in groups.items()})
+    settings = replace(settings, sentence_cosine_weight=cw, sentence_context_weight=xw)
     tune = collect(TUNE, args.index, settings)
     test = collect(TEST, args.index, settings)
     seeds = {p.stem: collect(p, args.seed_index, settings) for p in SEED_SETS}

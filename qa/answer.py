@@ -45,6 +45,7 @@ class _Sentence:
     unmatched: float  # share of the question's content tokens with no good match, unweighted (no corpus IDF)
     score: float
     row: int  # the passage (chunk row) of the hit it was found in
+    context: float  # token MaxSim over this sentence and the one before it (= maxsim when there is none)
 
 
 def _query_tokens(index: LoadedIndex, query: str) -> list[tuple[str, float]]:
@@ -80,14 +81,16 @@ def _token_sims(index: LoadedIndex, q: _Query, row: int) -> np.ndarray:
     return q.states @ index.tokens.passage(row).T
 
 
-def _best_sentence(
+def _candidates(
     index: LoadedIndex, hits: list[Hit], q: _Query, settings: Settings, kind: str | None = None, query: str = ""
-) -> _Sentence | None:
-    """The sentence that best answers, among the top `settings.answer_passages` hits: token MaxSim inside the
-    sentence plus a share of its cosine (a share of the passage's rank score and of the question's keywords in the
-    sentence were tried on dev_tune and did not help). When the question asks for a kind of answer (a date, a number...), only
-    sentences holding one qualify; None if none does."""
-    best: _Sentence | None = None
+) -> list[_Sentence]:
+    """Every sentence that may answer, from the top `settings.answer_passages` hits (each sentence once), scored by
+    settings: its token MaxSim, a share of its cosine, and a share of how much better the question's tokens are
+    matched when the sentence before it is read too (the context weight: an answer often continues the sentence
+    that names what the question asks about, e.g. "They are said to be among its suppliers"). When the question
+    asks for a kind of answer (a date, a number...), only sentences holding one qualify."""
+    out: list[_Sentence] = []
+    seen: set[tuple[str, int]] = set()
     for h in hits[: settings.answer_passages]:
         doc_id = index.chunks[h.row].doc_id
         text = index.articles[doc_id].text
@@ -98,26 +101,48 @@ def _best_sentence(
         for r in rows:
             if index.tokens is not None:
                 per_chunk[r] = (_token_sims(index, q, r), index.tokens.passage_spans(r))
-        for srow in sentence_rows(index, doc_id, h.start, h.end):
-            s, e = int(index.sentences[srow, 1]), int(index.sentences[srow, 2])
-            if not has_answer_type(text[s:e], kind, query):
-                continue
-            cos = float(np.asarray(index.sentence_vectors[srow], dtype=np.float32) @ q.vec)
-            maxsim, missing = cos, (1.0 if per_chunk else 0.0)  # without token vectors: cosine only
-            unmatched = missing
+
+        def best_per_token(s: int, e: int) -> np.ndarray | None:
+            """Each question token's best match inside article[s:e], or None without its token vectors."""
             for r, (sims, offs) in per_chunk.items():
                 c = index.chunks[r]
                 if c.start <= s and e <= c.end:
                     sel = (offs[:, 0] + c.start >= s) & (offs[:, 1] + c.start <= e)
-                    if sel.any():
-                        tok_best = sims[:, sel].max(axis=1)
-                        maxsim = float(q.weights @ tok_best)
-                        missing = float(q.weights[tok_best < settings.token_match].sum())
-                        unmatched = float(np.mean(tok_best < settings.token_match))
-                    break
-            score = maxsim + settings.sentence_cosine_weight * cos
-            if best is None or score > best.score:
-                best = _Sentence(doc_id, s, e, cos, maxsim, missing, unmatched, score, h.row)
+                    return sims[:, sel].max(axis=1) if sel.any() else None
+            return None
+
+        number = index.doc_numbers[doc_id]
+        for srow in sentence_rows(index, doc_id, h.start, h.end):
+            s, e = int(index.sentences[srow, 1]), int(index.sentences[srow, 2])
+            if (doc_id, s) in seen or not has_answer_type(text[s:e], kind, query):
+                continue
+            seen.add((doc_id, s))
+            cos = float(np.asarray(index.sentence_vectors[srow], dtype=np.float32) @ q.vec)
+            maxsim, missing = cos, (1.0 if per_chunk else 0.0)  # without token vectors: cosine only
+            unmatched, context = missing, cos
+            tok_best = best_per_token(s, e)
+            if tok_best is not None:
+                maxsim = context = float(q.weights @ tok_best)
+                missing = float(q.weights[tok_best < settings.token_match].sum())
+                unmatched = float(np.mean(tok_best < settings.token_match))
+                if srow > 0 and index.sentences[srow - 1, 0] == number:
+                    before = best_per_token(int(index.sentences[srow - 1, 1]), int(index.sentences[srow - 1, 2]))
+                    if before is not None:
+                        context = float(q.weights @ np.maximum(tok_best, before))
+            score = (maxsim + settings.sentence_cosine_weight * cos
+                     + settings.sentence_context_weight * (context - maxsim))
+            out.append(_Sentence(doc_id, s, e, cos, maxsim, missing, unmatched, score, h.row, context))
+    return out
+
+
+def _best_sentence(
+    index: LoadedIndex, hits: list[Hit], q: _Query, settings: Settings, kind: str | None = None, query: str = ""
+) -> _Sentence | None:
+    """The best-scoring of _candidates (the first of equals); None if no sentence qualifies."""
+    best: _Sentence | None = None
+    for cand in _candidates(index, hits, q, settings, kind, query):
+        if best is None or cand.score > best.score:
+            best = cand
     return best
 
 
@@ -150,6 +175,7 @@ def evidence(
     unmatched: the share of the question's content tokens with no good match in the sentence, and missing: the same
         weighted by the corpus's IDF;
     typed: the question asks for a kind of answer (a date, a number...) and the sentence holds one;
+    context: the token MaxSim over the sentence and the one before it;
     passage_score, margin, sentence_score: the holding passage's rank score, how far the best passage leads the
         second, and the sentence's own score (all about 0..1 whatever the corpus);
     standout: how far the best passage's cosine stands above the question's cosine with a sample of the corpus, in
@@ -169,6 +195,7 @@ def evidence(
         "passage_score": holder.score,
         "margin": hits[0].score - hits[1].score if len(hits) > 1 else 1.0,
         "sentence_score": sent.score,
+        "context": sent.context,
     }
     if wanted is None or "standout" in wanted:
         sample = _corpus_sample(index)

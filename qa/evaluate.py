@@ -119,6 +119,8 @@ def summarize(records: list[Record]) -> dict[str, float | None]:
         "mrr": sum(1 / r for r in ranks if r) / len(ranks) if ranks else None,
         "answer_sentence": _share(r.outcome == "answered" and bool(r.sentence_right) for r in main),
         "answer_sentence_answered": _share(bool(r.sentence_right) for r in answered_main),
+        # what a reader sees whether or not the system is sure: the sentence it shows holds the answer
+        "answer_sentence_shown": _share(bool(r.sentence_right) for r in main if r.outcome != "not_found"),
         "answered_rate": _share(r.outcome == "answered" for r in answerable),
         "unsure_rate": _share(r.outcome == "unsure" for r in answerable),
         "shown_rate": _share(r.outcome != "not_found" for r in answerable),
@@ -218,6 +220,7 @@ METRICS = [
     ("MRR", "mrr"),
     ("answer sentence right (of all answerable)", "answer_sentence"),
     ("answer sentence right (of answered)", "answer_sentence_answered"),
+    ("answer sentence right (of shown: answered or unsure)", "answer_sentence_shown"),
     ("answerable answered", "answered_rate"),
     ("answerable shown as unsure", "unsure_rate"),
     ("answerable given a sentence (answered or unsure)", "shown_rate"),

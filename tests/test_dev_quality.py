@@ -18,16 +18,18 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 CORPORA = ROOT / "tests" / "corpora"
 
-# Measured 2026-11-23 (README "Answer quality"), a passage or sentence counting as right when it holds the answer
-# phrase or one of the question's `also` phrases, with the confidence re-fitted on dev_tune with those labels.
-# dev_test: hit@1 0.779, hit@5 0.935, MRR 0.850, off-topic never answered, on-topic near-misses not answered 0.808, a
-# sentence shown for 0.931 of answerable questions and right for 0.804 of those answered, follow-up hit@5 0.850.
-# dev_tune: 0.737, 0.921, 0.813, 1.000, 0.682, 0.946, 0.667, 0.933.
+# Measured 2026-11-24 (README "Answer quality"), a passage or sentence counting as right when it holds the answer
+# phrase or one of the question's `also` phrases, with the answer sentence scorer and the confidence fitted on dev_tune.
+# dev_test: hit@1 0.786, hit@5 0.935, MRR 0.852, off-topic never answered, on-topic near-misses not answered 0.885, a
+# sentence shown for 0.920 of answerable questions, right for 0.788 of those answered and for 0.695 of those shown,
+# follow-up hit@5 0.850. dev_tune: 0.737, 0.914, 0.812, 1.000, 0.727, 0.946, 0.685, 0.524, 0.933.
 FLOORS = {
-    "dev_tune.jsonl": {"hit@1": 0.70, "hit@5": 0.89, "mrr": 0.78, "off_topic_refused": 0.99, "on_topic_refused": 0.65,
-                       "shown_rate": 0.92, "answer_sentence_answered": 0.63, "followup_hit@5": 0.86},
-    "dev_test.jsonl": {"hit@1": 0.74, "hit@5": 0.91, "mrr": 0.82, "off_topic_refused": 0.99, "on_topic_refused": 0.77,
-                       "shown_rate": 0.91, "answer_sentence_answered": 0.77, "followup_hit@5": 0.80},
+    "dev_tune.jsonl": {"hit@1": 0.70, "hit@5": 0.89, "mrr": 0.78, "off_topic_refused": 0.99, "on_topic_refused": 0.70,
+                       "shown_rate": 0.92, "answer_sentence_answered": 0.63, "answer_sentence_shown": 0.50,
+                       "followup_hit@5": 0.86},
+    "dev_test.jsonl": {"hit@1": 0.74, "hit@5": 0.91, "mrr": 0.82, "off_topic_refused": 0.99, "on_topic_refused": 0.85,
+                       "shown_rate": 0.91, "answer_sentence_answered": 0.77, "answer_sentence_shown": 0.67,
+                       "followup_hit@5": 0.80},
 }
 
 pytestmark = pytest.mark.slow

@@ -23,13 +23,17 @@ BLIND_FILE = DEFAULT_EVAL_FILE.with_name("blind.jsonl")
 # 0.943, follow-up hit@1 1.000, unanswerable refused 1.000, a sentence shown for 0.908, right when answered 0.875.
 # holdout.jsonl: 0.900, 0.975, 0.933, 1.000, 0.950, 0.854, 0.900. blind.jsonl: 0.900, 0.933, 0.907, 1.000, 0.867,
 # 0.857, 0.750 (confidence re-fitted 2026-11-23).
+# Re-measured 2026-11-24 with the answer sentence scorer fitted on dev_tune (MaxSim, cosine and the match gained from
+# the sentence before) and the confidence re-fitted with it: eval.jsonl: a sentence shown for 0.885, right when
+# answered 0.882, right when shown 0.800, unanswerable refused 1.000; holdout.jsonl: 0.875, 0.875, 0.735, 0.950;
+# blind.jsonl: 0.857, 0.750, 0.760, 0.800. Ranking is unchanged.
 FLOORS = {
     "eval.jsonl": {"hit@1": 0.89, "hit@5": 0.98, "mrr": 0.93, "followup_hit@1": 0.95, "abstain_recall": 0.95,
-                   "shown_rate": 0.85, "answer_sentence_answered": 0.85},
+                   "shown_rate": 0.85, "answer_sentence_answered": 0.85, "answer_sentence_shown": 0.77},
     "holdout.jsonl": {"hit@1": 0.87, "hit@5": 0.95, "mrr": 0.90, "followup_hit@1": 0.95, "abstain_recall": 0.95,
-                      "shown_rate": 0.85, "answer_sentence_answered": 0.85},
+                      "shown_rate": 0.85, "answer_sentence_answered": 0.85, "answer_sentence_shown": 0.71},
     "blind.jsonl": {"hit@1": 0.87, "hit@5": 0.90, "mrr": 0.88, "followup_hit@1": 0.95, "abstain_recall": 0.80,
-                    "shown_rate": 0.83, "answer_sentence_answered": 0.70},
+                    "shown_rate": 0.83, "answer_sentence_answered": 0.70, "answer_sentence_shown": 0.73},
 }
 FILES = {"eval.jsonl": DEFAULT_EVAL_FILE, "holdout.jsonl": HOLDOUT_FILE, "blind.jsonl": BLIND_FILE}
 

@@ -1,0 +1,95 @@
+"""The answer sentence: how candidates are scored (qa.answer._candidates), and the fit of its weights (bench/tune.py)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import qa
+from qa import answer as A
+from qa.embed import encode_query_tokens
+from qa.retrieve import get_index, search
+from qa.settings import Settings
+from qa.types import Filters
+
+from .conftest import bench_module
+
+# The answer to "who pays" is the second sentence, which never names the tram line: the first one does.
+TRAM = """Riverside council backs new tram line
+
+By Ana Writer, May 4, 2023
+
+The Riverside council voted on Monday to build a tram line from the central station to the university campus.
+
+It will cost 40 million euros and take three years to finish, the council's finance office said.
+
+Local shop owners said they feared years of roadworks on the high street.
+
+Students welcomed the plan, saying buses to the campus were often full at peak times.
+
+The council will hold a public meeting about the route next month.
+"""
+FIRST, SECOND = "The Riverside council voted", "It will cost 40 million euros"
+
+
+@pytest.fixture(scope="module")
+def tram_index(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tram")
+    (folder / "tram.txt").write_text(TRAM, encoding="utf-8")
+    out = tmp_path_factory.mktemp("tram-index")
+    qa.build(folder, out)
+    return out
+
+
+def candidates(index_dir, question: str, settings: Settings):
+    index = get_index(index_dir)
+    vec, states, ids = encode_query_tokens(question)
+    hits = search(index, question, vec, 5, Filters(), (states, ids), settings)
+    cands = A._candidates(index, hits, A._prepare(index, question, vec, states, ids), settings, None, question)
+    return {index.articles[c.doc_id].text[c.start : c.end]: c for c in cands}
+
+
+def test_context_is_the_match_gained_from_the_sentence_before(tram_index):
+    got = candidates(tram_index, "What will the tram line to the university campus cost?", Settings.fitted())
+    first = next(c for text, c in got.items() if text.startswith(FIRST))
+    second = next(c for text, c in got.items() if text.startswith(SECOND))
+    assert len(got) == 5  # every sentence once, though the spans of the hits overlap
+    assert first.context == first.maxsim  # the article's first sentence has none before it
+    # "tram line", "university" and "campus" are matched only in the sentence before
+    assert second.context > second.maxsim + 0.1
+    assert all(c.context >= c.maxsim for c in got.values())
+
+
+@pytest.mark.parametrize("cosine, context", [(0.25, 0.0), (0.227, 0.705), (0.0, 1.0)])
+def test_candidate_score_is_maxsim_plus_the_weighted_cosine_and_context(tram_index, cosine, context):
+    s = replace(Settings.fitted(), sentence_cosine_weight=cosine, sentence_context_weight=context)
+    for c in candidates(tram_index, "Who is paying for the university tram line?", s).values():
+        assert c.score == pytest.approx(c.maxsim + cosine * c.cosine + context * (c.context - c.maxsim))
+
+
+def test_the_context_weight_lets_the_sentence_after_the_restated_question_answer(tram_index):
+    question = "Who is paying for the university tram line?"
+    without = qa.ask(question, index_dir=tram_index, settings=replace(Settings.fitted(), sentence_context_weight=0.0))
+    with_context = qa.ask(question, index_dir=tram_index,
+                          settings=replace(Settings.fitted(), sentence_context_weight=0.705))
+    assert without.sentence.startswith(FIRST)
+    assert with_context.sentence.startswith(SECOND)
+    assert with_context.passage.text.find(with_context.sentence) >= 0
+
+
+def test_the_sentence_scorer_fit_recovers_the_weights_that_chose_the_answers():
+    tune = bench_module("tune")
+    rng = np.random.default_rng(7)
+    truth = np.array([1.0, 0.3, 0.7])
+    groups = []
+    for _ in range(300):
+        X = rng.normal(size=(8, 3))
+        p = np.exp(3 * X @ truth)
+        y = np.zeros(8, bool)
+        y[rng.choice(8, p=p / p.sum())] = True
+        groups.append((X, y))
+    cosine, context = tune.fit_sentence_scorer(groups)
+    assert cosine == pytest.approx(0.3, abs=0.12)
+    assert context == pytest.approx(0.7, abs=0.15)
+    assert tune.top1(groups, cosine, context) > tune.top1(groups, 0.0, 0.0)
