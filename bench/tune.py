@@ -354,7 +354,7 @@ def main() -> None:
     if args.write:
         final = replace(settings, abstention=a)
         write_fitted(final, TUNE, notes={"dev_test": outcomes(test, a), "dev_test_ranking": ranks_of(test)})
-        print(f"\nwrote {A.Settings.__module__.replace('.', '/')}: qa/fitted.json")
+        print("\nwrote qa/fitted.json")
 
 
 if __name__ == "__main__":

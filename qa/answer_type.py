@@ -98,9 +98,14 @@ _TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
 ]
 
 
+_WHY = re.compile(r"\bwhy\b", re.I)
+
+
 def expected_type(question: str) -> str | None:
     """The kind of answer the question asks for: 'year', 'duration', 'distance', 'place', 'age', 'date', 'number',
-    or None (any)."""
+    or None (any). A question asking why wants a reason, whatever it names ("Why did the number of ... fall?")."""
+    if _WHY.search(question):
+        return None
     for name, cue, _ in _TYPES:
         if cue.search(question):
             return name

@@ -30,6 +30,8 @@ from qa.answer_type import definition_subject, expected_type, first_mention, has
         ("In which city did they meet?", "place"),
         # no particular kind: these are answered by any sentence
         ("Why did the government resign?", None),
+        ("Why is Beijing unwilling to commit to a fixed amount of farm purchases?", None),
+        ("A strike closed the port — why did the number of ships fall?", None),
         ("Who is the new prime minister?", None),
         ("How much power did he keep?", None),
         ("How did the Kremlin react?", None),
