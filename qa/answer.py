@@ -87,7 +87,7 @@ def _candidates(
     """Every sentence that may answer, from the top `settings.answer_passages` hits (each sentence once), scored by
     settings: its token MaxSim, a share of its cosine, and a share of how much better the question's tokens are
     matched when the sentence before it is read too (the context weight: an answer often continues the sentence
-    that names what the question asks about, e.g. "They are said to be among its suppliers"). When the question
+    that names what the question asks about: "Now, at the show, the Japanese marque unveiled it"). When the question
     asks for a kind of answer (a date, a number...), only sentences holding one qualify."""
     out: list[_Sentence] = []
     seen: set[tuple[str, int]] = set()
