@@ -58,7 +58,7 @@ def collect(path: Path, index_dir, settings: Settings) -> list[dict]:
         history = []
         for earlier in q.get("history", ()):
             history.append(A._ask(earlier, history=list(history), index_dir=index_dir, settings=settings)[0])
-        ans, ev = A._ask(q["question"], history=history, index_dir=index_dir, settings=settings, all_evidence=True)
+        ans, ev, _ = A._ask(q["question"], history=history, index_dir=index_dir, settings=settings, all_evidence=True)
         answerable = q["kind"] != "unanswerable"
         want = answer_phrases(q) if answerable else ()
         rank = next((i for i, p in enumerate(ans.passages, 1)
@@ -226,13 +226,10 @@ def tune_retrieval(index_dir, base: Settings) -> Settings:
 
 
 def sentence_candidates(path: Path, index_dir, settings: Settings) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For each answerable question of a set, the candidate answer sentences qa.ask weighs (qa.answer._candidates,
-    searched as `qa eval` asks, follow-ups after their earlier turns): their scoring terms (token MaxSim, cosine,
-    MaxSim gained from the sentence before) and whether each holds the answer."""
-    from qa.answer_type import expected_type
-    from qa.followup import Turn, rewrite
-    from qa.retrieve import get_index, search
-    from qa.types import Filters
+    """For each answerable question of a set, asked as `qa eval` asks (follow-ups after their earlier turns), the
+    candidate answer sentences qa.ask chose from: their scoring terms (token MaxSim, cosine, MaxSim gained from the
+    sentence before) and whether each holds the answer."""
+    from qa.retrieve import get_index
 
     index = get_index(index_dir)
     out = []
@@ -242,17 +239,13 @@ def sentence_candidates(path: Path, index_dir, settings: Settings) -> list[tuple
         history = []
         for earlier in q.get("history", ()):
             history.append(A._ask(earlier, history=list(history), index_dir=index_dir, settings=settings)[0])
-        query = rewrite(q["question"], [Turn(h.query, h.sentence) for h in history[-settings.history_turns:]])
-        qvec, states, ids = embed.encode_query_tokens(query)
-        hits = search(index, query, qvec, max(5, settings.answer_passages), Filters(), (states, ids), settings)
-        cands = A._candidates(index, hits, A._prepare(index, query, qvec, states, ids), settings,
-                              expected_type(q["question"]), query)
+        cands = A._ask(q["question"], history=history, index_dir=index_dir, settings=settings)[2]
         if not cands:
             continue
         want = answer_phrases(q)
-        text = {c.doc_id: index.articles[c.doc_id].text for c in cands}
         X = np.array([[c.maxsim, c.cosine, c.context - c.maxsim] for c in cands])
-        y = np.array([c.doc_id == q["doc_id"] and holds_answer(text[c.doc_id][c.start : c.end], want) for c in cands])
+        y = np.array([c.doc_id == q["doc_id"]
+                      and holds_answer(index.articles[c.doc_id].text[c.start : c.end], want) for c in cands])
         out.append((X, y))
     return out
 

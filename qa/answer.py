@@ -102,14 +102,20 @@ def _candidates(
             if index.tokens is not None:
                 per_chunk[r] = (_token_sims(index, q, r), index.tokens.passage_spans(r))
 
-        def best_per_token(s: int, e: int) -> np.ndarray | None:
-            """Each question token's best match inside article[s:e], or None without its token vectors."""
-            for r, (sims, offs) in per_chunk.items():
-                c = index.chunks[r]
-                if c.start <= s and e <= c.end:
-                    sel = (offs[:, 0] + c.start >= s) & (offs[:, 1] + c.start <= e)
-                    return sims[:, sel].max(axis=1) if sel.any() else None
-            return None
+        bests: dict[int, np.ndarray | None] = {}
+
+        def best_per_token(srow: int) -> np.ndarray | None:
+            """Each question token's best match inside sentence row srow, or None without its token vectors."""
+            if srow not in bests:
+                s, e = int(index.sentences[srow, 1]), int(index.sentences[srow, 2])
+                bests[srow] = None
+                for r, (sims, offs) in per_chunk.items():
+                    c = index.chunks[r]
+                    if c.start <= s and e <= c.end:
+                        sel = (offs[:, 0] + c.start >= s) & (offs[:, 1] + c.start <= e)
+                        bests[srow] = sims[:, sel].max(axis=1) if sel.any() else None
+                        break
+            return bests[srow]
 
         number = index.doc_numbers[doc_id]
         for srow in sentence_rows(index, doc_id, h.start, h.end):
@@ -120,30 +126,18 @@ def _candidates(
             cos = float(np.asarray(index.sentence_vectors[srow], dtype=np.float32) @ q.vec)
             maxsim, missing = cos, (1.0 if per_chunk else 0.0)  # without token vectors: cosine only
             unmatched, context = missing, cos
-            tok_best = best_per_token(s, e)
+            tok_best = best_per_token(srow)
             if tok_best is not None:
                 maxsim = context = float(q.weights @ tok_best)
                 missing = float(q.weights[tok_best < settings.token_match].sum())
                 unmatched = float(np.mean(tok_best < settings.token_match))
-                if srow > 0 and index.sentences[srow - 1, 0] == number:
-                    before = best_per_token(int(index.sentences[srow - 1, 1]), int(index.sentences[srow - 1, 2]))
-                    if before is not None:
-                        context = float(q.weights @ np.maximum(tok_best, before))
+                before = best_per_token(srow - 1) if srow > 0 and index.sentences[srow - 1, 0] == number else None
+                if before is not None:
+                    context = float(q.weights @ np.maximum(tok_best, before))
             score = (maxsim + settings.sentence_cosine_weight * cos
                      + settings.sentence_context_weight * (context - maxsim))
             out.append(_Sentence(doc_id, s, e, cos, maxsim, missing, unmatched, score, h.row, context))
     return out
-
-
-def _best_sentence(
-    index: LoadedIndex, hits: list[Hit], q: _Query, settings: Settings, kind: str | None = None, query: str = ""
-) -> _Sentence | None:
-    """The best-scoring of _candidates (the first of equals); None if no sentence qualifies."""
-    best: _Sentence | None = None
-    for cand in _candidates(index, hits, q, settings, kind, query):
-        if best is None or cand.score > best.score:
-            best = cand
-    return best
 
 
 def _corpus_sample(index: LoadedIndex) -> np.ndarray:
@@ -257,7 +251,8 @@ def ask(
 
 def _ask(question, history=(), k=config.DEFAULT_K, *, since=None, until=None, publisher=None, index_dir=None, settings=None,
          all_evidence: bool = False):
-    """ask(), also returning the evidence the confidence came from (all of it for fitting: bench/tune.py)."""
+    """ask(), also returning the evidence the confidence came from (all of it for fitting: bench/tune.py) and the
+    candidate answer sentences the answer was chosen from (bench/tune.py fits their scoring)."""
     from .embed import encode_query_tokens, single_thread
 
     q = check_question(question)
@@ -281,7 +276,8 @@ def _ask(question, history=(), k=config.DEFAULT_K, *, since=None, until=None, pu
 
 def _decide(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, filters, settings: Settings,
             all_evidence: bool = False):
-    """The Answer, and the evidence its confidence was computed from (None when no sentence was chosen)."""
+    """The Answer, the evidence its confidence was computed from (None when no sentence was chosen), and the
+    candidate sentences (_candidates) it was chosen from."""
     hits = search(index, query, qvec, max(k, settings.answer_passages), filters, (states, ids), settings)
     passages = tuple(to_passage(index, h) for h in hits[:k])
     # the kind of answer asked for comes from the user's own words
@@ -289,16 +285,18 @@ def _decide(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, f
     base = dict(question=q, query=query, passages=passages, answer_type=kind, filters=filters)
     if not hits:
         reason = FILTERED_OUT if excludes_everything(index, filters) else NO_MATCH
-        return Answer(outcome=NOT_FOUND, confidence=0.0, reason=reason, **base), None
+        return Answer(outcome=NOT_FOUND, confidence=0.0, reason=reason, **base), None, []
     prepared = _prepare(index, query, qvec, states, ids)
     # the answer is always among the passages returned
-    sent = _best_sentence(index, hits, prepared, replace(settings, answer_passages=min(k, settings.answer_passages)), kind, query)
-    if sent is None:  # only when a kind of answer was asked for and no returned passage holds one
-        return Answer(outcome=NOT_FOUND, confidence=0.0, reason=MISSING_TYPE, **base), None
+    cands = _candidates(index, hits, prepared, replace(settings, answer_passages=min(k, settings.answer_passages)),
+                        kind, query)
+    if not cands:  # only when a kind of answer was asked for and no returned passage holds one
+        return Answer(outcome=NOT_FOUND, confidence=0.0, reason=MISSING_TYPE, **base), None, cands
+    sent = max(cands, key=lambda c: c.score)  # the first of equals
     ev = evidence(index, hits, sent, prepared, kind, None if all_evidence else settings.abstention.features)
     conf = confidence(ev, settings)
     if conf < settings.abstention.unsure_threshold:
-        return Answer(outcome=NOT_FOUND, confidence=conf, reason=NO_MATCH, **base), ev
+        return Answer(outcome=NOT_FOUND, confidence=conf, reason=NO_MATCH, **base), ev, cands
     text = index.articles[sent.doc_id].text
     holder = next(h for h in hits if index.chunks[h.row].doc_id == sent.doc_id and h.start <= sent.start and sent.end <= h.end)
     answered = conf >= settings.abstention.answer_threshold
@@ -311,4 +309,4 @@ def _decide(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, f
         sentence_end=sent.end,
         passage=to_passage(index, holder),
         **base,
-    ), ev
+    ), ev, cands

@@ -8,10 +8,8 @@ import pytest
 
 import qa
 from qa import answer as A
-from qa.embed import encode_query_tokens
-from qa.retrieve import get_index, search
+from qa.retrieve import get_index
 from qa.settings import Settings
-from qa.types import Filters
 
 from .conftest import bench_module
 
@@ -43,10 +41,9 @@ def tram_index(tmp_path_factory):
 
 
 def candidates(index_dir, question: str, settings: Settings):
+    """The candidate answer sentences qa.ask chose from, by their text."""
     index = get_index(index_dir)
-    vec, states, ids = encode_query_tokens(question)
-    hits = search(index, question, vec, 5, Filters(), (states, ids), settings)
-    cands = A._candidates(index, hits, A._prepare(index, question, vec, states, ids), settings, None, question)
+    cands = A._ask(question, index_dir=index_dir, settings=settings)[2]
     return {index.articles[c.doc_id].text[c.start : c.end]: c for c in cands}
 
 
