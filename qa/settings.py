@@ -21,11 +21,11 @@ class Abstention:
     probabilities above which the sentence is given as the answer, or shown as the closest (unsure) one."""
 
     # defaults: the fit in qa/fitted.json (bench/tune.py on tests/data/dev_tune.jsonl), so Settings() agrees with it
-    features: tuple[str, ...] = ('cosine', 'unmatched', 'margin', 'sentence_score')
-    weights: tuple[float, ...] = (1.421, -1.4986, 1.1944, 0.9989)
-    bias: float = -1.5207
-    answer_threshold: float = 0.5
-    unsure_threshold: float = 0.222
+    features: tuple[str, ...] = ('cosine', 'unmatched', 'share')
+    weights: tuple[float, ...] = (1.4662, -1.4034, 2.2073)
+    bias: float = -1.8645
+    answer_threshold: float = 0.521
+    unsure_threshold: float = 0.183
 
     def __post_init__(self) -> None:
         if len(self.features) != len(self.weights):
@@ -63,7 +63,10 @@ class Settings:
     # a share of the MaxSim gained by reading the sentence before it too (bench/tune.py fits both on dev_tune).
     answer_passages: int = 3
     sentence_cosine_weight: float = 0.227
-    sentence_context_weight: float = 0.705
+    sentence_context_weight: float = 0.706
+    # The same fit's scale: a candidate's chance of being the answer is a softmax of sentence_scale x its score over
+    # the question's candidates, and the chosen one's chance ("share") is evidence for the confidence.
+    sentence_scale: float = 10.637
     token_match: float = 0.6  # a question token whose best match in the sentence is below this is "missing"
     history_turns: int = 3
     abstention: Abstention = field(default_factory=Abstention)
@@ -71,6 +74,8 @@ class Settings:
     def __post_init__(self) -> None:
         if not 0.0 <= self.dense_weight <= 1.0:
             raise ValueError(f"dense_weight must be between 0 and 1, got {self.dense_weight}")
+        if not self.sentence_scale > 0.0:
+            raise ValueError(f"sentence_scale must be above 0, got {self.sentence_scale}")
         for name in ("candidate_pool", "rerank_pool", "answer_passages"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

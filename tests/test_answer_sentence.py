@@ -86,7 +86,37 @@ def test_the_sentence_scorer_fit_recovers_the_weights_that_chose_the_answers():
         y = np.zeros(8, bool)
         y[rng.choice(8, p=p / p.sum())] = True
         groups.append((X, y))
-    cosine, context = tune.fit_sentence_scorer(groups)
+    cosine, context, scale = tune.fit_sentence_scorer(groups)
     assert cosine == pytest.approx(0.3, abs=0.12)
     assert context == pytest.approx(0.7, abs=0.15)
+    assert scale == pytest.approx(3.0, abs=0.6)  # the softmax's own scale: scores become the chance of each
     assert tune.top1(groups, cosine, context) > tune.top1(groups, 0.0, 0.0)
+
+
+@pytest.mark.parametrize("scale", [10.637, 1.0])
+def test_share_is_the_chosen_sentences_chance_among_the_candidates(tram_index, scale):
+    s = replace(Settings.fitted(), sentence_scale=scale)
+    ans, ev, cands = A._ask("What will the tram line to the university campus cost?", index_dir=tram_index,
+                            settings=s, all_evidence=True)
+    scores = np.array([c.score for c in cands])
+    assert ev["sentence_score"] == scores.max()
+    assert ev["share"] == pytest.approx(1 / np.exp(scale * (scores - scores.max())).sum())
+    assert 1 / len(cands) <= ev["share"] <= 1.0
+
+
+def test_the_answer_threshold_refuses_the_share_of_near_misses_asked_for():
+    tune = bench_module("tune")
+    from qa.settings import Abstention
+
+    a = Abstention(features=("cosine",), weights=(1.0,), bias=0.0, answer_threshold=0.5, unsure_threshold=0.2)
+    row = lambda kind, sub, x: dict(kind=kind, subkind=sub, ev={"cosine": x}, right=False)  # noqa: E731
+    # sigmoid(x): near-misses at 0.45..0.73, off-topic at most 0.55, answerable spread out
+    near = [row("unanswerable", "on_topic", x) for x in np.linspace(-0.2, 1.0, 10)]
+    rows = near + [row("unanswerable", "off_topic", 0.2)] + [row("answerable", None, x) for x in np.linspace(-2, 3, 20)]
+    got = tune.choose_thresholds(rows, a)
+    p = np.array([a.probability(r["ev"]) for r in near])
+    assert np.mean(p < got.answer_threshold) >= 0.70
+    assert np.mean(p < got.answer_threshold - 0.02) < 0.70  # no higher than it needs to be
+    assert got.answer_threshold > a.probability({"cosine": 0.2})  # no off-topic question answered
+    loose = tune.choose_thresholds(rows, a, on_topic_refused=0.0)
+    assert loose.answer_threshold == pytest.approx(0.56, abs=0.005)  # the off-topic rule alone

@@ -19,17 +19,19 @@ DATA = ROOT / "tests" / "data"
 CORPORA = ROOT / "tests" / "corpora"
 
 # Measured 2026-11-24 (README "Answer quality"), a passage or sentence counting as right when it holds the answer
-# phrase or one of the question's `also` phrases, with the answer sentence scorer and the confidence fitted on dev_tune.
-# dev_test: hit@1 0.786, hit@5 0.935, MRR 0.852, off-topic never answered, on-topic near-misses not answered 0.885, a
-# sentence shown for 0.920 of answerable questions, right for 0.788 of those answered and for 0.695 of those shown,
-# follow-up hit@5 0.850. dev_tune: 0.737, 0.914, 0.812, 1.000, 0.727, 0.946, 0.691, 0.531, 0.933.
+# phrase or one of the question's `also` phrases, with the answer sentence scorer and the confidence fitted on dev_tune
+# (the confidence reading how the sentence stands out among the candidates, "share").
+# dev_test: hit@1 0.786, hit@5 0.935, MRR 0.852, off-topic never answered, on-topic near-misses not answered 0.769 (the
+# threshold keeps it >= 0.70 on dev_tune, issue #11's target), a sentence shown for 0.937 of answerable questions,
+# right for 0.875 of those answered and for 0.692 of those shown, a right answer given for 0.318 of all answerable,
+# follow-up hit@5 0.850. dev_tune: 0.737, 0.914, 0.812, 1.000, 0.727, 0.946, 0.796, 0.524, 0.283, 0.933.
 FLOORS = {
     "dev_tune.jsonl": {"hit@1": 0.70, "hit@5": 0.89, "mrr": 0.78, "off_topic_refused": 0.99, "on_topic_refused": 0.70,
-                       "shown_rate": 0.92, "answer_sentence_answered": 0.63, "answer_sentence_shown": 0.50,
-                       "followup_hit@5": 0.86},
-    "dev_test.jsonl": {"hit@1": 0.74, "hit@5": 0.91, "mrr": 0.82, "off_topic_refused": 0.99, "on_topic_refused": 0.85,
-                       "shown_rate": 0.91, "answer_sentence_answered": 0.77, "answer_sentence_shown": 0.67,
-                       "followup_hit@5": 0.80},
+                       "shown_rate": 0.92, "answer_sentence_answered": 0.76, "answer_sentence_shown": 0.50,
+                       "answer_sentence": 0.26, "followup_hit@5": 0.86},
+    "dev_test.jsonl": {"hit@1": 0.74, "hit@5": 0.91, "mrr": 0.82, "off_topic_refused": 0.99, "on_topic_refused": 0.74,
+                       "shown_rate": 0.92, "answer_sentence_answered": 0.84, "answer_sentence_shown": 0.67,
+                       "answer_sentence": 0.30, "followup_hit@5": 0.80},
 }
 
 pytestmark = pytest.mark.slow

@@ -27,13 +27,21 @@ BLIND_FILE = DEFAULT_EVAL_FILE.with_name("blind.jsonl")
 # the sentence before) and the confidence re-fitted with it: eval.jsonl: a sentence shown for 0.885, right when
 # answered 0.882, right when shown 0.800, unanswerable refused 1.000; holdout.jsonl: 0.875, 0.875, 0.735, 0.950;
 # blind.jsonl: 0.857, 0.750, 0.760, 0.800. Ranking is unchanged.
+# Re-measured 2026-11-24 with the confidence reading how the sentence stands out among the candidates ("share"): more
+# answers are given, and right, on every set (right answers given, of all answerable: eval 0.200 -> 0.253, holdout
+# 0.175 -> 0.275, blind 0.100 -> 0.133); of those given, holdout's are right a little less often (0.875 -> 0.846).
+# eval.jsonl: a sentence shown for 0.908, right when answered 0.864, right when shown 0.806, unanswerable refused
+# 1.000; holdout.jsonl: 0.875, 0.846, 0.735, 0.950; blind.jsonl: 0.914, 0.800, 0.778, 0.800. Ranking is unchanged.
 FLOORS = {
     "eval.jsonl": {"hit@1": 0.89, "hit@5": 0.98, "mrr": 0.93, "followup_hit@1": 0.95, "abstain_recall": 0.95,
-                   "shown_rate": 0.85, "answer_sentence_answered": 0.85, "answer_sentence_shown": 0.77},
+                   "shown_rate": 0.89, "answer_sentence_answered": 0.85, "answer_sentence_shown": 0.78,
+                   "answer_sentence": 0.24},
     "holdout.jsonl": {"hit@1": 0.87, "hit@5": 0.95, "mrr": 0.90, "followup_hit@1": 0.95, "abstain_recall": 0.95,
-                      "shown_rate": 0.85, "answer_sentence_answered": 0.85, "answer_sentence_shown": 0.71},
+                      "shown_rate": 0.85, "answer_sentence_answered": 0.83, "answer_sentence_shown": 0.71,
+                      "answer_sentence": 0.26},
     "blind.jsonl": {"hit@1": 0.87, "hit@5": 0.90, "mrr": 0.88, "followup_hit@1": 0.95, "abstain_recall": 0.80,
-                    "shown_rate": 0.83, "answer_sentence_answered": 0.70, "answer_sentence_shown": 0.73},
+                    "shown_rate": 0.89, "answer_sentence_answered": 0.78, "answer_sentence_shown": 0.76,
+                    "answer_sentence": 0.12},
 }
 FILES = {"eval.jsonl": DEFAULT_EVAL_FILE, "holdout.jsonl": HOLDOUT_FILE, "blind.jsonl": BLIND_FILE}
 
