@@ -10,7 +10,7 @@ from itertools import zip_longest
 
 from .answer_type import _MONTH
 from .bm25 import stopwords
-from .types import ANSWERED, Article
+from .types import ANSWERED, UNSURE, Article
 
 log = logging.getLogger(__name__)
 
@@ -132,19 +132,23 @@ def _question(name: _Name) -> str:
 
 
 def example_questions(n: int = 3, *, index_dir=None) -> tuple[str, ...]:
-    """Up to n example questions that the index answers, made from its most-mentioned names.
+    """Up to n example questions the index answers (or shows its closest sentence for), made from its most-mentioned
+    names.
 
     Names are runs of capitalised words counted over the articles, those in titles weighted up; a name the text
     treats as a person ("X said", "President X") becomes "Who is X?", any other "What do the articles say about X?".
-    Each candidate is put to `qa.ask` and kept only when it is answered, preferring answers from different
-    articles. Nothing is hard-coded, so a folder about anything gets questions about itself.
+    Each candidate is put to `qa.ask`. Answered ones come first, preferring answers from different articles; when
+    fewer than n are answered, the rest are those shown with their closest sentence ("unsure"), most confident
+    first, so a large folder where a name is in many sentences still gets examples. A question not found is never
+    offered. Nothing is hard-coded, so a folder about anything gets questions about itself.
 
     Args:
         n: how many questions at most.
         index_dir: the index folder; default $QA_INDEX_DIR, else the repository's embeddings/.
 
     Returns:
-        Between 0 and n questions, most mentioned first (fewer when fewer are answered).
+        Between 0 and n questions: the answered ones, most mentioned first, then unsure ones (fewer when fewer
+        are shown with a sentence).
 
     Raises:
         ValueError: n is not a positive integer.
@@ -162,9 +166,12 @@ def example_questions(n: int = 3, *, index_dir=None) -> tuple[str, ...]:
     candidates = [x for pair in zip_longest(people, things) for x in pair if x is not None]
     chosen: list[tuple[str, str]] = []  # (question, doc_id of its answer)
     spare: list[str] = []  # answered, but from an article already used
+    unsure: list[tuple[float, int, str]] = []  # (-confidence, order, question): shown with its closest sentence
     for name in candidates[:MAX_TRIES]:
         question = _question(name)
         answer = ask(question, index_dir=index_dir)
+        if answer.outcome == UNSURE and answer.passage is not None:
+            unsure.append((-answer.confidence, len(unsure), question))
         if answer.outcome != ANSWERED or answer.passage is None:
             log.debug("example %r skipped: %s", question, answer.outcome)
             continue
@@ -174,4 +181,4 @@ def example_questions(n: int = 3, *, index_dir=None) -> tuple[str, ...]:
         chosen.append((question, answer.passage.doc_id))
         if len(chosen) == n:
             break
-    return tuple([q for q, _ in chosen] + spare)[:n]
+    return tuple([q for q, _ in chosen] + spare + [q for *_, q in sorted(unsure)])[:n]
