@@ -282,7 +282,10 @@ def _decide(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, f
             all_evidence: bool = False):
     """The Answer, the evidence its confidence was computed from (None when no sentence was chosen), and the
     candidate sentences (_candidates) it was chosen from."""
-    hits = search(index, query, qvec, max(k, settings.answer_passages), filters, (states, ids), settings)
+    # Ranked as deep as the default k at least: a passage further down that overlaps a top one is merged into it, so
+    # asking for fewer passages must not shrink the top ones and change the answer or its confidence.
+    depth = max(k, config.DEFAULT_K, settings.answer_passages)
+    hits = search(index, query, qvec, depth, filters, (states, ids), settings)
     passages = tuple(to_passage(index, h) for h in hits[:k])
     # the kind of answer asked for comes from the user's own words
     kind = expected_type(q)
