@@ -8,10 +8,10 @@
 2. Answer sentence: the weights of its scoring terms (qa.answer._candidates: token MaxSim, cosine, and the MaxSim
    gained by reading the sentence before it) are fitted as a conditional logit over each tuning question's candidate
    sentences, and how often the best-scoring one holds the answer is reported on every set.
-3. Confidence: a logistic over the answer sentence's evidence (qa.answer.evidence) is fitted to "this sentence
-   holds the answer" on the tuning set, and its thresholds chosen there. It is reported on the test half and, to
-   show it transfers across corpora, on the seeds' sets (a different index); the reverse fit (seeds -> dev_test)
-   is printed too.
+3. Confidence: a logistic over the answer sentence's evidence (qa.answer.evidence, which includes its chance among
+   the candidates under the fitted sentence scorer) is fitted to "this sentence holds the answer" on the tuning
+   set, and its thresholds chosen there. It is reported on the test half and, to show it transfers across corpora,
+   on the seeds' sets (a different index); the reverse fit (seeds -> dev_test) is printed too.
 
 --write saves the result to qa/fitted.json with the sha256 of the tuning set, which `qa.Settings.fitted()` loads.
 Query encodings are cached, so each setting costs only the search. scikit-learn is needed here only (it is in
@@ -124,7 +124,8 @@ def outcomes(rows: list[dict], a: Abstention) -> dict[str, float]:
     }
 
 
-def choose_thresholds(rows: list[dict], a: Abstention, shown: float = 0.95, on_topic_refused: float = 0.70) -> Abstention:
+def choose_thresholds(rows: list[dict], a: Abstention, shown: float = 0.95,
+                      on_topic_refused: float = 0.70) -> Abstention:
     """Give the sentence as the answer when it more likely answers than not (a calibrated 0.5), raised if needed
     until no off-topic tuning question is answered and at least `on_topic_refused` of the on-topic near-misses (the
     question's specific fact is absent) are not (issue #11's target, 0.70). Below that it is shown as the closest

@@ -122,10 +122,12 @@ def test_the_answer_threshold_refuses_the_share_of_near_misses_asked_for():
     assert loose.answer_threshold == pytest.approx(0.56, abs=0.005)  # the off-topic rule alone
 
 
-@pytest.mark.parametrize("question", ["What is the population of Almaty?", "How old is Tokayev?", "Who is Samat Abish?"])
+@pytest.mark.parametrize("question",
+                         ["What is the population of Almaty?", "How old is Tokayev?", "Who is Samat Abish?"])
 def test_asking_for_fewer_passages_does_not_change_the_answer(question):
     """The chat shows 3 passages, the API 5: the answer, its sentence and its confidence are the same (a passage
     ranked 4th or 5th that overlaps a top one is merged into it either way)."""
     got = [qa.ask(question, k=k) for k in (3, 4, 5)]
-    assert len({(a.outcome, a.sentence, round(a.confidence, 9)) for a in got}) == 1, [(a.outcome, a.confidence) for a in got]
+    seen = {(a.outcome, a.sentence, round(a.confidence, 9)) for a in got}
+    assert len(seen) == 1, [(a.outcome, a.confidence) for a in got]
     assert [p.text for p in got[0].passages] == [p.text for p in got[2].passages[:3]]
