@@ -160,8 +160,8 @@ _samples: dict[int, tuple[LoadedIndex, np.ndarray]] = {}
 
 
 def evidence(
-    index: LoadedIndex, hits: list[Hit], sent: _Sentence, q: _Query, kind: str | None, wanted=None,
-    cands: Sequence[_Sentence] = (), scale: float = 1.0,
+    index: LoadedIndex, hits: list[Hit], sent: _Sentence, q: _Query, kind: str | None, wanted=None, *,
+    cands: Sequence[_Sentence], scale: float,
 ) -> dict[str, float]:
     """What speaks for the answer sentence (the features the confidence may use; `wanted` names those to compute,
     default all):
@@ -171,8 +171,9 @@ def evidence(
         weighted by the corpus's IDF;
     typed: the question asks for a kind of answer (a date, a number...) and the sentence holds one;
     context: the token MaxSim over the sentence and the one before it;
-    share: how the sentence stands out among the candidates `cands` it was chosen from: its chance of being the
-        answer under the fitted sentence scorer, a softmax of `scale` x score over them (1.0 for the only one);
+    share: how the sentence stands out among the candidates `cands` it was chosen from (it is one of them): its
+        chance of being the answer under the fitted sentence scorer, a softmax of `scale` x score over them (1.0 for
+        the only one);
     passage_score, margin, sentence_score: the holding passage's rank score, how far the best passage leads the
         second, and the sentence's own score (all about 0..1 whatever the corpus);
     standout: how far the best passage's cosine stands above the question's cosine with a sample of the corpus, in
@@ -193,7 +194,7 @@ def evidence(
         "margin": hits[0].score - hits[1].score if len(hits) > 1 else 1.0,
         "sentence_score": sent.score,
         "context": sent.context,
-        "share": 1.0 / sum(math.exp(scale * (c.score - sent.score)) for c in cands) if cands else 1.0,
+        "share": 1.0 / sum(math.exp(scale * (c.score - sent.score)) for c in cands),  # sent is one of them
     }
     if wanted is None or "standout" in wanted:
         sample = _corpus_sample(index)
@@ -300,8 +301,8 @@ def _decide(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, f
     if not cands:  # only when a kind of answer was asked for and no returned passage holds one
         return Answer(outcome=NOT_FOUND, confidence=0.0, reason=MISSING_TYPE, **base), None, cands
     sent = max(cands, key=lambda c: c.score)  # the first of equals
-    ev = evidence(index, hits, sent, prepared, kind, None if all_evidence else settings.abstention.features, cands,
-                  settings.sentence_scale)
+    ev = evidence(index, hits, sent, prepared, kind, None if all_evidence else settings.abstention.features,
+                  cands=cands, scale=settings.sentence_scale)
     conf = confidence(ev, settings)
     if conf < settings.abstention.unsure_threshold:
         return Answer(outcome=NOT_FOUND, confidence=conf, reason=NO_MATCH, **base), ev, cands

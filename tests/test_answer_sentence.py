@@ -1,4 +1,5 @@
-"""The answer sentence: how candidates are scored (qa.answer._candidates), and the fit of its weights (bench/tune.py)."""
+"""The answer sentence: how candidates are scored (qa.answer._candidates), and the fit of its weights
+(bench/tune.py)."""
 from __future__ import annotations
 
 from dataclasses import replace

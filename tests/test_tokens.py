@@ -119,4 +119,5 @@ def test_refs_outside_their_passage_codes_are_refused(tiny_index):
         damaged.gather(np.array([row]))
     ranges = np.array(t.code_ranges)
     ranges[row, 1] = len(t.codes) + 1
-    assert not qa.tokens.TokenStore(t.codes, t.refs, t.ids, t.spans, t.offsets, ranges, t.idf).consistent(len(ix.chunks))
+    bad = qa.tokens.TokenStore(t.codes, t.refs, t.ids, t.spans, t.offsets, ranges, t.idf)
+    assert not bad.consistent(len(ix.chunks))
