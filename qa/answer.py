@@ -6,6 +6,7 @@ import math
 import re
 from dataclasses import dataclass, replace
 from datetime import date
+from itertools import zip_longest
 from typing import Sequence
 
 import numpy as np
@@ -24,7 +25,7 @@ from .retrieve import (
     sentence_rows,
     to_passage,
 )
-from .followup import Turn, rewrite
+from .followup import Turn, context_article, rewrite
 from .settings import Settings
 from .types import ANSWERED, FILTERED_OUT, LOW_CONFIDENCE, MISSING_TYPE, NO_MATCH, NOT_FOUND, UNSURE, Answer
 
@@ -236,7 +237,8 @@ def ask(
         question: the question, in your own words.
         history: the earlier turns, most recent last: their questions, or better their Answers (a "he" can then be
             resolved from an earlier answer's sentence). Only a question that needs the context ("Why is he ...?",
-            "And in 2019?") is searched together with it; a standalone question is searched as typed.
+            "And in 2019?") is searched together with it, and also, as typed, in the article the previous answer
+            came from; a standalone question is searched as typed.
         k: how many supporting passages to return.
         since, until, publisher: filters, as for retrieve().
         index_dir: the index folder; default $QA_INDEX_DIR, else the repository's embeddings/.
@@ -268,36 +270,72 @@ def _ask(question, history=(), k=config.DEFAULT_K, *, since=None, until=None, pu
     turns: list[Turn] = []
     for h in list(history)[-settings.history_turns :]:
         if isinstance(h, Answer):
-            turns.append(Turn(h.query, h.sentence))
+            turns.append(Turn(h.query, h.sentence, h.passage.doc_id if h.passage else None))
         elif h.strip():  # an earlier question may itself have been a follow-up: resolve it the same way
             turns.append(Turn(rewrite(h.strip(), turns)))
     index = get_index(index_dir)
     filters = check_filters(index, since, until, publisher)
     query = rewrite(q, turns)
     qvec, states, ids = encode_query_tokens(query)
+    # A follow-up that needs the context is most likely about the article the previous answer came from: that
+    # article's passages are also ranked by the question as typed (the earlier turn's words, added to find the
+    # article, would pull its ranking back to the previous answer's passage).
+    article = context_article(q, turns)
+    own = (q, *encode_query_tokens(q)) if article is not None else None
     with single_thread():
-        return _decide(index, q, query, qvec, states, ids, k, filters, settings, all_evidence)
+        return _decide(index, q, query, qvec, states, ids, k, filters, settings, all_evidence, article=article, own=own)
+
+
+def _alternate(index: LoadedIndex, first: list[Hit], second: list[Hit]) -> list[Hit]:
+    """The two rankings taken in turn, best first, leaving out a passage overlapping one already taken."""
+    out: list[Hit] = []
+    for h in (h for pair in zip_longest(first, second) for h in pair if h is not None):
+        c = index.chunks[h.row]
+        if not any(index.chunks[t.row].doc_id == c.doc_id and h.start < t.end and t.start < h.end for t in out):
+            out.append(h)
+    return out
+
+
+def _raw_score(index: LoadedIndex, hit: Hit, query: str, qvec, qtok, filters, settings: Settings) -> float:
+    """The score `hit`'s passage gets when its own article is ranked for `query`."""
+    row = hit.row
+    ranked = search(index, query, qvec, len(index.chunks), filters, qtok, settings, within=index.chunks[row].doc_id)
+    return next((h.score for h in ranked if h.row == row), float("-inf"))
 
 
 def _decide(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, filters, settings: Settings,
-            all_evidence: bool = False):
+            all_evidence: bool = False, article: str | None = None, own=None):
     """The Answer, the evidence its confidence was computed from (None when no sentence was chosen), and the
-    candidate sentences (_candidates) it was chosen from."""
+    candidate sentences (_candidates) it was chosen from.
+
+    `article` and `own` (the question as typed, its vector, token states and ids): for a follow-up, the article the
+    previous answer came from. Its passages ranked by the question as typed are taken in turn with the whole
+    corpus's ranked by `query` (a follow-up may move to another article), and the answer sentence is scored by the
+    question as typed; the kind of answer is checked against `query`, which names what "he" or "it" stands for."""
     # Ranked as deep as the default k at least: a passage further down that overlaps a top one is merged into it, so
     # asking for fewer passages must not shrink the top ones and change the answer or its confidence.
     depth = max(k, config.DEFAULT_K, settings.answer_passages)
     hits = search(index, query, qvec, depth, filters, (states, ids), settings)
+    searched = query
+    if own is not None:
+        oq, ovec, ostates, oids = own
+        in_article = search(index, oq, ovec, depth, filters, (ostates, oids), settings, within=article)
+        if hits and in_article and _raw_score(index, hits[0], oq, ovec, (ostates, oids), filters, settings) > \
+                in_article[0].score:
+            hits = _alternate(index, hits, in_article)  # the corpus's best matches the question better
+        else:
+            hits = _alternate(index, in_article, hits)
     passages = tuple(to_passage(index, h) for h in hits[:k])
     # the kind of answer asked for comes from the user's own words
     kind = expected_type(q)
-    base = dict(question=q, query=query, passages=passages, answer_type=kind, filters=filters)
+    base = dict(question=q, query=searched, passages=passages, answer_type=kind, filters=filters)
     if not hits:
         reason = FILTERED_OUT if excludes_everything(index, filters) else NO_MATCH
         return Answer(outcome=NOT_FOUND, confidence=0.0, reason=reason, **base), None, []
     prepared = _prepare(index, query, qvec, states, ids)
     # the answer is always among the passages returned
     cands = _candidates(index, hits, prepared, replace(settings, answer_passages=min(k, settings.answer_passages)),
-                        kind, query)
+                        kind, searched)
     if not cands:  # only when a kind of answer was asked for and no returned passage holds one
         return Answer(outcome=NOT_FOUND, confidence=0.0, reason=MISSING_TYPE, **base), None, cands
     sent = max(cands, key=lambda c: c.score)  # the first of equals

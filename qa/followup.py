@@ -23,10 +23,12 @@ _NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of|de|da|van|von|al|bin|the|la|l
 
 @dataclass(frozen=True)
 class Turn:
-    """An earlier turn of the conversation: what was searched for it, and the sentence given as its answer."""
+    """An earlier turn of the conversation: what was searched for it, the sentence given as its answer, and the
+    article that sentence is from."""
 
     query: str
     answer: str | None = None
+    doc_id: str | None = None
 
 
 def _content_words(text: str) -> list[str]:
@@ -89,3 +91,12 @@ def rewrite(question: str, history: Sequence[Turn]) -> str:
         if terms:
             return f"{question} {' '.join(terms)}"
     return question
+
+
+def context_article(question: str, history: Sequence[Turn]) -> str | None:
+    """The article a question that needs the context most likely asks about: the one the latest answer came from
+    ("Who is the CEO?", then "What does he say ...?"). None for a standalone question, which may be about any
+    article, and when the latest turn gave no answer."""
+    if not history or not needs_context(question):
+        return None
+    return history[-1].doc_id

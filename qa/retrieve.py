@@ -233,6 +233,18 @@ def sentence_rows(index: LoadedIndex, doc_id: str, start: int, end: int) -> np.n
     return np.arange(lo, hi)
 
 
+def _article_rows(index: LoadedIndex, doc_id: str, allowed: np.ndarray | None) -> np.ndarray:
+    """Rows of the live passages of one article (within the filters' rows when given); empty if it is not indexed."""
+    n = (index.doc_numbers or {}).get(doc_id)
+    if n is None or index.chunk_docs is None:
+        return np.zeros(0, np.int64)
+    lo, hi = np.searchsorted(index.chunk_docs, [n, n + 1])
+    rows = np.arange(lo, hi, dtype=np.int64)
+    if index.live is not None:
+        rows = rows[index.live[rows]]
+    return rows if allowed is None else np.intersect1d(rows, allowed)
+
+
 def _prefetch(index: LoadedIndex, rows: np.ndarray, rerank: bool) -> None:
     """Have the kernel read, all at once, what ranking these candidates touches in the memory-mapped files: their
     vectors and, for the rerank, their sentences' vectors and their tokens' code rows and codes. Past the page
@@ -306,12 +318,15 @@ def search(
     filters: Filters = Filters(),
     qtok: tuple[np.ndarray, np.ndarray] | None = None,
     settings: Settings | None = None,
+    within: str | None = None,
 ) -> list[Hit]:
     """Rank passages in two stages, then drop passages that repeat text already in the result.
 
     1. Candidates: the best of dense (FAISS) and keyword (BM25) search, fused by a normalised weighted sum.
     2. Rerank the top candidates by passage cosine, best-sentence cosine and late interaction (token MaxSim),
        when the index stores token vectors.
+
+    `within`: rank all the passages of this one article instead (a follow-up's article: qa.ask).
     """
     s = settings or Settings.fitted()
     allowed = _allowed(index, filters)
@@ -319,7 +334,11 @@ def search(
         return []
     pool = max(s.candidate_pool, k * 4)
     stage1 = index.remote if index.remote is not None else EmbeddedStage1(index, allowed)
-    rows, kw = stage1.candidates(query, qvec, pool, filters)
+    if within is not None:  # one article's passages, all of them
+        rows = _article_rows(index, within, allowed)
+        kw = np.asarray(index.keyword.scores(query), np.float64)[rows]
+    else:
+        rows, kw = stage1.candidates(query, qvec, pool, filters)
     if len(rows) == 0:
         return []
     _prefetch(index, rows, s.rerank and index.tokens is not None and qtok is not None)

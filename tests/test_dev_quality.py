@@ -25,13 +25,16 @@ CORPORA = ROOT / "tests" / "corpora"
 # threshold keeps it >= 0.70 on dev_tune, issue #11's target), a sentence shown for 0.937 of answerable questions,
 # right for 0.875 of those answered and for 0.692 of those shown, a right answer given for 0.318 of all answerable,
 # follow-up hit@5 0.850. dev_tune: 0.737, 0.914, 0.812, 1.000, 0.727, 0.946, 0.796, 0.524, 0.283, 0.933.
+# A follow-up that needs the context also ranks the previous answer's article by the question as typed: follow-up
+# hit@1 / hit@5, dev_tune 0.867 / 0.933 -> 1.000 / 1.000, dev_test 0.650 / 0.850 -> 0.800 / 0.900 (answered 0.351
+# -> 0.345, shown 0.937 -> 0.931 there: a follow-up's confidence moved); the rest unchanged.
 FLOORS = {
     "dev_tune.jsonl": {"hit@1": 0.70, "hit@5": 0.89, "mrr": 0.78, "off_topic_refused": 0.99, "on_topic_refused": 0.70,
                        "shown_rate": 0.92, "answer_sentence_answered": 0.76, "answer_sentence_shown": 0.50,
-                       "answer_sentence": 0.26, "followup_hit@5": 0.86},
+                       "answer_sentence": 0.26, "followup_hit@1": 0.95, "followup_hit@5": 0.95},
     "dev_test.jsonl": {"hit@1": 0.74, "hit@5": 0.91, "mrr": 0.82, "off_topic_refused": 0.99, "on_topic_refused": 0.74,
                        "shown_rate": 0.92, "answer_sentence_answered": 0.84, "answer_sentence_shown": 0.67,
-                       "answer_sentence": 0.30, "followup_hit@5": 0.80},
+                       "answer_sentence": 0.30, "followup_hit@1": 0.75, "followup_hit@5": 0.88},
 }
 
 pytestmark = pytest.mark.slow
