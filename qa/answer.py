@@ -296,8 +296,8 @@ def _alternate(index: LoadedIndex, first: list[Hit], second: list[Hit]) -> list[
     return out
 
 
-def _raw_score(index: LoadedIndex, hit: Hit, query: str, qvec, qtok, filters, settings: Settings) -> float:
-    """The score `hit`'s passage gets when its own article is ranked for `query`."""
+def _typed_score(index: LoadedIndex, hit: Hit, query: str, qvec, qtok, filters, settings: Settings) -> float:
+    """The score `hit`'s passage gets when its own article is ranked for `query` (-inf if merged into another)."""
     row = hit.row
     ranked = search(index, query, qvec, len(index.chunks), filters, qtok, settings, within=index.chunks[row].doc_id)
     return next((h.score for h in ranked if h.row == row), float("-inf"))
@@ -310,17 +310,17 @@ def _decide(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, f
 
     `article` and `own` (the question as typed, its vector, token states and ids): for a follow-up, the article the
     previous answer came from. Its passages ranked by the question as typed are taken in turn with the whole
-    corpus's ranked by `query` (a follow-up may move to another article), and the answer sentence is scored by the
-    question as typed; the kind of answer is checked against `query`, which names what "he" or "it" stands for."""
+    corpus's ranked by `query`, the corpus's first when the question as typed matches its best passage better (a
+    follow-up may move to another article). The answer sentence and its confidence come from `query`, as for any
+    question."""
     # Ranked as deep as the default k at least: a passage further down that overlaps a top one is merged into it, so
     # asking for fewer passages must not shrink the top ones and change the answer or its confidence.
     depth = max(k, config.DEFAULT_K, settings.answer_passages)
     hits = search(index, query, qvec, depth, filters, (states, ids), settings)
-    searched = query
     if own is not None:
         oq, ovec, ostates, oids = own
         in_article = search(index, oq, ovec, depth, filters, (ostates, oids), settings, within=article)
-        if hits and in_article and _raw_score(index, hits[0], oq, ovec, (ostates, oids), filters, settings) > \
+        if hits and in_article and _typed_score(index, hits[0], oq, ovec, (ostates, oids), filters, settings) > \
                 in_article[0].score:
             hits = _alternate(index, hits, in_article)  # the corpus's best matches the question better
         else:
@@ -328,14 +328,14 @@ def _decide(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, f
     passages = tuple(to_passage(index, h) for h in hits[:k])
     # the kind of answer asked for comes from the user's own words
     kind = expected_type(q)
-    base = dict(question=q, query=searched, passages=passages, answer_type=kind, filters=filters)
+    base = dict(question=q, query=query, passages=passages, answer_type=kind, filters=filters)
     if not hits:
         reason = FILTERED_OUT if excludes_everything(index, filters) else NO_MATCH
         return Answer(outcome=NOT_FOUND, confidence=0.0, reason=reason, **base), None, []
     prepared = _prepare(index, query, qvec, states, ids)
     # the answer is always among the passages returned
     cands = _candidates(index, hits, prepared, replace(settings, answer_passages=min(k, settings.answer_passages)),
-                        kind, searched)
+                        kind, query)
     if not cands:  # only when a kind of answer was asked for and no returned passage holds one
         return Answer(outcome=NOT_FOUND, confidence=0.0, reason=MISSING_TYPE, **base), None, cands
     sent = max(cands, key=lambda c: c.score)  # the first of equals
