@@ -320,11 +320,12 @@ def _decide(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, f
     if own is not None:
         oq, ovec, ostates, oids = own
         in_article = search(index, oq, ovec, depth, filters, (ostates, oids), settings, within=article)
-        if hits and in_article and _typed_score(index, hits[0], oq, ovec, (ostates, oids), filters, settings) > \
-                in_article[0].score:
-            hits = _alternate(index, hits, in_article)  # the corpus's best matches the question better
-        else:
-            hits = _alternate(index, in_article, hits)
+        # The corpus's best goes first only when it is from another article and matches the question as typed
+        # better (one of the article's own passages never beats the article's best, so it needs no comparison).
+        corpus_first = (hits and in_article and index.chunks[hits[0].row].doc_id != article
+                        and _typed_score(index, hits[0], oq, ovec, (ostates, oids), filters, settings)
+                        > in_article[0].score)
+        hits = _alternate(index, hits, in_article) if corpus_first else _alternate(index, in_article, hits)
     passages = tuple(to_passage(index, h) for h in hits[:k])
     # the kind of answer asked for comes from the user's own words
     kind = expected_type(q)

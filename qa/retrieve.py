@@ -332,13 +332,12 @@ def search(
     allowed = _allowed(index, filters)
     if allowed is not None and len(allowed) == 0:
         return []
-    pool = max(s.candidate_pool, k * 4)
-    stage1 = index.remote if index.remote is not None else EmbeddedStage1(index, allowed)
     if within is not None:  # one article's passages, all of them
         rows = _article_rows(index, within, allowed)
         kw = np.asarray(index.keyword.scores(query), np.float64)[rows]
     else:
-        rows, kw = stage1.candidates(query, qvec, pool, filters)
+        stage1 = index.remote if index.remote is not None else EmbeddedStage1(index, allowed)
+        rows, kw = stage1.candidates(query, qvec, max(s.candidate_pool, k * 4), filters)
     if len(rows) == 0:
         return []
     _prefetch(index, rows, s.rerank and index.tokens is not None and qtok is not None)
