@@ -433,7 +433,9 @@ def embed_speed() -> dict:
     t = time.perf_counter()
     embed.encode_passages(texts)
     docs = len(texts) / (time.perf_counter() - t)
-    questions = ["Who became acting prime minister of Kazakhstan?", "Why is Samat Abish under investigation?"] * 10
+    from qa.evaluate import load_questions
+
+    questions = [r["question"] for r in load_questions(ROOT / "tests" / "data" / "eval.jsonl")][:20]
     embed.encode_query_tokens(questions[0])
     q = timeit(embed.encode_query_tokens, questions)
     return {"passages_per_s": docs, "words": float(np.mean([len(t.split()) for t in texts])), "query_ms": float(np.median(q))}

@@ -139,3 +139,16 @@ def test_answer_phrases_are_copied_from_their_articles(name):
             text = _norm(texts[q["doc_id"]].read_text(encoding="utf-8"))
             missing += [(q["id"], p) for p in answer_phrases(q) if p not in text]
     assert not missing
+
+
+def test_the_latency_benchmark_asks_a_question_sets_own_questions():
+    """bench/latency.py and bench/startup.py write no question of their own: they time a set's first turns and its
+    follow-ups (with their earlier turns), so they measure any index with the questions written for it."""
+    from .conftest import bench_module
+
+    rows = load_questions(DATA / "dev_test.jsonl")
+    first, follow = bench_module("latency").questions(DATA / "dev_test.jsonl")
+    assert first == [r["question"] for r in rows if not r.get("history")][: len(first)] and len(first) == 20
+    assert follow and all(earlier and q for earlier, q in follow)
+    assert [q for _, q in follow] == [r["question"] for r in rows if r.get("history")][: len(follow)]
+    assert bench_module("startup").first_question(DATA / "dev_test.jsonl") == first[0]
