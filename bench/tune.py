@@ -143,6 +143,23 @@ def choose_thresholds(rows: list[dict], a: Abstention, shown: float = 0.95,
     return replace(a, answer_threshold=round(t, 3), unsure_threshold=round(min(max(u, 0.0), t), 3))
 
 
+def near_miss_separation(rows: list[dict], a: Abstention, refused: float = 0.70) -> dict[str, float]:
+    """How well the confidence tells answerable questions from on-topic near-misses (the question's specific fact is
+    absent), whatever its threshold: the ROC AUC over those two kinds (0.5: no better than chance), and the share
+    of answerable questions that would still be answered at the lowest threshold refusing `refused` of the
+    near-misses (issue #11 asks for 0.90 at 0.70). It bounds what any threshold can reach with this confidence."""
+    from sklearn.metrics import roc_auc_score
+
+    p = probabilities(rows, a)
+    ans = np.array([r["kind"] != "unanswerable" for r in rows])
+    near = np.array([r["subkind"] == "on_topic" for r in rows])
+    if not near.any() or not ans.any():
+        return {"AUC": float("nan"), "answered at the cut": float("nan")}
+    cut = float(np.sort(p[near])[math.ceil(refused * near.sum()) - 1])
+    both = ans | near
+    return {"AUC": float(roc_auc_score(ans[both], p[both])), "answered at the cut": float((p[ans] > cut).mean())}
+
+
 def grouped_cv_ece(rows: list[dict], features, folds: int = 5) -> float:
     """ECE with every question held out: fit on the other folds, grouped by article so no article is both fitted
     and scored, over both halves together. Less noisy than one half (twice the questions) and free of the
@@ -336,6 +353,8 @@ def main() -> None:
     print(f"\nreliability: dev_test ECE {outcomes(test, a)['ECE']:.3f} (fitted on dev_tune; the sentence is right for "
           f"{y_tune[has_tune].mean():.2f} of dev_tune and {y_test[has_test].mean():.2f} of dev_test questions given one); "
           f"article-grouped 5-fold cross-validated ECE over both halves {grouped_cv_ece(tune + test, chosen):.3f}")
+    table("Answerable against on-topic near-misses, under the fitted confidence (any threshold)", {
+        "dev_tune (fit)": near_miss_separation(tune, a), "dev_test": near_miss_separation(test, a)})
     table("Before: the confidence fitted on the seeds' questions, three features", {
         "dev_test": outcomes(test, old), **{k: outcomes(v, old) for k, v in seeds.items()}})
     seed_rows = seeds["eval"]

@@ -123,6 +123,22 @@ def test_the_answer_threshold_refuses_the_share_of_near_misses_asked_for():
     assert loose.answer_threshold == pytest.approx(0.56, abs=0.005)  # the off-topic rule alone
 
 
+def test_near_miss_separation_measures_how_answerable_questions_stand_above_near_misses():
+    tune = bench_module("tune")
+    from qa.settings import Abstention
+
+    a = Abstention(features=("cosine",), weights=(1.0,), bias=0.0, answer_threshold=0.5, unsure_threshold=0.2)
+    row = lambda kind, sub, x: dict(kind=kind, subkind=sub, ev={"cosine": x}, right=False)  # noqa: E731
+    near = [row("unanswerable", "on_topic", x) for x in range(10)]  # 0..9
+    off = [row("unanswerable", "off_topic", 100.0)]  # never counted: off-topic is not a near-miss
+    apart = tune.near_miss_separation(near + off + [row("answerable", None, x) for x in range(20, 30)], a)
+    assert apart == {"AUC": 1.0, "answered at the cut": 1.0}
+    # answerable questions scored like the near-misses: chance, and only those above the 7th near-miss are answered
+    alike = tune.near_miss_separation(near + off + [row("answerable", None, x) for x in range(10)], a)
+    assert alike["AUC"] == pytest.approx(0.5)
+    assert alike["answered at the cut"] == pytest.approx(0.3)  # 7, 8, 9 of 0..9 stand above the cut at 6
+
+
 @pytest.mark.parametrize("question",
                          ["What is the population of Almaty?", "How old is Tokayev?", "Who is Samat Abish?"])
 def test_asking_for_fewer_passages_does_not_change_the_answer(question):
