@@ -49,9 +49,11 @@ def first_question(path: Path) -> str:
     return q
 
 
-def one_run(app: Path, answer: bool, question: str = "") -> tuple[float, float | None]:
-    """Seconds until the HTTP page loads, and (when `answer`) until one chat request through gradio_client returns
-    an answer."""
+def one_run(app: Path, answer: bool, question: str | None = None) -> tuple[float, float | None]:
+    """Seconds until the HTTP page loads, and (when `answer`) until one chat request through gradio_client asking
+    `question` returns an answer."""
+    if answer and not question:
+        raise ValueError("answer=True needs the question to ask")
     from gradio_client import Client  # imported before the clock starts: it is the client's cost, not the app's
 
     port = free_port()
