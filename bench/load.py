@@ -1,11 +1,16 @@
 """Load on the chat app: 50 concurrent chat requests, then 500 sequential ones, through gradio_client.
 
-Usage: .venv/bin/python bench/load.py [--concurrent 50] [--sequential 500] [--env OPENBLAS_NUM_THREADS=1]
+Usage: .venv/bin/python bench/load.py [--concurrent 50] [--sequential 500] [--questions FILE]
+                                      [--env QA_INDEX_DIR=DIR] [--env OPENBLAS_NUM_THREADS=1]
 
-Starts `python app.py --port P` on 127.0.0.1 (never any other interface), finds the chat endpoint with
-Client.view_api(), and checks every reply: the answerable questions must give an answer sentence with the
-expected words and the expected article as source [1] and in the viewer; the unanswerable one must say
-"Not in the articles.". Prints a Markdown table (requests, errors, p50/p95 latency, throughput, server RSS).
+The questions are a question set's (default tests/data/eval.jsonl, for the committed index of seeds/): its first
+ANSWERABLE answerable and first UNANSWERABLE unanswerable first-turn questions. Each is first asked alone, through
+the app's own ask() in a separate process with the server's environment (so the same index); that reply is what
+the server must give under load. Then it starts `python app.py --port P` on 127.0.0.1 (never any other interface),
+finds the chat endpoint with Client.view_api(), and checks every reply against it: the same outcome, the same answer
+sentence, the same article cited for it and opened in the viewer ("Not in the articles." and no article opened when
+the question was not answered alone). Prints a Markdown table (requests, errors, p50/p95 latency, throughput,
+server RSS).
 
 tests/test_load.py runs the same load through `run_load()` and asserts on its result.
 """
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import os
 import re
 import socket
@@ -35,29 +41,101 @@ RSS_EVERY = 50  # sample the server's RSS every this many sequential requests
 
 NOT_FOUND = "Not in the articles."
 PLACEHOLDER_MARK = 'class="qa-viewer-empty"'
+QUESTIONS = ROOT / "tests" / "data" / "eval.jsonl"
+ANSWERABLE, UNANSWERABLE = 3, 1  # questions taken from the set
+OUTCOMES = ("answered", "unsure", "not_found")
+EXPECT_TIMEOUT = 300.0  # seconds for the separate process that asks each question alone
 
 
 @dataclass(frozen=True)
 class Case:
+    """A question and the reply it got when asked alone: what every reply under load must match."""
     question: str
-    title: str | None  # the article that must be source [1] and open in the viewer; None: unanswerable
-    words: tuple[str, ...] = ()  # must all appear in the answer sentence
+    outcome: str  # answered | unsure | not_found
+    sentence: str | None = None  # the answer sentence shown; None when not answered
+    title: str | None = None  # the article cited for it and opened in the viewer
 
 
-CASES = (
-    Case("Who is Samat Abish?", "Putin holds 'private' talks with Kazakhstan's ex-president", ("Samat Abish", "nephew")),
-    Case(
-        "Who became acting prime minister of Kazakhstan?",
-        "Kazakh government resigns, President Tokayev appoints new PM",
-        ("Roman Sklyar", "acting successor"),
-    ),
-    Case(
-        "Did Kazakhstan recognise Luhansk and Donetsk?",
-        "Express departure from Russia: Partner Kazakhstan gives Putin a political blow",
-        ("recogni", "Luhansk", "Donetsk"),  # either sentence saying so ("will not recognize", "had not recognized")
-    ),
-    Case("What is the recipe for beef stroganoff?", None),
-)
+def set_questions(path: Path, answerable: int = ANSWERABLE, unanswerable: int = UNANSWERABLE) -> list[str]:
+    """A question set's first answerable questions about `answerable` different articles (so a reply sent to the
+    wrong request shows), then its first `unanswerable` unanswerable ones; first turns only (a follow-up needs its
+    history), in the file's order."""
+    from qa.evaluate import load_questions
+
+    rows = [r for r in load_questions(path) if not r.get("history")]
+    first_per_article = {}
+    for r in rows:
+        if r["kind"] == "answerable":
+            first_per_article.setdefault(r["doc_id"], r["question"])
+    picked = (list(first_per_article.values())[:answerable]
+              + [r["question"] for r in rows if r["kind"] == "unanswerable"][:unanswerable])
+    if not picked:
+        raise SystemExit(f"{path} has no first-turn questions to ask")
+    return picked
+
+
+def reply_key(result) -> tuple[str, str | None, str | None] | str:
+    """(outcome, answer sentence, title of the article cited for it) from what the chat endpoint returns,
+    (input box, chat, sources list, viewer, notice); a string saying what is wrong if the reply is malformed."""
+    if not isinstance(result, (tuple, list)) or len(result) < 5:
+        return f"unexpected result shape: {result!r:.300}"
+    chat, viewer, notice = result[1], _text(result[3]), _text(result[4])
+    if 'class="qa-notice"' in notice:
+        return f"error notice: {_shown(notice)[:300]}"
+    if not chat or chat[-1].get("role") != "assistant":
+        return f"no assistant message: {chat!r:.300}"
+    reply = _text(chat[-1]["content"])
+    outcome = next((o for o in OUTCOMES if f"qa-outcome-{o}" in reply), None)
+    if outcome is None:
+        return f"no outcome in the reply: {_shown(reply)[:300]}"
+    if outcome == "not_found":
+        if NOT_FOUND not in reply:
+            return f"not found without '{NOT_FOUND}': {_shown(reply)[:300]}"
+        if PLACEHOLDER_MARK not in viewer:
+            return f"the viewer opened an article for an unanswered question: {viewer[:200]}"
+        return outcome, None, None
+    m = re.search(r'<p class="qa-answer-text">(.*?) <a class="qa-ref" href="#qa-cite-\d+-(\d+)"', reply, re.S)
+    if not m:
+        return f"no answer sentence: {reply[:300]}"
+    sentence, ref = html.unescape(m.group(1)), m.group(2)
+    cited = re.search(rf'<a class="qa-title" href="#qa-cite-\d+-{ref}"[^>]*>'
+                      rf'<span class="qa-num">\[{ref}\]</span> (.*?)</a>', reply)
+    if not cited:
+        return f"the answer's source [{ref}] is not listed: {reply[:300]}"
+    title = html.unescape(cited.group(1))
+    shown = re.search(r"<h3[^>]*>(.*?)</h3>", viewer)
+    if not shown or html.unescape(shown.group(1)) != title:
+        return f"viewer shows {shown and html.unescape(shown.group(1))!r}, the answer cites {title!r}"
+    return outcome, sentence, title
+
+
+def expected_cases(questions: list[str], env: dict[str, str] | None = None) -> tuple[Case, ...]:
+    """Each question asked alone through the app's ask(), in a separate process with the server's environment (the
+    same index, and a Milvus Lite file is free again for the server once it exits)."""
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    full_env.pop("QA_HOST", None)
+    full_env.pop("QA_INDEX_DIR", None)
+    full_env.update(env or {})
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--alone", json.dumps(questions)], cwd=ROOT,
+                         env=full_env, capture_output=True, text=True, timeout=EXPECT_TIMEOUT)
+    if out.returncode != 0:
+        raise RuntimeError(f"asking the questions alone failed:\n{out.stderr[-3000:]}")
+    return tuple(Case(*row) for row in json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def ask_alone(questions: list[str]) -> list[list]:
+    """`--alone`: each question asked once through app.ask in this process, as [question, outcome, sentence, title]."""
+    sys.path.insert(0, str(ROOT))
+    import app
+
+    rows = []
+    for q in questions:
+        r = app.ask(app.Session(), q, ())
+        key = reply_key(("", [*r.messages], r.sources, r.viewer, app.format_notice()))
+        if isinstance(key, str):
+            raise RuntimeError(f"{q!r} asked alone: {key}")
+        rows.append([q, *key])
+    return rows
 
 
 # ---------------------------------------------------------------------------
@@ -183,40 +261,16 @@ def _shown(fragment: str) -> str:
 
 
 def check_reply(case: Case, result) -> str | None:
-    """None if the reply is right for the case, else what is wrong.
+    """None if the reply is the one the question got when asked alone, else what differs.
 
     `result` is what the chat endpoint returns: (input box, chat, sources list, viewer, notice)."""
-    if not isinstance(result, (tuple, list)) or len(result) < 5:
-        return f"unexpected result shape: {result!r:.300}"
-    chat, viewer, notice = result[1], _text(result[3]), _text(result[4])
-    if 'class="qa-notice"' in notice:
-        return f"error notice: {_shown(notice)[:300]}"
-    if not chat or chat[-1].get("role") != "assistant":
-        return f"no assistant message: {chat!r:.300}"
-    reply = _text(chat[-1]["content"])
-    if case.title is None:
-        if NOT_FOUND not in reply or "qa-outcome-not_found" not in reply:
-            return f"expected '{NOT_FOUND}', got: {reply[:300]}"
-        if PLACEHOLDER_MARK not in viewer:
-            return f"the viewer opened an article for an unanswered question: {viewer[:200]}"
-        return None
-    # The load is about serving, not about where the confidence line falls (the eval tests hold that):
-    # a confident answer and a "closest passage" both show a sentence, which must be the right one.
-    if "qa-outcome-answered" not in reply and "qa-outcome-unsure" not in reply:
-        return f"no passage shown: {_shown(reply)[:300]}"
-    m = re.search(r'<p class="qa-answer-text">(.*?) <a class="qa-ref" href="#qa-cite-\d+-(\d+)"', reply, re.S)
-    if not m:
-        return f"no answer sentence: {reply[:300]}"
-    sentence, ref = html.unescape(m.group(1)), m.group(2)
-    missing = [w for w in case.words if w not in sentence]
-    if missing:
-        return f"answer sentence lacks {missing}: {sentence!r}"
-    cited = re.search(rf'<a class="qa-title" href="#qa-cite-\d+-{ref}"[^>]*><span class="qa-num">\[{ref}\]</span> (.*?)</a>', reply)
-    if not cited or html.unescape(cited.group(1)) != case.title:
-        return f"answer cited [{ref}] {cited and html.unescape(cited.group(1))!r}, expected {case.title!r}"
-    shown = re.search(r"<h3[^>]*>(.*?)</h3>", viewer)
-    if not shown or html.unescape(shown.group(1)) != case.title:
-        return f"viewer shows {shown and html.unescape(shown.group(1))!r}, expected {case.title!r}"
+    key = reply_key(result)
+    if isinstance(key, str):
+        return key
+    for name, got, want in zip(("outcome", "answer sentence", "cited article"), key,
+                               (case.outcome, case.sentence, case.title)):
+        if got != want:
+            return f"{name} {got!r}, asked alone {want!r}"
     return None
 
 
@@ -253,7 +307,7 @@ def one_request(client, api_name: str, params: list[str], case: Case) -> tuple[f
     return latency, problem and f"{case.question!r}: {problem}"
 
 
-def concurrent_phase(server: Server, n: int) -> Phase:
+def concurrent_phase(server: Server, n: int, cases: tuple[Case, ...]) -> Phase:
     """n users at once: n clients (own sessions), released together by a barrier, one question each."""
     from gradio_client import Client
 
@@ -267,7 +321,7 @@ def concurrent_phase(server: Server, n: int) -> Phase:
 
         def user(i: int) -> None:
             barrier.wait()
-            results[i] = one_request(clients[i], api_name, params, CASES[i % len(CASES)])
+            results[i] = one_request(clients[i], api_name, params, cases[i % len(cases)])
 
         with ThreadPoolExecutor(max_workers=n) as pool:
             futures = [pool.submit(user, i) for i in range(n)]
@@ -288,8 +342,8 @@ def concurrent_phase(server: Server, n: int) -> Phase:
     return phase
 
 
-def sequential_phase(server: Server, n: int, rss_every: int = RSS_EVERY) -> Phase:
-    """One client asks n questions in a row (cycling through CASES), each waiting for the previous reply."""
+def sequential_phase(server: Server, n: int, cases: tuple[Case, ...], rss_every: int = RSS_EVERY) -> Phase:
+    """One client asks n questions in a row (cycling through the cases), each waiting for the previous reply."""
     from gradio_client import Client
 
     phase = Phase("sequential", n, rss_before=server.rss_mb())
@@ -301,7 +355,7 @@ def sequential_phase(server: Server, n: int, rss_every: int = RSS_EVERY) -> Phas
             if time.perf_counter() - t0 > PHASE_TIMEOUT:
                 phase.errors.append(f"stopped after {i} of {n} requests: the phase took over {PHASE_TIMEOUT:.0f}s")
                 break
-            latency, problem = one_request(client, api_name, params, CASES[i % len(CASES)])
+            latency, problem = one_request(client, api_name, params, cases[i % len(cases)])
             phase.latencies.append(latency)
             if problem:
                 phase.errors.append(problem)
@@ -319,14 +373,18 @@ class LoadResult:
     startup: float
     rss_start: float
     phases: list[Phase]
+    cases: tuple[Case, ...]
 
 
 def run_load(log_path: Path, concurrent: int = 50, sequential: int = 500, env: dict[str, str] | None = None,
-             progress=None) -> LoadResult:
-    """Start the app, warm it up with one request per case, run both phases, stop the app."""
+             progress=None, questions: Path = QUESTIONS) -> LoadResult:
+    """Ask the set's questions alone, start the app, warm it up with one request per case, run both phases, stop
+    the app."""
     from gradio_client import Client
 
     say = progress or (lambda msg: None)
+    cases = expected_cases(set_questions(questions), env)
+    say("asked alone: " + "; ".join(f"{c.question!r} -> {c.outcome}" for c in cases))
     server = Server(log_path, env)
     try:
         startup = server.wait_ready()
@@ -335,7 +393,7 @@ def run_load(log_path: Path, concurrent: int = 50, sequential: int = 500, env: d
         try:
             api_name, params = chat_endpoint(warm)
             say(f"app ready in {startup:.1f}s, RSS {rss_start:.0f} MiB, chat endpoint {api_name}{tuple(params)}")
-            for case in CASES:  # the app loads its index and model on first use: keep that out of the figures
+            for case in cases:  # the app loads its index and model on first use: keep that out of the figures
                 _, problem = one_request(warm, api_name, params, case)
                 if problem:
                     raise RuntimeError(f"warm-up request failed: {problem}\n{server.log_tail()}")
@@ -343,14 +401,14 @@ def run_load(log_path: Path, concurrent: int = 50, sequential: int = 500, env: d
             warm.close()
         phases = []
         if concurrent:
-            phases.append(concurrent_phase(server, concurrent))
+            phases.append(concurrent_phase(server, concurrent, cases))
             say(summary_line(phases[-1]))
         if sequential:
-            phases.append(sequential_phase(server, sequential))
+            phases.append(sequential_phase(server, sequential, cases))
             say(summary_line(phases[-1]))
         if server.proc.poll() is not None:
             raise RuntimeError(f"app exited with {server.proc.returncode} during the load:\n{server.log_tail()}")
-        return LoadResult(startup, rss_start, phases)
+        return LoadResult(startup, rss_start, phases, cases)
     finally:
         server.stop()
 
@@ -380,14 +438,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrent", type=int, default=50, help="requests sent at once (default 50)")
     parser.add_argument("--sequential", type=int, default=500, help="requests sent one after another (default 500)")
+    parser.add_argument("--questions", type=Path, default=QUESTIONS,
+                        help="question set whose questions are asked (default tests/data/eval.jsonl)")
+    parser.add_argument("--alone", metavar="JSON", help=argparse.SUPPRESS)  # expected_cases() runs this in a child
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment for the app")
     args = parser.parse_args(argv)
+    if args.alone is not None:
+        print(json.dumps(ask_alone(json.loads(args.alone))))
+        return 0
     if not 0 <= args.concurrent <= 200 or not 0 <= args.sequential <= 5000:
         parser.error("keep --concurrent within 0..200 and --sequential within 0..5000")
     env = dict(e.split("=", 1) for e in args.env)
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "app.log"
-        result = run_load(log, args.concurrent, args.sequential, env, progress=lambda m: print(m, file=sys.stderr))
+        result = run_load(log, args.concurrent, args.sequential, env, progress=lambda m: print(m, file=sys.stderr),
+                          questions=args.questions)
     seq = next((p for p in result.phases if p.name == "sequential"), None)
     if seq and seq.rss_samples:
         print("RSS during the sequential phase (MiB): " + ", ".join(f"{n}: {r:.0f}" for n, r in seq.rss_samples), file=sys.stderr)
@@ -395,7 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nChat load through gradio_client on {HOST} ({sys.platform}, {os.cpu_count()} CPUs{extra}); "
         f"app start-up {result.startup:.1f}s, RSS after start-up {result.rss_start:.0f} MiB; "
-        f"questions cycle through {len(CASES)} (one unanswerable)\n"
+        f"questions cycle through {len(result.cases)} of {args.questions.name} "
+        f"({', '.join(c.outcome for c in result.cases)} when asked alone)\n"
     )
     print(table(result))
     errors = [e for p in result.phases for e in p.errors]

@@ -7,6 +7,8 @@ else runs on it). Memory is gated, with bounds explained below.
 """
 from __future__ import annotations
 
+import html
+import json
 import os
 
 from .conftest import bench_module
@@ -26,25 +28,48 @@ MAX_TOTAL_GROWTH_MB = 150
 load = bench_module("load")
 
 
-def test_check_reply_rejects_wrong_answers():
-    """The reply checks used under load really tell a right reply from a wrong one (no server needed)."""
-    import app
+def test_cases_come_from_the_question_set(tmp_path):
+    """The questions are the set's, one per article, then its unanswerable ones: none is written into the bench."""
+    rows = [
+        {"id": "a", "kind": "answerable", "question": "First about one?", "doc_id": "one", "answer": "x"},
+        {"id": "b", "kind": "answerable", "question": "Second about one?", "doc_id": "one", "answer": "y"},
+        {"id": "c", "kind": "unanswerable", "question": "Nowhere?"},
+        {"id": "d", "kind": "answerable", "question": "About two?", "doc_id": "two", "answer": "z"},
+        {"id": "e", "kind": "followup", "question": "And then?", "doc_id": "two", "answer": "z",
+         "history": ["About two?"]},
+    ]
+    path = tmp_path / "set.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert load.set_questions(path) == ["First about one?", "About two?", "Nowhere?"]
 
-    samat, pm, _, stroganoff = load.CASES
+
+def test_check_reply_tells_the_reply_asked_alone_from_any_other():
+    """The reply checks used under load pass the reply a question got asked alone and catch any other: another
+    question's answer, an unanswered reply, another article in the viewer, an error notice (no server needed)."""
+    import app
 
     def result(question):
         r = app.ask(app.Session(), question, ())
         return ("", [*r.messages], r.sources, r.viewer, app.format_notice())
 
-    right = result(samat.question)
-    assert load.check_reply(samat, right) is None
-    assert "lacks" in load.check_reply(pm, right)  # another question's answer
-    assert "expected 'Not in the articles.'" in load.check_reply(stroganoff, right)
-    unanswered = result(stroganoff.question)
-    assert load.check_reply(stroganoff, unanswered) is None
-    assert "no passage shown" in load.check_reply(samat, unanswered)
+    questions = load.set_questions(load.QUESTIONS)
+    cases = [load.Case(*row) for row in load.ask_alone(questions)]
+    results = [result(q) for q in questions]
+    assert [c.question for c in cases] == questions
+    assert {c.outcome for c in cases} >= {"not_found"} and any(c.sentence for c in cases)
+    for case, res in zip(cases, results):
+        assert load.check_reply(case, res) is None
+        for other, other_res in zip(cases, results):
+            if (other.outcome, other.sentence, other.title) != (case.outcome, case.sentence, case.title):
+                assert load.check_reply(case, other_res) is not None, (case.question, other.question)
+    shown = next(i for i, c in enumerate(cases) if c.sentence)
+    unanswered = next(i for i, c in enumerate(cases) if c.outcome == "not_found")
+    assert load.check_reply(cases[shown], results[unanswered]).startswith("outcome 'not_found'")
+    box, chat, sources, viewer, notice = results[shown]
+    wrong_viewer = (box, chat, sources, viewer.replace(html.escape(cases[shown].title), "Another article", 1), notice)
+    assert "viewer shows 'Another article'" in load.check_reply(cases[shown], wrong_viewer)
     error = ("", [], "", "", app.format_notice(app.error_message(RuntimeError("x"))))
-    assert "error notice" in load.check_reply(samat, error)
+    assert "error notice" in load.check_reply(cases[shown], error)
 
 
 def test_50_concurrent_then_500_sequential_requests(tmp_path, capsys):
