@@ -21,6 +21,16 @@ def _stemmer():
 
 
 @lru_cache(maxsize=1)
+def _bm25s():
+    """bm25s, with its logger back on the application's level: bm25s sets it to DEBUG on import, so every build
+    printed "DEBUG bm25s: Building index from tokens" to a user who asked for warnings only."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.NOTSET)
+    return bm25s
+
+
+@lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN
 
@@ -28,7 +38,7 @@ def stopwords() -> frozenset[str]:
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    import bm25s
+    bm25s = _bm25s()
 
     # bm25s splits on \w\w+ by default; fold apostrophes first so "Example’s" stems like "Example's".
     texts = [re.sub(r"[’‘`]", "'", t) for t in texts]
@@ -52,7 +62,7 @@ ROWS_FILE = "rows.npy"  # present when the index has deleted passages: the index
 def write(folder: Path, texts: Sequence[str], rows: np.ndarray | None = None) -> None:
     """Build the BM25 index over passage texts and save it (JSON + .npy, no pickles) in `folder`. `rows`: the index
     row of each text, when they are not simply 0..n-1 (an index whose deleted passages are left out)."""
-    import bm25s
+    bm25s = _bm25s()
 
     retriever = bm25s.BM25()
     retriever.index(tokenize(texts) if texts else [[]], show_progress=False)
@@ -67,7 +77,7 @@ class Keyword:
     """A loaded BM25 index over an index's `n` passage rows."""
 
     def __init__(self, folder: Path, n: int):
-        import bm25s
+        bm25s = _bm25s()
 
         self._bm25 = bm25s.BM25.load(str(folder), mmap=False)
         self.vocab = self._bm25.vocab_dict
