@@ -87,13 +87,21 @@ def run_old(mod, pages):
     return out, ms
 
 
-def run_html(pages):
+def run_html(pages, *, own_title: bool = False):
+    """The cleaner's HTML path (trafilatura, its headline checked against the page's <h1> and site name:
+    qa.clean_headline); with `own_title`, trafilatura's own title kept as it was before that check (reference)."""
+    checked = clean.headline
+    if own_title:
+        clean.headline = lambda title, raw, site=None, host=None: title
     out, ms = [], []
-    for p in pages:
-        t = time.perf_counter()
-        c = clean.clean_html(p.html, p.id) if p.html else None
-        ms.append((time.perf_counter() - t) * 1000)
-        out.append(c.article if c else None)
+    try:
+        for p in pages:
+            t = time.perf_counter()
+            c = clean.clean_html(p.html, p.id) if p.html else None
+            ms.append((time.perf_counter() - t) * 1000)
+            out.append(c.article if c else None)
+    finally:
+        clean.headline = checked
     return out, ms
 
 
@@ -137,14 +145,17 @@ def main() -> int:
         print(row(f"{name}, {n}: text, whole scrape (reference)", pages, raw, []))
         if any(p.html for p in pages):
             html, html_ms = run_html(pages)
-            print(row(f"{name}, {n}: HTML, trafilatura", pages, html, html_ms, from_text=False))
+            print(row(f"{name}, {n}: HTML, trafilatura, headline checked", pages, html, html_ms, from_text=False))
+            html, html_ms = run_html(pages, own_title=True)
+            print(row(f"{name}, {n}: HTML, trafilatura alone (reference)", pages, html, html_ms, from_text=False))
     print()
     print("| headline-only pages | titles right | rejected | ms/page (median) |")
     print("|---|---|---|---|")
     for name, part in (("dev (fitted)", "dev"), ("TEST (held out)", "test")):
         pages = load_headlines(part)
         runs = (("text, new cleaner", run_new(pages), True), (f"text, previous cleaner ({args.baseline})",
-                run_old(old, pages), True), ("HTML, trafilatura", run_html(pages), False))
+                run_old(old, pages), True), ("HTML, trafilatura, headline checked", run_html(pages), False),
+                ("HTML, trafilatura alone (reference)", run_html(pages, own_title=True), False))
         for label, (arts, ms), from_text in runs:
             right = sum(bool(meta_checks(a, p.meta, from_text=from_text)["title"]) for p, a in zip(pages, arts))
             print(f"| headlines {name}, {len(pages)}: {label} | {right / len(pages):.2f} | "

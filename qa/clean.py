@@ -21,6 +21,7 @@ from .clean_lines import line_key as _key
 from .clean_lines import reads_as_trail
 from .clean_lines import norm_line as _norm_line
 from .clean_lines import words as _words
+from .clean_headline import headline
 from .clean_model import LineModel, load_model
 from .clean_site import copyright_holder, site_name
 from .types import Article, Skipped, article_from_json, article_to_json
@@ -656,7 +657,7 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
     get = (lambda k: getattr(doc, k, None)) if not isinstance(doc, dict) else doc.get
     text = get("text") or ""
     paras = [_norm_line(p) for p in text.splitlines()]
-    title = get("title") or None
+    title = headline(get("title") or None, raw, get("sitename"), get("hostname"))
     paras = [p for p in paras if p and not (title and _key(p) == _key(title))]  # trafilatura keeps the <h1>
     if _size(paras) < MIN_BODY_WORDS:
         return None

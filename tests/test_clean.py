@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa.clean_headline import headline
 from qa.clean import clean_collection, clean_html, clean_text, list_seed_files, read_seed
 from qa.types import Skipped
 
@@ -227,3 +228,56 @@ def test_headline_held_behind_a_breadcrumb_trail_is_the_headline_line(picked, ex
     tagged = ["Lake levels", "Lake levels fall to a ten-year low, the authority says", "Text of the story."]
     assert _headline_inside(tagged, 1) == 1
 
+
+
+def _page(title: str, *h1: str, site: str = "") -> str:
+    meta = f'<meta property="og:site_name" content="{site}">' if site else ""
+    heads = "".join(f"<h1>{h}</h1>" for h in h1)
+    body = "".join(f"<p>{s}</p>" for s in (
+        "Steppe eagles have returned to nesting sites in central Kazakhstan for the first time in a decade.",
+        "The birds were counted by a team from the national academy during a two-week survey in April.",
+        "Researchers said the return followed a ban on hunting and new power-line covers across the region.",
+    ))
+    return f"<html><head><title>{title}</title>{meta}</head><body><article>{heads}{body}</article></body></html>"
+
+
+@pytest.mark.parametrize(
+    "title, h1, site, want",
+    [
+        # the site's name after or before a separator is cut; an <h1> saying the rest confirms it
+        ("Steppe eagles return | Example News", ("Steppe eagles return",), "Example News", "Steppe eagles return"),
+        ("Steppe eagles return – Example News", (), "Example News", "Steppe eagles return"),
+        ("Example News: Steppe eagles return home", (), "Example News", "Steppe eagles return home"),
+        ("Steppe eagles return home - Examplenews", (), "ExampleNews Daily", "Steppe eagles return home"),
+        # a section label is cut when the <h1> shows the headline without it
+        ("Opinion | Why the eagles came back", ("Why the eagles came back",), "", "Why the eagles came back"),
+        # a teaser title loses to the headline the page shows; an <h1> that is the site's name is no headline
+        ("Eagles are back, and here is why", ("Example News", "Steppe eagles return to Kazakhstan"), "Example News",
+         "Steppe eagles return to Kazakhstan"),
+        # the <h1> as shown (its quotes and punctuation), when it says the same as the title
+        ("Eagles don't nest here anymore.", ("Eagles don’t nest here anymore",), "",
+         "Eagles don’t nest here anymore"),
+        # a title that only starts with the site's name, or names it inside, keeps it
+        ("Example News’s guide to steppe eagles", (), "Example News", "Example News’s guide to steppe eagles"),
+        ("Time to act on steppe eagles", (), "Time", "Time to act on steppe eagles"),
+        # a template's placeholder is not a headline
+        ("Eagles are back, and here is why", ("{{ post.title }} here now", "Steppe eagles return to Kazakhstan"), "",
+         "Steppe eagles return to Kazakhstan"),
+    ],
+)
+def test_html_headline_is_what_the_page_shows_without_the_site_name(title, h1, site, want):
+    a = clean_html(_page(title, *h1, site=site), "eagles").article
+    assert a.title == want
+    assert not a.text.startswith(want)  # the <h1> is the headline, not the body's first paragraph
+
+
+def test_a_title_part_that_is_not_the_site_name_stays():
+    """trafilatura may pass a title with parts (from og:title); only the site's name is cut from it."""
+    raw = _page("ignored")
+    assert headline("Steppe eagles - a comeback story", raw, "Example News") == "Steppe eagles - a comeback story"
+    assert headline("Steppe eagles - a comeback story - Example News", raw, "Example News") == (
+        "Steppe eagles - a comeback story")
+    assert headline("Steppe eagles return | TechPlanet", raw, None, "social.techplanet.com") == "Steppe eagles return"
+    shown = "Steppe eagles return to Kazakhstan"
+    assert headline(None, _page("x", shown), None) == shown
+    assert headline(None, raw, None) is None

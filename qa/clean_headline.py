@@ -1,0 +1,113 @@
+"""An HTML page's headline, from trafilatura's title, the page's own <h1> and the site's name.
+
+trafilatura takes the title from the page's metadata (<title>, og:title). That title usually carries the site's name
+or a section beside the headline ("Headline - Site", "Headline | Site", "Opinion | Headline", "Site: Headline"), and
+now and then it is a teaser worded apart from the headline the page shows. The page's first <h1> that reads as a
+headline (not the site's name, not a template placeholder, a few words long) is what a reader sees above the
+article, so it wins; without one, the site's name is cut from the title's ends. Nothing here knows any site: only
+the page's own headings, the name trafilatura found for the site and the shapes of title separators.
+"""
+from __future__ import annotations
+
+import html
+import re
+
+from .clean_lines import CJK
+from .clean_lines import line_key as _key
+
+_H1 = re.compile(r"<h1\b[^>]*>(.*?)</h1\s*>", re.S | re.I)
+_BREAK = re.compile(r"<br\b[^>]*>", re.I)
+_TAG = re.compile(r"<[^>]+>")
+# What stands between a title's parts: a spaced dash, bar, bullet, guillemet, slash or "::"; or a bar.
+_SEP = re.compile(r"\s+(?:[-|–—·•»/\\]|::)\s+|\s*\|\s*")
+_SEP_CHARS = " -|–—·•»/\\:"
+MIN_WORDS = 3  # an <h1> shorter than this (and with fewer CJK characters than MIN_CJK) is a label, not a headline
+MIN_CJK = 8
+MIN_SITE_KEY = 4  # a title part shorter than this (letters and digits) names a site only if it is the whole name
+# Host labels that name no site: "www", top-level and second-level domains.
+_HOST_NOISE = frozenset("www m amp mobile com org net edu gov co ac uk de fr jp cz ru it es nl io info news".split())
+
+
+def h1_texts(raw: str) -> list[str]:
+    """The text of each <h1> of an HTML page, in page order, tags dropped and whitespace collapsed; template
+    placeholders ("{{ post_title }}") left out."""
+    out = []
+    for m in _H1.finditer(raw):
+        text = " ".join(html.unescape(_TAG.sub("", _BREAK.sub(" ", m.group(1)))).split())
+        if text and "{{" not in text and "}}" not in text:  # a template's placeholder is never shown as such
+            out.append(text)
+    return out
+
+
+def _site_keys(site: str | None, host: str | None) -> list[str]:
+    keys = [_key(site)] if site else []
+    if host:
+        keys += [_key(label) for label in host.lower().split(".") if label not in _HOST_NOISE]
+    return [k for k in keys if k]
+
+
+def names_site(part: str, site: str | None, host: str | None) -> bool:
+    """Whether a title part is the site's name, or part of it ("eHow" for "Ehow", "Aktuálně.cz" for "Aktuálně.cz -
+    Víte, co se právě děje"), or a label of its host name ("TechCrunch" for social.techcrunch.com)."""
+    k = _key(part)
+    return bool(k) and any(k == s or (len(k) >= MIN_SITE_KEY and k in s) for s in _site_keys(site, host))
+
+
+def _reads_as_headline(text: str, site: str | None, host: str | None) -> bool:
+    if names_site(text, site, host):
+        return False
+    return len(text.split()) >= MIN_WORDS or len(CJK.findall(text)) >= MIN_CJK
+
+
+def _without_site_name(title: str, site: str | None) -> str | None:
+    """The title without the site's whole name at its start or end, when a separator stands between them."""
+    if not site or len(title) <= len(site):
+        return None
+    low, name = title.casefold(), site.casefold()
+    if low.startswith(name):
+        rest = title[len(site):]
+        between = rest[: len(rest) - len(rest.lstrip(_SEP_CHARS))]
+        if between.strip() and rest.strip(_SEP_CHARS):  # "Site: Headline", not "Site’s guide" or "Time to act"
+            return rest.lstrip(_SEP_CHARS)
+    if low.endswith(name):
+        rest = title[: len(title) - len(site)]
+        between = rest[len(rest.rstrip(_SEP_CHARS)):]
+        if between.strip() and rest.strip(_SEP_CHARS):
+            return rest.rstrip(_SEP_CHARS)
+    return None
+
+
+def headline(title: str | None, raw: str, site: str | None = None, host: str | None = None) -> str | None:
+    """The page's headline, as its <h1> shows it when an <h1> says the same as trafilatura's `title` or as a run
+    of the title's parts ("Opinion | Headline" -> "Headline"); else the first <h1> that reads as a headline; else the
+    title without the site's name at either end (`site`: trafilatura's sitename, `host`: the page's host name)."""
+    heads = h1_texts(raw)
+    shown_as = {}
+    for h in heads:
+        shown_as.setdefault(_key(h), h)
+    if title and _key(title) in shown_as:
+        return shown_as[_key(title)]
+    if title:
+        parts, seps = _SEP.split(title), _SEP.findall(title)
+        for i in range(len(parts)):
+            for j in range(len(parts), i, -1):
+                if j - i == len(parts):
+                    continue
+                run = parts[i] + "".join(seps[k - 1] + parts[k] for k in range(i + 1, j))
+                if _key(run) in shown_as and _reads_as_headline(run, site, host):
+                    return shown_as[_key(run)]
+    shown = next((h for h in heads if _reads_as_headline(h, site, host)), None)
+    if shown:
+        return shown
+    if not title:
+        return None
+    cut = _without_site_name(title, site)
+    if cut:
+        return cut
+    parts = _SEP.split(title)
+    if len(parts) > 1:
+        if names_site(parts[-1], site, host) and _key(" ".join(parts[:-1])):
+            return title[: title.rfind(parts[-1])].rstrip(_SEP_CHARS)
+        if names_site(parts[0], site, host) and _key(" ".join(parts[1:])):
+            return title[len(parts[0]):].lstrip(_SEP_CHARS)
+    return title
