@@ -4,13 +4,13 @@ Usage: .venv/bin/python bench/load.py [--concurrent 50] [--sequential 500] [--qu
                                       [--env QA_INDEX_DIR=DIR] [--env OPENBLAS_NUM_THREADS=1]
 
 The questions are a question set's (default tests/data/eval.jsonl, for the committed index of seeds/): its first
-ANSWERABLE answerable and first UNANSWERABLE unanswerable first-turn questions. Each is first asked alone, through
-the app's own ask() in a separate process with the server's environment (so the same index); that reply is what
-the server must give under load. Then it starts `python app.py --port P` on 127.0.0.1 (never any other interface),
-finds the chat endpoint with Client.view_api(), and checks every reply against it: the same outcome, the same answer
-sentence, the same article cited for it and opened in the viewer ("Not in the articles." and no article opened when
-the question was not answered alone). Prints a Markdown table (requests, errors, p50/p95 latency, throughput,
-server RSS).
+first-turn questions about ANSWERABLE different articles, then its first UNANSWERABLE unanswerable ones. Each is
+first asked alone, through the app's own ask() in a separate process with the server's environment (so the same
+index); that reply is what the server must give under load. Then it starts `python app.py --port P` on 127.0.0.1
+(never any other interface), finds the chat endpoint with Client.view_api(), and checks every reply against it: the
+same outcome, the same answer sentence, the same article cited for it and opened in the viewer ("Not in the
+articles." and no article opened when the question was not answered alone). Prints a Markdown table (requests,
+errors, p50/p95 latency, throughput, server RSS).
 
 tests/test_load.py runs the same load through `run_load()` and asserts on its result.
 """

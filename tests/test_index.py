@@ -112,8 +112,8 @@ def test_build_with_no_usable_article_is_an_error(tmp_path):
 def test_cli_build_prints_no_library_debug_lines(tiny_seeds, tmp_path):
     """bm25s sets its own logger to DEBUG on import; `qa build` without -v shows the summary and no debug lines."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    r = subprocess.run([sys.executable, "-m", "qa", "build", "--seeds", str(tiny_seeds), "--index", str(tmp_path / "i")],
-                       env=env, capture_output=True, text=True, timeout=300)
+    cmd = [sys.executable, "-m", "qa", "build", "--seeds", str(tiny_seeds), "--index", str(tmp_path / "i")]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Index updated" in r.stdout
     assert "DEBUG" not in r.stdout + r.stderr, (r.stdout + r.stderr)[:2000]
