@@ -32,6 +32,7 @@ def _bm25s():
 
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
+    _bm25s()  # importing bm25s.stopwords imports bm25s: through the one place that quiets its logger
     from bm25s.stopwords import STOPWORDS_EN
 
     return frozenset(STOPWORDS_EN)

@@ -82,20 +82,15 @@ def headline(title: str | None, raw: str, site: str | None = None, host: str | N
     of the title's parts ("Opinion | Headline" -> "Headline"); else the first <h1> that reads as a headline; else the
     title without the site's name at either end (`site`: trafilatura's sitename, `host`: the page's host name)."""
     heads = h1_texts(raw)
-    shown_as = {}
+    shown_as: dict[str, str] = {}
     for h in heads:
         shown_as.setdefault(_key(h), h)
-    if title and _key(title) in shown_as:
-        return shown_as[_key(title)]
-    if title:
-        parts, seps = _SEP.split(title), _SEP.findall(title)
-        for i in range(len(parts)):
-            for j in range(len(parts), i, -1):
-                if j - i == len(parts):
-                    continue
-                run = parts[i] + "".join(seps[k - 1] + parts[k] for k in range(i + 1, j))
-                if _key(run) in shown_as and _reads_as_headline(run, site, host):
-                    return shown_as[_key(run)]
+    parts, seps = (_SEP.split(title), _SEP.findall(title)) if title else ([], [])
+    for i in range(len(parts)):  # the whole title first, then its runs of parts, longest first
+        for j in range(len(parts), i, -1):
+            run = parts[i] + "".join(seps[k - 1] + parts[k] for k in range(i + 1, j))
+            if _key(run) in shown_as and (j - i == len(parts) or _reads_as_headline(run, site, host)):
+                return shown_as[_key(run)]
     shown = next((h for h in heads if _reads_as_headline(h, site, host)), None)
     if shown:
         return shown
@@ -104,7 +99,6 @@ def headline(title: str | None, raw: str, site: str | None = None, host: str | N
     cut = _without_site_name(title, site)
     if cut:
         return cut
-    parts = _SEP.split(title)
     if len(parts) > 1:
         if names_site(parts[-1], site, host) and _key(" ".join(parts[:-1])):
             return title[: title.rfind(parts[-1])].rstrip(_SEP_CHARS)
