@@ -92,9 +92,13 @@ class _Encoder:
     def __init__(self):
         import ray
 
-        # ONNX Runtime threads: the CPUs Ray gave this actor, not every core of its node.
+        # ONNX Runtime threads: the CPUs Ray gave this actor, not every core of its node. And no encoder processes
+        # forked from the actor (a single-process build forks them for a large batch): they would take every core of
+        # the node, and a fork of a Ray worker keeps its sockets open, so when the actor dies (its node goes away, or
+        # it is killed) Ray sees no disconnect and waits on the dead actor for minutes, or for ever.
         cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
         os.environ["QA_ENCODE_THREADS"] = str(max(1, int(cpus)))
+        os.environ["QA_ENCODE_PROCESSES"] = "1"
         from .embed import encoder_identity
 
         self.identity = json.dumps(encoder_identity(), sort_keys=True)

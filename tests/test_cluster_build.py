@@ -91,9 +91,15 @@ def assert_same_index(a, b):
     assert a.manifest["encoder"] == b.manifest["encoder"]
 
 
+def _titled(title: str) -> dict[int, int]:
+    """pid -> parent pid of the processes whose title starts with `title` (a fork keeps its parent's title)."""
+    out = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True).stdout
+    rows = [line.split(None, 2) for line in out.splitlines()]
+    return {int(r[0]): int(r[1]) for r in rows if len(r) == 3 and r[2].startswith(title)}
+
+
 def _pids_titled(title: str) -> list[int]:
-    out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
-    return [int(line.split(None, 1)[0]) for line in out.splitlines() if line.split(None, 1)[-1].startswith(title)]
+    return sorted(_titled(title))
 
 
 @pytest.mark.cluster
@@ -147,10 +153,12 @@ def test_killed_worker_is_retried_and_old_index_served_until_swap(ray_runtime, f
 
     builder = threading.Thread(target=run)
     builder.start()
-    killed, served_after_kill = None, []
+    killed, served_after_kill, forked = None, [], set()
     while builder.is_alive():
+        titled = _titled(ENCODER_BUSY)
+        forked |= {pid for pid, parent in titled.items() if parent in titled}
         if killed is None:
-            busy = _pids_titled(ENCODER_BUSY)
+            busy = sorted(pid for pid, parent in titled.items() if parent not in titled)  # actors, not their forks
             if busy:
                 killed = busy[0]
                 os.kill(killed, signal.SIGKILL)  # a worker dies mid-batch, as when its node goes away
@@ -161,6 +169,7 @@ def test_killed_worker_is_retried_and_old_index_served_until_swap(ray_runtime, f
     if "error" in result:
         raise result["error"]
     assert killed is not None, "no encoder was seen at work, so none was killed"
+    assert not forked, "an encoder actor forked encoder processes of its own"
     assert result["report"].passages == serial[0].passages
     # the old index until the swap, then the new one (the build still saves its cleaning cache after the swap)
     new = result["report"].passages
@@ -168,6 +177,31 @@ def test_killed_worker_is_retried_and_old_index_served_until_swap(ray_runtime, f
     swapped = next((i for i, n in enumerate(served_after_kill) if n != old.passages), len(served_after_kill))
     assert set(served_after_kill[swapped:]) <= {new}, served_after_kill
     assert_same_index(serial[1], load_index(tmp_path))
+
+
+@pytest.mark.cluster
+def test_an_encoder_actor_encodes_in_its_own_process_on_its_own_cpus(ray_runtime):
+    """A large batch makes a single-process build fork encoder processes, one a core. An actor must not: the forks
+    would take CPUs Ray gave to others, and keep the actor's sockets open after it dies, so Ray would wait on it."""
+    from qa import builder, config
+    from qa.cluster_build import _Encoder
+
+    class Probe(_Encoder):  # defined here, so Ray ships it by value
+        def plan(self, texts: int) -> tuple[int, int]:
+            from qa import builder, embed
+
+            return builder._encode_workers(texts), embed.build_threads()
+
+    big = config.PARALLEL_ENCODE_MIN_TEXTS * 10
+    cores = builder.usable_cores()
+    if cores < 2:
+        pytest.skip("on one core a single-process build forks no encoder processes either")
+    assert builder._encode_workers(big) == cores  # here, in one process: one encoder process a core
+    actor = ray_runtime.remote(num_cpus=1)(Probe).remote()
+    try:
+        assert ray_runtime.get(actor.plan.remote(big), timeout=120) == (1, 1)  # the actor: one process, one thread
+    finally:
+        ray_runtime.kill(actor)
 
 
 @pytest.mark.cluster
