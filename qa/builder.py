@@ -12,7 +12,7 @@ import numpy as np
 from . import config, tokens
 from .chunk import chunk_article, split_sentences
 from .clean import (CleanCache, clean_collection, cleaner_version, fork_context, list_seed_files, read_seed,
-                    usable_cores)
+                    seed_name, usable_cores)
 from .embed import encoder_identity
 from .errors import BuildError, BuildLockedError, IndexError_
 from .index import LoadedIndex, NeedsRewrite, chunker_settings, load_index, text_hash, update_index, write_index
@@ -29,12 +29,12 @@ def _seed_paths(seeds: Path) -> tuple[list[Path], list[Skipped]]:
         raise BuildError(f"The seeds folder {seeds} does not exist. Create it and put article files (.txt, .html) in it.")
     if not seeds.is_dir():
         raise BuildError(f"{seeds} is not a folder. Pass the folder holding the article files with --seeds.")
+    paths, skipped = [], []
     try:
-        files = list_seed_files(seeds)
+        files = list_seed_files(seeds, skipped)
         root = seeds.resolve()
     except OSError as exc:
         raise BuildError(f"Cannot read the seeds folder {seeds}: {exc.strerror or exc}.") from exc
-    paths, skipped = [], []
     for p in files:
         if p.is_symlink():
             try:
@@ -334,7 +334,7 @@ def _build(seeds: Path, out: Path, paths: list[Path], skipped: list[Skipped], ru
     # in this process a big folder is cleaned on every core (qa.clean); on Ray, page by page across the cluster
     # pages whose cleaning depends on nothing that changed since the last build are taken from its cache
     cache = CleanCache(out, ignore=force)
-    articles, bad = clean_collection(paths, progress, None if isinstance(runner, _Serial) else runner.map, cache)
+    articles, bad = clean_collection(paths, progress, None if isinstance(runner, _Serial) else runner.map, cache, seeds)
     skipped += bad
     articles, clashes = _unique_ids(articles, seeds)
     skipped += clashes
@@ -344,10 +344,10 @@ def _build(seeds: Path, out: Path, paths: list[Path], skipped: list[Skipped], ru
     sources = {a.source for a in articles}
     by_name = {}
     for p in paths:
-        if p.name in sources:
-            r = read_seed(p)
+        if (name := seed_name(p, seeds)) in sources:
+            r = read_seed(p, name)
             if not isinstance(r, Skipped):
-                by_name[p.name] = r.sha256
+                by_name[name] = r.sha256
     hashes = {a.doc_id: by_name.get(a.source) for a in articles}
 
     if out.exists() and not out.is_dir():

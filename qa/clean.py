@@ -109,13 +109,15 @@ _BOMS = (
 
 @dataclass(frozen=True)
 class RawDoc:
-    """A seed file read and decoded, before cleaning."""
+    """A seed file read and decoded, before cleaning. `source`: its path in the folder ("a.txt", "2019/a.txt"); the
+    article id is that path without its suffix."""
 
     doc_id: str
     path: Path
     text: str
     is_html: bool
     sha256: str
+    source: str
 
 
 def _read_capped(path: Path) -> tuple[bytes | None, str | None]:
@@ -160,10 +162,18 @@ def _decode(data: bytes) -> tuple[str | None, str | None]:
         return None, f"not UTF-8 text (undecodable byte at offset {exc.start}); save it as UTF-8"
 
 
-def read_seed(path: Path) -> RawDoc | Skipped:
-    """Read one seed file; return a Skipped with the reason when it is not usable text."""
+def seed_name(path: Path, root: Path | None = None) -> str:
+    """A seed file's name in its folder: its path under `root` with "/" between folders ("2019/a.txt"), or the file
+    name without a root. The article id is this name without its suffix."""
+    return path.relative_to(root).as_posix() if root is not None else path.name
+
+
+def read_seed(path: Path, name: str | None = None) -> RawDoc | Skipped:
+    """Read one seed file; return a Skipped with the reason when it is not usable text. `name`: its seed_name
+    (default: the file name)."""
+    name = path.name if name is None else name
     try:
-        path.name.encode("utf-8")
+        name.encode("utf-8")
     except UnicodeEncodeError:
         # The id would carry undecodable bytes into the index, citations and the UI; renaming fixes it.
         return Skipped(str(path), "file name is not valid UTF-8; rename the file")
@@ -181,7 +191,11 @@ def read_seed(path: Path) -> RawDoc | Skipped:
     if not text.strip():
         return Skipped(str(path), "empty file")
     is_html = path.suffix.lower() in (".html", ".htm")
-    return RawDoc(path.stem, path, text, is_html, hashlib.sha256(data).hexdigest())
+    return RawDoc(name[: len(name) - len(path.suffix)], path, text, is_html, hashlib.sha256(data).hexdigest(), name)
+
+
+def _read_named(job: tuple[Path, str]) -> RawDoc | Skipped:
+    return read_seed(*job)
 
 
 # ---------------------------------------------------------------------------
@@ -685,11 +699,27 @@ def _collection_repeats(docs: list[RawDoc]) -> dict[str, list[int]]:
     return {d.doc_id: r for d, r in zip(text_docs, repeats)}
 
 
-def list_seed_files(folder: Path) -> list[Path]:
-    """Seed files (.txt, .html) directly in `folder`, sorted by name."""
-    return sorted(
-        p for p in folder.iterdir() if p.suffix.lower() in config.SEED_SUFFIXES and not p.name.startswith(".")
-    )
+def list_seed_files(folder: Path, skipped: list[Skipped] | None = None) -> list[Path]:
+    """Seed files (.txt, .html, .htm) in `folder` and its sub-folders, sorted by their path in it. Hidden files and
+    folders (".git") are left out, and a symlinked folder is not entered (a symlinked file is listed; the build
+    checks where it points). An unreadable `folder` raises OSError; an unreadable or symlinked sub-folder is added
+    to `skipped`, when given, with the reason."""
+
+    def unreadable(exc: OSError) -> None:
+        if Path(exc.filename) == folder:
+            raise exc
+        if skipped is not None:
+            skipped.append(Skipped(str(exc.filename), f"unreadable folder: {exc.strerror or exc}"))
+
+    out = []
+    for top, dirs, files in os.walk(folder, onerror=unreadable):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        if skipped is not None:
+            skipped += [Skipped(str(Path(top) / d), "symlinked folder, not followed") for d in dirs
+                        if os.path.islink(os.path.join(top, d))]
+        out += [Path(top) / f for f in files
+                if Path(f).suffix.lower() in config.SEED_SUFFIXES and not f.startswith(".")]
+    return sorted(out, key=lambda p: p.relative_to(folder).parts)
 
 
 @dataclass(frozen=True)
@@ -730,8 +760,8 @@ def _clean_page(job: tuple[RawDoc, list[int] | None]) -> Cleaned | None:
     article still returns its lines' verdicts (article None), so `qa clean -v` can show why."""
     r, repeats = job
     if r.is_html:
-        return clean_html(r.text, r.doc_id, source=r.path.name)
-    c = clean_text(r.text, r.doc_id, repeats=repeats, source=r.path.name)
+        return clean_html(r.text, r.doc_id, source=r.source)
+    c = clean_text(r.text, r.doc_id, repeats=repeats, source=r.source)
     if c is None:
         lines, verdicts, _ = _line_verdicts(r.text, repeats)
         return Cleaned(None, "", tuple(zip(lines, verdicts)))
@@ -825,7 +855,7 @@ class CleanCache:
 
     @staticmethod
     def key(doc: RawDoc, repeats: list[int] | None) -> str:
-        h = hashlib.sha256(f"{cleaner_version()}\0{doc.path.name}\0{doc.doc_id}\0{doc.is_html}\0{doc.sha256}\0".encode())
+        h = hashlib.sha256(f"{cleaner_version()}\0{doc.source}\0{doc.doc_id}\0{doc.is_html}\0{doc.sha256}\0".encode())
         h.update(",".join(map(str, repeats or ())).encode())
         return h.hexdigest()
 
@@ -865,15 +895,18 @@ class CleanCache:
             log.warning("could not save the cleaning cache %s: %s", self.path, exc)
 
 
-def _results(paths: list[Path], pmap=None, progress: bool = False, cache: CleanCache | None = None) -> list[CleanResult]:
-    """Clean every file, using the collection itself to spot site chrome; one result per path, in order.
+def _results(paths: list[Path], pmap=None, progress: bool = False, cache: CleanCache | None = None,
+             root: Path | None = None) -> list[CleanResult]:
+    """Clean every file, using the collection itself to spot site chrome; one result per path, in order. `root`:
+    the folder they were listed from (the articles' ids are their paths in it), else each file's name is its id.
 
     `pmap(fn, items)`, when given, applies fn to each item and returns the results in order: the per-file steps
     (reading, cleaning a page) go through it, so a Ray build runs them across a cluster (qa.cluster_build). Without
     it a big folder is cleaned on this machine's cores. The steps that need the whole collection (repeated lines,
     duplicates, publishers) run here.
     """
-    read = pmap(read_seed, paths) if pmap is not None else [read_seed(p) for p in paths]
+    jobs = [(p, seed_name(p, root)) for p in paths]
+    read = pmap(_read_named, jobs) if pmap is not None else [_read_named(j) for j in jobs]
     docs = [r for r in read if not isinstance(r, Skipped)]
     repeats = _collection_repeats(docs)
     jobs = [(d, repeats.get(d.doc_id)) for d in docs]
@@ -904,7 +937,7 @@ def _results(paths: list[Path], pmap=None, progress: bool = False, cache: CleanC
         if body_key in seen:
             reasons[i] = f"duplicate of {seen[body_key]}"
         else:
-            seen[body_key] = r.path.name
+            seen[body_key] = r.source
         cleaned[i] = c
     # A publisher named by one page's byline is recognised in the chrome of its sister pages.
     known = sorted(
@@ -929,13 +962,14 @@ def _results(paths: list[Path], pmap=None, progress: bool = False, cache: CleanC
 
 
 def clean_collection(
-    paths: list[Path], progress: bool = False, pmap=None, cache: CleanCache | None = None
+    paths: list[Path], progress: bool = False, pmap=None, cache: CleanCache | None = None, root: Path | None = None
 ) -> tuple[list[Article], list[Skipped]]:
     """Clean every file, using the collection itself to spot site chrome; report what was skipped and why.
 
     A big folder is cleaned on every core; `progress` shows a bar with an ETA on stderr; `pmap`: see _results;
-    `cache`: pages cleaned by earlier builds, re-used when nothing their cleaning depends on changed."""
-    results = _results(paths, pmap, progress, cache)
+    `cache`: pages cleaned by earlier builds, re-used when nothing their cleaning depends on changed; `root`: the
+    folder the paths were listed from (list_seed_files), which names the articles."""
+    results = _results(paths, pmap, progress, cache, root)
     skipped = [Skipped(r.source, r.reason) for r in results if r.article is None]
     for s in skipped:
         log.info("skipped %s: %s", s.path, s.reason)
@@ -962,14 +996,14 @@ def clean_file(path: str | Path) -> CleanResult:
 
 
 def clean_folder(folder: str | Path) -> list[CleanResult]:
-    """Clean every .txt/.html file directly in `folder` as `qa build` would (lines repeated across the folder's pages
-    count as site chrome), without embedding anything.
+    """Clean every .txt/.html file in `folder` and its sub-folders as `qa build` would (lines repeated across the
+    folder's pages count as site chrome), without embedding anything.
 
     Args:
         folder: the folder of articles.
 
     Returns:
-        One result per file, sorted by name.
+        One result per file, sorted by its path in the folder.
 
     Raises:
         FileNotFoundError: the folder does not exist or is not a folder.
@@ -977,4 +1011,4 @@ def clean_folder(folder: str | Path) -> list[CleanResult]:
     f = Path(folder)
     if not f.is_dir():
         raise FileNotFoundError(f"{f} is not a folder; pass a folder of .txt/.html articles, or use clean_file")
-    return _results(list_seed_files(f))
+    return _results(list_seed_files(f), root=f)

@@ -189,13 +189,15 @@ def misses(records: list[Record]) -> list[str]:
 
 def evaluate_baseline(questions: list[dict[str, Any]], seeds_dir=None, k: int = 5, strict: bool = False) -> list[Record]:
     """Naive baseline: fixed 500-character windows over the raw files, dense search only."""
-    from .clean import list_seed_files
+    from .clean import list_seed_files, seed_name
     from .embed import encode_queries
 
     windows: list[tuple[str, str]] = []
-    for p in list_seed_files(config.seeds_dir(seeds_dir)):
+    folder = config.seeds_dir(seeds_dir)
+    for p in list_seed_files(folder):
         raw = p.read_text(encoding="utf-8", errors="replace")
-        windows += [(p.stem, raw[i : i + BASELINE_WINDOW]) for i in range(0, len(raw), BASELINE_WINDOW)]
+        doc_id = seed_name(p.with_suffix(""), folder)  # the article id a build gives the file
+        windows += [(doc_id, raw[i : i + BASELINE_WINDOW]) for i in range(0, len(raw), BASELINE_WINDOW)]
     vecs = np.concatenate([encode_queries([w for _, w in windows[i : i + 256]]) for i in range(0, len(windows), 256)])
     out = []
     for row in questions:

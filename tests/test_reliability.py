@@ -165,6 +165,62 @@ def test_symlink_target_outside_the_folder_is_never_read(messy):
     assert all("OUTSIDEMARKER" not in a.text for a in load_index(index).articles.values())
 
 
+def test_articles_in_sub_folders_are_read_and_named_by_their_path(tmp_path):
+    """A folder sorted into sub-folders (by month, by site) is read whole; two files of one name in two sub-folders
+    are two articles, each cited by its path. Hidden folders are not read, nor a symlinked folder (reported)."""
+    seeds = tmp_path / "seeds"
+    for sub in ("2023/04", "2023/06", ".git", "outside"):
+        (seeds / sub).mkdir(parents=True)
+    (seeds / "lake.txt").write_text(TINY_ARTICLE, encoding="utf-8")
+    (seeds / "2023/04/story.txt").write_text(EAGLES, encoding="utf-8")
+    (seeds / "2023/06/story.txt").write_text(CAFE, encoding="utf-8")
+    (seeds / ".git/notes.txt").write_text(REPORT_TXT, encoding="utf-8")
+    (seeds / "2023/06/notes.md").write_text(REPORT_TXT, encoding="utf-8")  # not an article type
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere/secret.txt").write_text(SECRET, encoding="utf-8")
+    (seeds / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    index = tmp_path / "index"
+    report = qa.build(seeds, index)
+    assert sorted(load_index(index).articles) == ["2023/04/story", "2023/06/story", "lake"]
+    assert [(Path(s.path).name, s.reason) for s in report.skipped] == [("linked", "symlinked folder, not followed")]
+    top = qa.retrieve("How many steppe eagle nests were counted?", k=1, index_dir=index)[0]
+    assert top.doc_id == "2023/04/story" and qa.get_article(top.doc_id, index_dir=index).source == "2023/04/story.txt"
+    assert qa.get_article("2023/06/story", index_dir=index).title == "Almaty café owners protest a sharp rise in rents"
+    cleaned = qa.clean_folder(seeds)
+    assert [Path(r.source).relative_to(seeds).as_posix() for r in cleaned] == ["2023/04/story.txt", "2023/06/story.txt",
+                                                                              "lake.txt"]
+    assert [r.article.doc_id for r in cleaned] == ["2023/04/story", "2023/06/story", "lake"]
+    # moved to another sub-folder: the old article goes, the new one comes, the third is re-used
+    (seeds / "2024").mkdir()
+    (seeds / "2023/06/story.txt").rename(seeds / "2024/story.txt")
+    moved = qa.build(seeds, index)
+    assert sorted(load_index(index).articles) == ["2023/04/story", "2024/story", "lake"]
+    assert moved.embedded == () or set(moved.embedded) <= {"2024/story"}
+    assert set(moved.reused) >= {"2023/04/story", "lake"}
+
+
+def test_an_unreadable_sub_folder_is_reported_and_the_rest_is_built(tmp_path, monkeypatch):
+    seeds = tmp_path / "seeds"
+    (seeds / "locked").mkdir(parents=True)
+    (seeds / "lake.txt").write_text(TINY_ARTICLE, encoding="utf-8")
+    (seeds / "locked/story.txt").write_text(EAGLES, encoding="utf-8")
+    scandir, blocked = os.scandir, {seeds / "locked"}
+
+    def denied(path="."):  # as for a folder without read permission (chmod does not stop root, who runs CI)
+        if Path(path) in blocked:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", denied)
+    report = qa.build(seeds, tmp_path / "index")
+    locked = (str(seeds / "locked"), "unreadable folder: Permission denied")
+    assert [(s.path, s.reason) for s in report.skipped] == [locked]
+    assert sorted(load_index(tmp_path / "index").articles) == ["lake"]
+    blocked.add(seeds)
+    with pytest.raises(qa.BuildError, match="Cannot read the seeds folder"):
+        qa.build(seeds, tmp_path / "index")
+
+
 def test_huge_file_is_refused_without_reading_it(tmp_path):
     p = tmp_path / "huge.txt"
     _write_huge(p)
