@@ -11,7 +11,9 @@ Body score: the article-extraction-benchmark's token 4-gram F1 (qa.clean_eval). 
 right on tests/corpora/headlines/ (pages with a labelled headline only), dev part (fitted) beside its sealed test part.
 WCXB (tests/corpora/wcxb/, bench/wcxb_corpus.py) labels the body and the headline only: its test part is held out;
 its dev part is fitted on only by a model trained with `bench/train_cleaner.py --with-wcxb` (the row says which);
-its HTML is not vendored, so it has no trafilatura row.
+its HTML is not vendored, so it has no trafilatura row. Markdown rows: the same pages saved whole as Markdown
+(tests/corpora/<corpus>/md.tar.xz, bench/markdown_corpus.py; pages the converter turned into nothing are left out,
+so n may be smaller), cleaned by qa.clean.clean_markdown and scored like text scrapes (what the page states).
 """
 from __future__ import annotations
 
@@ -64,15 +66,28 @@ def seed_pages():
     return out
 
 
-def run_new(pages):
-    repeats = collection_repeats([page_lines(p.txt)[0] for p in pages])
+def _timed(pages, repeats, clean_one):
+    """clean_one(page, its line repeats) on each page: the articles (None: rejected) and milliseconds a page."""
     out, ms = [], []
     for p, rep in zip(pages, repeats):
         t = time.perf_counter()
-        c = clean.clean_text(p.txt, p.id, repeats=rep)
+        c = clean_one(p, rep)
         ms.append((time.perf_counter() - t) * 1000)
         out.append(c.article if c else None)
     return out, ms
+
+
+def run_new(pages):
+    repeats = collection_repeats([page_lines(p.txt)[0] for p in pages])
+    return _timed(pages, repeats, lambda p, rep: clean.clean_text(p.txt, p.id, repeats=rep))
+
+
+def run_md(pages):
+    """The cleaner's Markdown path, with the line repeats counted over the pages' Markdown text, as a build does."""
+    from qa.clean_markdown import read_markdown
+
+    repeats = collection_repeats([page_lines(read_markdown(p.md).text, rejoin=False)[0] for p in pages])
+    return _timed(pages, repeats, lambda p, rep: clean.clean_markdown(p.md, p.id, repeats=rep))
 
 
 def run_old(mod, pages):
@@ -148,6 +163,10 @@ def main() -> int:
             print(row(f"{name}, {n}: HTML, trafilatura, headline checked", pages, html, html_ms, from_text=False))
             html, html_ms = run_html(pages, own_title=True)
             print(row(f"{name}, {n}: HTML, trafilatura alone (reference)", pages, html, html_ms, from_text=False))
+        with_md = [p for p in pages if getattr(p, "md", "")]
+        if with_md:
+            md, md_ms = run_md(with_md)
+            print(row(f"{name}, {len(with_md)}: Markdown (whole page)", with_md, md, md_ms))
     print()
     print("| headline-only pages | titles right | rejected | ms/page (median) |")
     print("|---|---|---|---|")
@@ -155,7 +174,8 @@ def main() -> int:
         pages = load_headlines(part)
         runs = (("text, new cleaner", run_new(pages), True), (f"text, previous cleaner ({args.baseline})",
                 run_old(old, pages), True), ("HTML, trafilatura, headline checked", run_html(pages), False),
-                ("HTML, trafilatura alone (reference)", run_html(pages, own_title=True), False))
+                ("HTML, trafilatura alone (reference)", run_html(pages, own_title=True), False),
+                ("Markdown (whole page)", run_md(pages), True))
         for label, (arts, ms), from_text in runs:
             right = sum(bool(meta_checks(a, p.meta, from_text=from_text)["title"]) for p, a in zip(pages, arts))
             print(f"| headlines {name}, {len(pages)}: {label} | {right / len(pages):.2f} | "

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -21,7 +22,8 @@ from .clean_lines import line_key as _key
 from .clean_lines import reads_as_trail
 from .clean_lines import norm_line as _norm_line
 from .clean_lines import words as _words
-from .clean_headline import headline
+from .clean_headline import choose_headline, headline, reads_as_headline
+from .clean_markdown import TITLE_KEYS, URL_KEYS, read_markdown
 from .clean_model import LineModel, load_model
 from .clean_site import copyright_holder, site_name
 from .types import Article, Skipped, article_from_json, article_to_json
@@ -118,6 +120,10 @@ class RawDoc:
     is_html: bool
     sha256: str
     source: str
+
+    @property
+    def is_markdown(self) -> bool:
+        return Path(self.source).suffix.lower() in config.MARKDOWN_SUFFIXES
 
 
 def _read_capped(path: Path) -> tuple[bytes | None, str | None]:
@@ -559,11 +565,14 @@ def _headline_inside(lines: list[str], at: int) -> int:
 
 
 def _line_verdicts(
-    raw: str, repeats: list[int] | None, model: LineModel | None = None
+    raw: str, repeats: list[int] | None, model: LineModel | None = None, headlines: tuple[str, ...] = (),
+    rejoin: bool = True,
 ) -> tuple[list[str], list[LineVerdict], int | None]:
-    """The scrape's lines, for each the body model's decision, and the index of the headline (None if none)."""
+    """The scrape's lines (clean_lines.page_lines), for each the body model's decision, and the index of the headline
+    (None if none): of the lines that say one of `headlines` (the page marked them), the one the headline model
+    rates best; else the headline model's pick."""
     model = model or load_model()
-    lines, bullets = page_lines(raw)
+    lines, bullets = page_lines(raw, rejoin)
     if repeats is None or len(repeats) != len(lines):
         repeats = [0] * len(lines)
     x = line_features(lines, repeats, bullets)
@@ -571,7 +580,8 @@ def _line_verdicts(
     proba = model.body_proba(x, first)
     # The headline is never a line the first model takes for body (it is fitted on those it leaves out); the
     # headline, once picked, is not body either.
-    title_p = np.where(first >= model.threshold, 0.0, model.title_proba(lines, x, first))
+    rated = model.title_proba(lines, x, first)
+    title_p = np.where(first >= model.threshold, 0.0, rated)
     title_at = None
     for i in np.argsort(-title_p, kind="stable").tolist():  # the best line that may be a headline
         if title_p[i] < model.title_threshold:
@@ -581,6 +591,9 @@ def _line_verdicts(
             break
     if title_at is not None:
         title_at = _headline_inside(lines, title_at)
+    marked = [i for i, line in enumerate(lines) if _key(line) in {_key(h) for h in headlines}]
+    if marked:  # the page marks its headline: wherever the model would look, one of the lines it marks
+        title_at = max(marked, key=lambda i: rated[i])
     verdicts = []
     for line, p, rep in zip(lines, proba.tolist(), repeats):
         if _CREDIT_LINE.match(line):
@@ -615,7 +628,8 @@ def _line_verdicts(
 
 
 def clean_text(
-    raw: str, doc_id: str, *, repeats: list[int] | None = None, source: str = "", model: LineModel | None = None
+    raw: str, doc_id: str, *, repeats: list[int] | None = None, source: str = "", model: LineModel | None = None,
+    headlines: tuple[str, ...] = (), rejoin: bool = True,
 ) -> Cleaned | None:
     """Clean one scraped plain-text page. Returns None when no article body is recognisable.
 
@@ -627,8 +641,12 @@ def clean_text(
         source: the file name, kept for reference.
         model: the line models; None uses the shipped ones (a cross-validation passes models fitted without
             this page's site).
+        headlines: what the page marks as headlines (a Markdown scrape's level-1 headings): the title is the
+            line saying one of them that the headline model rates best, not the model's pick among all lines.
+        rejoin: re-join lines that continue a sentence (inline links break a browser's text over lines); False
+            for a text whose lines are its blocks (a Markdown scrape's).
     """
-    lines, verdicts, title_at = _line_verdicts(raw, repeats, model)
+    lines, verdicts, title_at = _line_verdicts(raw, repeats, model, headlines, rejoin)
     if repeats is None or len(repeats) != len(lines):
         repeats = [0] * len(lines)
     body = [line for line, v in zip(lines, verdicts) if v.kept]
@@ -659,6 +677,32 @@ def clean_text(
         url=_stated_url(raw),
     )
     return Cleaned(article, chrome, tuple(zip(lines, verdicts)))
+
+
+def _headline_like(heads: tuple[str, ...]) -> tuple[str, ...]:
+    """The headings that read as a headline (qa.clean_headline), or all of them when none does ("Mozilla")."""
+    return tuple(h for h in heads if reads_as_headline(h)) or heads
+
+
+def clean_markdown(
+    raw: str, doc_id: str, *, repeats: list[int] | None = None, source: str = "", model: LineModel | None = None
+) -> Cleaned | None:
+    """Clean one Markdown scrape: its text (qa.clean_markdown) as a text scrape whose lines are its blocks. The
+    title is the level-1 heading the headline model rates best; with a front matter title, the headline it names
+    as an HTML page's <title> names an <h1> (qa.clean_headline). A front matter URL stands where the text states
+    none. `repeats` counts the lines of that text."""
+    page = read_markdown(raw)
+    title = page.front_value(TITLE_KEYS)
+    named = choose_headline(title, page.h1) if title else None
+    c = clean_text(page.text, doc_id, repeats=repeats, source=source, model=model,
+                   headlines=(named,) if named else _headline_like(page.h1), rejoin=False)
+    if c is None or c.article is None:
+        return c
+    a = c.article
+    url = a.url or _stated_url(page.front_value(URL_KEYS) or "")
+    if title:  # once the site is known, the front matter's title can lose its name
+        named = choose_headline(title, page.h1, a.publisher, urlsplit(url).hostname if url else None)
+    return replace(c, article=replace(a, title=named or a.title, url=url))
 
 
 def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
@@ -695,12 +739,13 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
 def _collection_repeats(docs: list[RawDoc]) -> dict[str, list[int]]:
     """For each text page, how many other pages of the collection hold each of its lines (navigation, appeals)."""
     text_docs = [d for d in docs if not d.is_html]
-    repeats = collection_repeats([page_lines(d.text)[0] for d in text_docs])
+    repeats = collection_repeats([page_lines(read_markdown(d.text).text, rejoin=False)[0] if d.is_markdown
+                                  else page_lines(d.text)[0] for d in text_docs])
     return {d.doc_id: r for d, r in zip(text_docs, repeats)}
 
 
 def list_seed_files(folder: Path, skipped: list[Skipped] | None = None) -> list[Path]:
-    """Seed files (.txt, .html, .htm) in `folder` and its sub-folders, sorted by their path in it. Hidden files and
+    """Seed files (.txt, .html, .htm, .md, .markdown) in `folder` and its sub-folders, sorted by their path in it. Hidden files and
     folders (".git") are left out, and a symlinked folder is not entered (a symlinked file is listed; the build
     checks where it points). An unreadable `folder` raises OSError; an unreadable or symlinked sub-folder is added
     to `skipped`, when given, with the reason."""
@@ -761,9 +806,14 @@ def _clean_page(job: tuple[RawDoc, list[int] | None]) -> Cleaned | None:
     r, repeats = job
     if r.is_html:
         return clean_html(r.text, r.doc_id, source=r.source)
-    c = clean_text(r.text, r.doc_id, repeats=repeats, source=r.source)
+    if r.is_markdown:
+        c = clean_markdown(r.text, r.doc_id, repeats=repeats, source=r.source)
+        scrape = read_markdown(r.text).text if c is None else ""
+    else:
+        c = clean_text(r.text, r.doc_id, repeats=repeats, source=r.source)
+        scrape = r.text
     if c is None:
-        lines, verdicts, _ = _line_verdicts(r.text, repeats)
+        lines, verdicts, _ = _line_verdicts(scrape, repeats, rejoin=not r.is_markdown)
         return Cleaned(None, "", tuple(zip(lines, verdicts)))
     return c
 
@@ -977,7 +1027,7 @@ def clean_collection(
 
 
 def clean_file(path: str | Path) -> CleanResult:
-    """Clean one article file (.txt or .html) on its own, without embedding anything.
+    """Clean one article file (.txt, .html or .md) on its own, without embedding anything.
 
     Args:
         path: the file.
@@ -996,7 +1046,7 @@ def clean_file(path: str | Path) -> CleanResult:
 
 
 def clean_folder(folder: str | Path) -> list[CleanResult]:
-    """Clean every .txt/.html file in `folder` and its sub-folders as `qa build` would (lines repeated across the
+    """Clean every .txt/.html/.md file in `folder` and its sub-folders as `qa build` would (lines repeated across the
     folder's pages count as site chrome), without embedding anything.
 
     Args:
@@ -1010,5 +1060,5 @@ def clean_folder(folder: str | Path) -> list[CleanResult]:
     """
     f = Path(folder)
     if not f.is_dir():
-        raise FileNotFoundError(f"{f} is not a folder; pass a folder of .txt/.html articles, or use clean_file")
+        raise FileNotFoundError(f"{f} is not a folder; pass a folder of .txt/.html/.md articles, or use clean_file")
     return _results(list_seed_files(f), root=f)

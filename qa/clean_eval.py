@@ -89,7 +89,8 @@ def norm_title(title: str | None) -> str:
 
 @dataclass(frozen=True)
 class Page:
-    """One corpus page: its text scrape, its HTML, the gold body and (when labelled) the gold metadata."""
+    """One corpus page: its text scrape, its HTML, the gold body and (when labelled) the gold metadata, and its
+    Markdown scrape where the corpus has them (bench/markdown_corpus.py; else "")."""
 
     corpus: str
     id: str
@@ -98,6 +99,19 @@ class Page:
     html: str
     body: str
     meta: dict
+    md: str = ""
+
+
+def _members(archive: Path, wanted: set[str]) -> dict[str, str]:
+    """The files of a corpus archive (html.tar.xz, md.tar.xz) whose stem is wanted, as text; {} without it."""
+    if not archive.exists():
+        return {}
+    out = {}
+    with tarfile.open(archive) as tar:
+        for m in tar.getmembers():
+            if m.isfile() and Path(m.name).stem in wanted:
+                out[Path(m.name).stem] = tar.extractfile(m).read().decode("utf-8", "replace")
+    return out
 
 
 def load_split() -> dict:
@@ -126,18 +140,13 @@ def load_corpus(corpus: str, part: str = "dev", *, root: Path = CORPORA_DIR) -> 
             if line.strip():
                 row = json.loads(line)
                 labels[row["id"]] = row
-    html = {}
-    with tarfile.open(folder / "html.tar.xz") as tar:
-        for m in tar.getmembers():
-            pid = Path(m.name).stem
-            if m.isfile() and pid in wanted:
-                html[pid] = tar.extractfile(m).read().decode("utf-8", "replace")
+    html, md = _members(folder / "html.tar.xz", wanted), _members(folder / "md.tar.xz", wanted)
     pages = []
     for pid in sorted(wanted):
         g = gold[pid]
         meta = labels.get(pid) or _stand_in_meta(g)
         txt = (folder / "txt" / f"{pid}.txt").read_text(encoding="utf-8")
-        pages.append(Page(corpus, pid, split["site"][pid], txt, html.get(pid, ""), g["body"], meta))
+        pages.append(Page(corpus, pid, split["site"][pid], txt, html.get(pid, ""), g["body"], meta, md.get(pid, "")))
     return pages
 
 
@@ -150,13 +159,10 @@ def load_headlines(part: str = "dev", *, root: Path = CORPORA_DIR) -> list[Page]
     rows = [json.loads(line) for line in (folder / "meta.jsonl").read_text(encoding="utf-8").splitlines() if line]
     rows = [r for r in rows if part == "all" or r["part"] == part]
     wanted = {r["id"] for r in rows}
-    html = {}
-    with tarfile.open(folder / "html.tar.xz") as tar:
-        for m in tar.getmembers():
-            if m.isfile() and Path(m.name).stem in wanted:
-                html[Path(m.name).stem] = tar.extractfile(m).read().decode("utf-8", "replace")
+    html, md = _members(folder / "html.tar.xz", wanted), _members(folder / "md.tar.xz", wanted)
     return [Page("headlines", r["id"], r["site"], (folder / "txt" / f"{r['id']}.txt").read_text(encoding="utf-8"),
-                 html.get(r["id"], ""), "", {"title_in_text": r["title_in_text"], "title": r["title"]}) for r in rows]
+                 html.get(r["id"], ""), "", {"title_in_text": r["title_in_text"], "title": r["title"]},
+                 md.get(r["id"], "")) for r in rows]
 
 
 def load_wcxb(part: str = "dev", *, root: Path = CORPORA_DIR) -> list[Page]:

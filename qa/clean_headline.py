@@ -53,7 +53,7 @@ def names_site(part: str, site: str | None, host: str | None) -> bool:
     return bool(k) and any(k == s or (len(k) >= MIN_SITE_KEY and k in s) for s in _site_keys(site, host))
 
 
-def _reads_as_headline(text: str, site: str | None, host: str | None) -> bool:
+def reads_as_headline(text: str, site: str | None = None, host: str | None = None) -> bool:
     if names_site(text, site, host):
         return False
     return len(text.split()) >= MIN_WORDS or len(CJK.findall(text)) >= MIN_CJK
@@ -81,7 +81,12 @@ def headline(title: str | None, raw: str, site: str | None = None, host: str | N
     """The page's headline, as its <h1> shows it when an <h1> says the same as trafilatura's `title` or as a run
     of the title's parts ("Opinion | Headline" -> "Headline"); else the first <h1> that reads as a headline; else the
     title without the site's name at either end (`site`: trafilatura's sitename, `host`: the page's host name)."""
-    heads = h1_texts(raw)
+    return choose_headline(title, h1_texts(raw), site, host)
+
+
+def choose_headline(title: str | None, heads: list[str] | tuple[str, ...], site: str | None = None,
+                    host: str | None = None) -> str | None:
+    """`headline` given the page's level-1 headings' text (`heads`, in page order) instead of its HTML."""
     shown_as: dict[str, str] = {}
     for h in heads:
         shown_as.setdefault(_key(h), h)
@@ -89,9 +94,9 @@ def headline(title: str | None, raw: str, site: str | None = None, host: str | N
     for i in range(len(parts)):  # the whole title first, then its runs of parts, longest first
         for j in range(len(parts), i, -1):
             run = parts[i] + "".join(seps[k - 1] + parts[k] for k in range(i + 1, j))
-            if _key(run) in shown_as and (j - i == len(parts) or _reads_as_headline(run, site, host)):
+            if _key(run) in shown_as and (j - i == len(parts) or reads_as_headline(run, site, host)):
                 return shown_as[_key(run)]
-    shown = next((h for h in heads if _reads_as_headline(h, site, host)), None)
+    shown = next((h for h in heads if reads_as_headline(h, site, host)), None)
     if shown:
         return shown
     if not title:

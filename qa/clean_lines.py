@@ -105,14 +105,15 @@ def _continues(prev: str, line: str) -> bool:
     return first.islower() or (first in ",;.):" and len(line) > 1)
 
 
-def split_lines(raw: str) -> list[str]:
-    """The scrape's non-empty lines, normalised, with sentences that inline links broke over lines re-joined."""
+def split_lines(raw: str, rejoin: bool = True) -> list[str]:
+    """The scrape's non-empty lines, normalised, with sentences that inline links broke over lines re-joined (unless
+    `rejoin` is False: a text whose lines are its blocks already, as qa.clean_markdown gives)."""
     out: list[str] = []
     for line in raw.splitlines():
         line = norm_line(line)
         if not line:
             continue
-        if out and _continues(out[-1], line) and not _BYLINE_START.match(line):
+        if rejoin and out and _continues(out[-1], line) and not _BYLINE_START.match(line):
             prev = out.pop()
             # "...the portal" / "NEXTA spread" / "this Tuesday ...": pull the short link text in too.
             if out and len(words(prev)) <= 3 and not is_terminal(out[-1]) and out[-1][-1:].isalpha():
@@ -322,9 +323,9 @@ def window_mean(values: np.ndarray, w: int) -> np.ndarray:
     return (cum[hi] - cum[lo]) / count
 
 
-def page_lines(raw: str) -> tuple[list[str], list[bool]]:
+def page_lines(raw: str, rejoin: bool = True) -> tuple[list[str], list[bool]]:
     """`split_lines` plus, for each line, whether the scrape showed it as a bullet point."""
-    lines = split_lines(raw)
+    lines = split_lines(raw, rejoin)
     bullets = set()
     for line in raw.splitlines():
         s = unicodedata.normalize("NFC", line).replace("\u00a0", " ").strip()

@@ -41,7 +41,8 @@ CLEAN_CHUNK_FILES = 16  # files handed to a cleaning process at a time
 PARALLEL_ENCODE_MIN_TEXTS = 512  # encode on several processes from this many passages and sentences (~0.3 s to start)
 MAX_QUESTION_CHARS = 2000
 
-SEED_SUFFIXES = (".txt", ".html", ".htm")
+MARKDOWN_SUFFIXES = (".md", ".markdown")  # Markdown scrapes: read as text scrapes (qa.clean_markdown)
+SEED_SUFFIXES = (".txt", ".html", ".htm") + MARKDOWN_SUFFIXES
 
 
 def index_dir(override: str | os.PathLike | None = None) -> Path:

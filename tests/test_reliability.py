@@ -175,7 +175,7 @@ def test_articles_in_sub_folders_are_read_and_named_by_their_path(tmp_path):
     (seeds / "2023/04/story.txt").write_text(EAGLES, encoding="utf-8")
     (seeds / "2023/06/story.txt").write_text(CAFE, encoding="utf-8")
     (seeds / ".git/notes.txt").write_text(REPORT_TXT, encoding="utf-8")
-    (seeds / "2023/06/notes.md").write_text(REPORT_TXT, encoding="utf-8")  # not an article type
+    (seeds / "2023/06/notes.docx").write_text(REPORT_TXT, encoding="utf-8")  # not an article type
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere/secret.txt").write_text(SECRET, encoding="utf-8")
     (seeds / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
@@ -289,7 +289,7 @@ def test_unusable_seed_folder_is_a_build_error_that_leaves_the_index_alone(tiny_
     with pytest.raises(qa.BuildError) as err:
         qa.build(seeds, out)
     msg = str(err.value)
-    assert {"missing": "does not exist", "empty": "no .txt or .html files", "only bad files": "image.txt: binary"}[make_seeds] in msg
+    assert {"missing": "does not exist", "empty": "no .txt, .html or .md files", "only bad files": "image.txt: binary"}[make_seeds] in msg
     assert _snapshot(out) == before
 
 
@@ -631,7 +631,7 @@ def test_cli_ask_odd_but_valid_questions(capsys, tiny_index, question):
 def test_cli_build_bad_seed_folders(capsys, tmp_path):
     _assert_one_line_error(_cli(capsys, "build", "--seeds", str(tmp_path / "missing"), "--index", str(tmp_path / "i")), "does not exist")
     (tmp_path / "empty").mkdir()
-    _assert_one_line_error(_cli(capsys, "build", "--seeds", str(tmp_path / "empty"), "--index", str(tmp_path / "i")), "no .txt or .html files")
+    _assert_one_line_error(_cli(capsys, "build", "--seeds", str(tmp_path / "empty"), "--index", str(tmp_path / "i")), "no .txt, .html or .md files")
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "image.txt").write_bytes(PNG)
