@@ -8,6 +8,7 @@ import os
 import re
 import stat
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -745,10 +746,11 @@ def _collection_repeats(docs: list[RawDoc]) -> dict[str, list[int]]:
 
 
 def list_seed_files(folder: Path, skipped: list[Skipped] | None = None) -> list[Path]:
-    """Seed files (.txt, .html, .htm, .md, .markdown) in `folder` and its sub-folders, sorted by their path in it. Hidden files and
-    folders (".git") are left out, and a symlinked folder is not entered (a symlinked file is listed; the build
-    checks where it points). An unreadable `folder` raises OSError; an unreadable or symlinked sub-folder is added
-    to `skipped`, when given, with the reason."""
+    """Seed files (config.SEED_SUFFIXES: .txt, .html, .htm, .md, .markdown) in `folder` and its sub-folders, sorted by
+    their path in it. Hidden files and folders (".git") are left out, and a symlinked folder is not entered (a
+    symlinked file is listed; the build checks where it points). An unreadable `folder` raises OSError. When
+    `skipped` is given, an unreadable or symlinked sub-folder is added to it with the reason, and so are the files
+    of other kinds, as one entry for the folder that counts them by suffix."""
 
     def unreadable(exc: OSError) -> None:
         if Path(exc.filename) == folder:
@@ -756,14 +758,25 @@ def list_seed_files(folder: Path, skipped: list[Skipped] | None = None) -> list[
         if skipped is not None:
             skipped.append(Skipped(str(exc.filename), f"unreadable folder: {exc.strerror or exc}"))
 
-    out = []
+    out: list[Path] = []
+    other: Counter[str] = Counter()
     for top, dirs, files in os.walk(folder, onerror=unreadable):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         if skipped is not None:
             skipped += [Skipped(str(Path(top) / d), "symlinked folder, not followed") for d in dirs
                         if os.path.islink(os.path.join(top, d))]
-        out += [Path(top) / f for f in files
-                if Path(f).suffix.lower() in config.SEED_SUFFIXES and not f.startswith(".")]
+        for f in files:
+            if f.startswith("."):
+                continue
+            if Path(f).suffix.lower() in config.SEED_SUFFIXES:
+                out.append(Path(top) / f)
+            else:
+                other[Path(f).suffix.lower() or "no suffix"] += 1
+    if skipped is not None and other:
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(other.items(), key=lambda kv: (-kv[1], kv[0])))
+        n = sum(other.values())
+        skipped.append(Skipped(str(folder), f"{n} file{'s' if n > 1 else ''} of other kinds not read ({kinds}); "
+                                            f"articles are {', '.join(config.SEED_SUFFIXES)} files"))
     return sorted(out, key=lambda p: p.relative_to(folder).parts)
 
 

@@ -176,13 +176,19 @@ def test_articles_in_sub_folders_are_read_and_named_by_their_path(tmp_path):
     (seeds / "2023/06/story.txt").write_text(CAFE, encoding="utf-8")
     (seeds / ".git/notes.txt").write_text(REPORT_TXT, encoding="utf-8")
     (seeds / "2023/06/notes.docx").write_text(REPORT_TXT, encoding="utf-8")  # not an article type
+    (seeds / "README").write_text(REPORT_TXT, encoding="utf-8")  # nor is a file without a suffix
+    (seeds / "2023/.DS_Store").write_bytes(b"\0\0")  # a hidden file is not even counted
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere/secret.txt").write_text(SECRET, encoding="utf-8")
     (seeds / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     index = tmp_path / "index"
     report = qa.build(seeds, index)
     assert sorted(load_index(index).articles) == ["2023/04/story", "2023/06/story", "lake"]
-    assert [(Path(s.path).name, s.reason) for s in report.skipped] == [("linked", "symlinked folder, not followed")]
+    assert [(Path(s.path).name, s.reason) for s in report.skipped] == [
+        ("linked", "symlinked folder, not followed"),
+        ("seeds", "2 files of other kinds not read (.docx 1, no suffix 1); articles are .txt, .html, .htm, .md, "
+                  ".markdown files"),
+    ]
     top = qa.retrieve("How many steppe eagle nests were counted?", k=1, index_dir=index)[0]
     assert top.doc_id == "2023/04/story" and qa.get_article(top.doc_id, index_dir=index).source == "2023/04/story.txt"
     assert qa.get_article("2023/06/story", index_dir=index).title == "Almaty café owners protest a sharp rise in rents"
