@@ -39,6 +39,10 @@ SCHEME = "milvus://"
 MANIFEST_PROPERTY = "qa.manifest"
 INSERT_BATCH = 512
 MAX_TEXT = 65_535  # Milvus VARCHAR limit, in bytes
+# An article's id is its file's path in the folder (sub-folders included), so ids are paths: room for the longest
+# path Linux allows. Collections made before (ids of at most 256 bytes) are rebuilt once (COLLECTION_SCHEMA).
+MAX_ID = 4_096
+COLLECTION_SCHEMA = 2
 # The manifest fields the collection and its sidecar must agree on (the sidecar's manifest holds the rest).
 SHARED_KEYS = ("format", "model", "encoder", "cleaner_version", "chunker_version", "chunker", "token_store", "data_dir")
 
@@ -133,8 +137,8 @@ def _schema(client):
     from pymilvus import DataType, Function, FunctionType
 
     s = client.create_schema(auto_id=False)
-    s.add_field("chunk_id", DataType.VARCHAR, is_primary=True, max_length=256)
-    s.add_field("doc_id", DataType.VARCHAR, max_length=256)
+    s.add_field("chunk_id", DataType.VARCHAR, is_primary=True, max_length=MAX_ID + 16)
+    s.add_field("doc_id", DataType.VARCHAR, max_length=MAX_ID)
     s.add_field("start", DataType.INT64)
     s.add_field("end", DataType.INT64)
     s.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT, enable_analyzer=True)
@@ -164,6 +168,7 @@ def _stored_manifest(client, collection: str) -> dict[str, Any] | None:
 
 def _collection_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
     m = {k: manifest.get(k) for k in SHARED_KEYS}
+    m["schema"] = COLLECTION_SCHEMA
     m["articles"] = {d: {"text_sha256": v.get("text_sha256"), "passages": v.get("passages")} for d, v in manifest["articles"].items()}
     m["passages"] = manifest["passages"]
     return m
@@ -206,7 +211,7 @@ def sync(target: MilvusTarget, loaded, force: bool = False) -> dict[str, int]:
             "program's collection, or a first qa build that was interrupted. Choose another collection name, or "
             f"replace it with `qa build --force --index {target.uri}`."
         )
-    same_kind = old is not None and all(old.get(k) == new.get(k) for k in SHARED_KEYS if k != "data_dir")
+    same_kind = old is not None and all(old.get(k) == new.get(k) for k in SHARED_KEYS + ("schema",) if k != "data_dir")
     if client.has_collection(target.collection) and (force or not same_kind):
         client.drop_collection(target.collection)
         old = None

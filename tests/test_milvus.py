@@ -147,6 +147,28 @@ def test_incremental_rebuild_upserts_and_deletes_by_article(tmp_path):
 
 @pytest.mark.cluster
 @pytest.mark.slow
+def test_articles_deep_in_sub_folders_keep_their_path_as_id_in_milvus(tmp_path):
+    """An article's id is its path in the folder, which can be longer than the 256 bytes the first schema held."""
+    require_cluster_extra("pymilvus", "milvus_lite")
+    folder = tmp_path / "seeds"
+    deep = folder / ("archive-" + "a" * 120) / ("section-" + "b" * 120) / ("2023-" + "c" * 120)
+    deep.mkdir(parents=True)
+    seed = sorted(SEEDS.iterdir())[0]
+    shutil.copy(seed, deep / seed.name)
+    doc_id = f"{deep.relative_to(folder).as_posix()}/{seed.stem}"
+    assert len(doc_id.encode()) > 256
+    u = f"milvus://{tmp_path}/deep.db/news"
+    report = qa.build(folder, u)
+    assert report.articles == 1
+    rows = collection_rows(u)
+    assert rows and {r["doc_id"] for r in rows} == {doc_id} and all(r["chunk_id"].startswith(doc_id) for r in rows)
+    hit = qa.retrieve(rows[0]["text"][:200], k=1, index_dir=u)[0]
+    assert hit.doc_id == doc_id
+    RETRIEVE._cache.pop(u, None)
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
 def test_a_collection_from_another_build_is_a_clear_error(tmp_path):
     require_cluster_extra("pymilvus", "milvus_lite")
     u = f"milvus://{tmp_path}/mm.db/news"
