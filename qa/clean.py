@@ -748,7 +748,8 @@ def _collection_repeats(docs: list[RawDoc]) -> dict[str, list[int]]:
 def list_seed_files(folder: Path, skipped: list[Skipped] | None = None) -> list[Path]:
     """Seed files (config.SEED_SUFFIXES: .txt, .html, .htm, .md, .markdown) in `folder` and its sub-folders, sorted by
     their path in it. Hidden files and folders (".git") are left out, and a symlinked folder is not entered (a
-    symlinked file is listed; the build checks where it points). An unreadable `folder` raises OSError. When
+    symlinked file is listed; the build checks where it points), nor is the "page_files" folder a browser saves
+    beside "page.html" (its images, scripts and frames). An unreadable `folder` raises OSError. When
     `skipped` is given, an unreadable or symlinked sub-folder is added to it with the reason, and so are the files
     of other kinds, as one entry for the folder that counts them by suffix."""
 
@@ -762,7 +763,13 @@ def list_seed_files(folder: Path, skipped: list[Skipped] | None = None) -> list[
     other: Counter[str] = Counter()
     for top, dirs, files in os.walk(folder, onerror=unreadable):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
+        # A browser's "Web page, complete" saves page.html beside page_files/, the page's images, scripts and frames
+        pages = {Path(f).stem for f in files if Path(f).suffix.lower() in (".html", ".htm")}
+        assets = [d for d in dirs if d.endswith("_files") and d[: -len("_files")] in pages]
+        dirs[:] = [d for d in dirs if d not in assets]
         if skipped is not None:
+            skipped += [Skipped(str(Path(top) / d), f"the files saved with {d[: -len('_files')]}.html, not articles")
+                        for d in assets]
             skipped += [Skipped(str(Path(top) / d), "symlinked folder, not followed") for d in dirs
                         if os.path.islink(os.path.join(top, d))]
         for f in files:

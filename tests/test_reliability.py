@@ -167,7 +167,8 @@ def test_symlink_target_outside_the_folder_is_never_read(messy):
 
 def test_articles_in_sub_folders_are_read_and_named_by_their_path(tmp_path):
     """A folder sorted into sub-folders (by month, by site) is read whole; two files of one name in two sub-folders
-    are two articles, each cited by its path. Hidden folders are not read, nor a symlinked folder (reported)."""
+    are two articles, each cited by its path. Hidden folders are not read, nor a symlinked folder, nor the folder a
+    browser saves beside a page (both reported); files of other kinds are counted."""
     seeds = tmp_path / "seeds"
     for sub in ("2023/04", "2023/06", ".git", "outside"):
         (seeds / sub).mkdir(parents=True)
@@ -178,13 +179,18 @@ def test_articles_in_sub_folders_are_read_and_named_by_their_path(tmp_path):
     (seeds / "2023/06/notes.docx").write_text(REPORT_TXT, encoding="utf-8")  # not an article type
     (seeds / "README").write_text(REPORT_TXT, encoding="utf-8")  # nor is a file without a suffix
     (seeds / "2023/.DS_Store").write_bytes(b"\0\0")  # a hidden file is not even counted
+    (seeds / "saved_files").mkdir()  # what a browser saves beside saved.html: its frames and scripts, no articles
+    (seeds / "saved.html").write_text(REPORT_HTML, encoding="utf-8")
+    (seeds / "saved_files/ad-frame.html").write_text(REPORT_HTML.replace("Caspian", "Baltic"), encoding="utf-8")
+    (seeds / "saved_files/app.js").write_text("var x = 1;", encoding="utf-8")
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere/secret.txt").write_text(SECRET, encoding="utf-8")
     (seeds / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     index = tmp_path / "index"
     report = qa.build(seeds, index)
-    assert sorted(load_index(index).articles) == ["2023/04/story", "2023/06/story", "lake"]
+    assert sorted(load_index(index).articles) == ["2023/04/story", "2023/06/story", "lake", "saved"]
     assert [(Path(s.path).name, s.reason) for s in report.skipped] == [
+        ("saved_files", "the files saved with saved.html, not articles"),
         ("linked", "symlinked folder, not followed"),
         ("seeds", "2 files of other kinds not read (.docx 1, no suffix 1); articles are .txt, .html, .htm, .md, "
                   ".markdown files"),
@@ -194,15 +200,15 @@ def test_articles_in_sub_folders_are_read_and_named_by_their_path(tmp_path):
     assert qa.get_article("2023/06/story", index_dir=index).title == "Almaty café owners protest a sharp rise in rents"
     cleaned = qa.clean_folder(seeds)
     assert [Path(r.source).relative_to(seeds).as_posix() for r in cleaned] == ["2023/04/story.txt", "2023/06/story.txt",
-                                                                              "lake.txt"]
-    assert [r.article.doc_id for r in cleaned] == ["2023/04/story", "2023/06/story", "lake"]
+                                                                              "lake.txt", "saved.html"]
+    assert [r.article.doc_id for r in cleaned] == ["2023/04/story", "2023/06/story", "lake", "saved"]
     # moved to another sub-folder: the old article goes, the new one comes, the third is re-used
     (seeds / "2024").mkdir()
     (seeds / "2023/06/story.txt").rename(seeds / "2024/story.txt")
     moved = qa.build(seeds, index)
-    assert sorted(load_index(index).articles) == ["2023/04/story", "2024/story", "lake"]
+    assert sorted(load_index(index).articles) == ["2023/04/story", "2024/story", "lake", "saved"]
     assert moved.embedded == () or set(moved.embedded) <= {"2024/story"}
-    assert set(moved.reused) >= {"2023/04/story", "lake"}
+    assert set(moved.reused) >= {"2023/04/story", "lake", "saved"}
 
 
 def test_an_unreadable_sub_folder_is_reported_and_the_rest_is_built(tmp_path, monkeypatch):
