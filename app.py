@@ -4,6 +4,7 @@ import argparse
 import logging
 import os
 import re
+import sys
 import threading
 from dataclasses import dataclass, replace
 from datetime import date
@@ -15,6 +16,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 import qa
+from qa import config as qa_config
 
 log = logging.getLogger("qa.app")
 
@@ -729,12 +731,44 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default=os.environ.get("QA_HOST", "127.0.0.1"), help="interface to bind (default 127.0.0.1: this machine only; $QA_HOST)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("QA_PORT", "7860")), help="port (default 7860; $QA_PORT)")
     parser.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
+    parser.add_argument("--seeds", metavar="FOLDER", default=None,
+                        help="a folder of .txt/.html/.md articles: build its index (or bring it up to date), "
+                             "then serve it")
+    parser.add_argument("--index", metavar="DIR|URI", default=None,
+                        help="the index to serve (default $QA_INDEX_URI, then $QA_INDEX_DIR, then embeddings/); "
+                             "with --seeds, where to build it (default: a folder of its own under ~/.cache/qa/indexes)")
     return parser.parse_args(argv)
+
+
+def use_index(args: argparse.Namespace) -> str | None:
+    """Point the app at --index, after building --seeds into it; returns the index served (None: the default).
+    A build that fails exits with its message, before anything is served."""
+    index = args.index
+    if args.seeds is not None:
+        index = index or str(qa_config.folder_index_dir(args.seeds))
+        print(f"Building the index of {args.seeds} in {index} ...", flush=True)
+        try:
+            report = qa.build(Path(args.seeds).expanduser(), index, progress=sys.stderr.isatty())
+        except (qa.QAError, ValueError) as exc:
+            raise SystemExit(f"error: {exc}") from exc
+        changed = f"{len(report.embedded)} new or changed" if report.changed else "nothing changed"
+        skipped = (f"; {len(report.skipped)} files skipped, `qa build --seeds {args.seeds} --index {index}` says why"
+                   if report.skipped else "")
+        print(f"  {report.articles} articles, {report.passages} passages ({changed}){skipped}", flush=True)
+    if index is None:
+        return None
+    if str(index).startswith("milvus://"):
+        os.environ["QA_INDEX_URI"] = str(index)
+    else:
+        os.environ.pop("QA_INDEX_URI", None)  # a URI in the environment would be served instead
+        os.environ["QA_INDEX_DIR"] = str(Path(index).expanduser())
+    return str(index)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    use_index(args)
     demo = build_ui(import_gradio())
     # Two answers at once: measured ~30% more throughput under 50 concurrent users (bench/load.py); more gains nothing.
     demo.queue(default_concurrency_limit=2).launch(

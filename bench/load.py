@@ -168,9 +168,9 @@ def rss_mb(pid: int) -> float:
 
 
 class Server:
-    """`python app.py --host 127.0.0.1 --port P` in a subprocess; ready once its page loads over HTTP."""
+    """`python app.py --host 127.0.0.1 --port P [ARGS]` in a subprocess; ready once its page loads over HTTP."""
 
-    def __init__(self, log_path: Path, env: dict[str, str] | None = None):
+    def __init__(self, log_path: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()):
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}/"
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
@@ -180,7 +180,7 @@ class Server:
         self.log_path = log_path
         self._log = open(log_path, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "--host", HOST, "--port", str(self.port)],
+            [sys.executable, str(ROOT / "app.py"), "--host", HOST, "--port", str(self.port), *args],
             cwd=ROOT,
             env=full_env,
             stdout=self._log,

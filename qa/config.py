@@ -1,6 +1,7 @@
 """Every default in one place, with environment overrides."""
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -64,6 +65,16 @@ def index_target(override: str | os.PathLike | None = None) -> str | Path:
             raise ValueError(f"QA_INDEX_URI={uri!r} is not a milvus:// URI; for a folder set QA_INDEX_DIR instead")
         return uri
     return index_dir(override)
+
+
+def folder_index_dir(folder: str | os.PathLike) -> Path:
+    """Where the chat (`app.py --seeds FOLDER`) keeps a folder's index when it is given no other: in the cache
+    ($QA_CACHE_DIR, else ~/.cache/qa), named after the folder and a digest of its full path, so two folders never
+    share one and the articles' folder is never written to."""
+    from .onnx_runtime import cache_dir
+
+    full = Path(folder).expanduser().resolve()
+    return cache_dir() / "indexes" / f"{full.name or 'root'}-{hashlib.sha256(str(full).encode()).hexdigest()[:10]}"
 
 
 def seeds_dir(override: str | os.PathLike | None = None) -> Path:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import os
 import re
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 import app
 import qa
 
-from .conftest import ROOT
+from .conftest import ROOT, TINY_ARTICLE, bench_module
 
 PUTIN_TITLE = "Putin holds 'private' talks with Kazakhstan's ex-president"
 EVIL = '<script>window.__xss=1</script> and <img src=x onerror="window.__xss=1">'
@@ -254,6 +255,50 @@ def test_defaults_bind_localhost_and_flags_are_opt_in(monkeypatch):
     assert (args.host, args.port, args.share) == ("127.0.0.1", 7860, False)
     args = app.parse_args(["--host", "0.0.0.0", "--port", "9000", "--share"])
     assert (args.host, args.port, args.share) == ("0.0.0.0", 9000, True)
+
+
+def test_the_chat_builds_and_serves_a_folder_given_on_its_command_line(tmp_path):
+    """`make run ARGS="--seeds FOLDER"`: the folder (sub-folders, Markdown) is built, then served and asked."""
+    from gradio_client import Client
+
+    from qa.index import load_index
+
+    from .test_markdown import PAGE
+
+    folder, index = tmp_path / "articles", tmp_path / "index"
+    (folder / "2023").mkdir(parents=True)
+    (folder / "tiny.txt").write_text(TINY_ARTICLE, encoding="utf-8")
+    (folder / "2023" / "lake.md").write_text(PAGE, encoding="utf-8")
+    load = bench_module("load")
+    server = load.Server(tmp_path / "app.log", args=("--seeds", str(folder), "--index", str(index)))
+    try:
+        server.wait_ready()
+        assert f"Building the index of {folder} in {index}" in server.log_tail()
+        assert "2 articles" in server.log_tail()
+        client = Client(server.url, verbose=False)
+        api_name, params = load.chat_endpoint(client)
+        reply = str(client.predict(**load.ask_args("Why can farmers no longer reach the lake water?", params),
+                                   api_name=api_name))
+        assert "Lake level falls to a record low after a dry winter" in reply
+    finally:
+        server.stop()
+    assert sorted(load_index(index).articles) == ["2023/lake", "tiny"]
+
+
+def test_a_folder_that_cannot_be_built_stops_the_chat_with_the_reason(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("QA_INDEX_DIR", raising=False)
+    with pytest.raises(SystemExit, match="error: The seeds folder .*missing does not exist"):
+        app.use_index(app.parse_args(["--seeds", str(tmp_path / "missing"), "--index", str(tmp_path / "i")]))
+    assert "QA_INDEX_DIR" not in os.environ  # nothing is served from a build that failed
+
+
+def test_a_folder_without_an_index_gets_one_of_its_own_in_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
+    a, b = tmp_path / "one" / "news", tmp_path / "two" / "news"
+    assert qa.config.folder_index_dir(a).parent == tmp_path / "cache" / "indexes"
+    assert qa.config.folder_index_dir(a).name.startswith("news-")
+    assert qa.config.folder_index_dir(a) != qa.config.folder_index_dir(b)  # same name, other folder
+    assert qa.config.folder_index_dir(a) == qa.config.folder_index_dir(tmp_path / "one" / "." / "news")
 
 
 def test_importing_app_does_not_import_gradio():
