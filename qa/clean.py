@@ -592,7 +592,8 @@ def _line_verdicts(
             break
     if title_at is not None:
         title_at = _headline_inside(lines, title_at)
-    marked = [i for i, line in enumerate(lines) if _key(line) in {_key(h) for h in headlines}]
+    keys = {_key(h) for h in headlines}
+    marked = [i for i, line in enumerate(lines) if keys and _key(line) in keys]
     if marked:  # the page marks its headline: wherever the model would look, one of the lines it marks
         title_at = max(marked, key=lambda i: rated[i])
     verdicts = []
@@ -764,11 +765,11 @@ def list_seed_files(folder: Path, skipped: list[Skipped] | None = None) -> list[
     for top, dirs, files in os.walk(folder, onerror=unreadable):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         # A browser's "Web page, complete" saves page.html beside page_files/, the page's images, scripts and frames
-        pages = {Path(f).stem for f in files if Path(f).suffix.lower() in (".html", ".htm")}
+        pages = {Path(f).stem: f for f in files if Path(f).suffix.lower() in (".html", ".htm")}
         assets = [d for d in dirs if d.endswith("_files") and d[: -len("_files")] in pages]
         dirs[:] = [d for d in dirs if d not in assets]
         if skipped is not None:
-            skipped += [Skipped(str(Path(top) / d), f"the files saved with {d[: -len('_files')]}.html, not articles")
+            skipped += [Skipped(str(Path(top) / d), f"the files saved with {pages[d[: -len('_files')]]}, not articles")
                         for d in assets]
             skipped += [Skipped(str(Path(top) / d), "symlinked folder, not followed") for d in dirs
                         if os.path.islink(os.path.join(top, d))]

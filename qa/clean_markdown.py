@@ -61,9 +61,7 @@ def _inline(children) -> str:
     for c in children or ():
         if c.type in ("text", "code_inline"):
             out.append(c.content)
-        elif c.type == "softbreak":
-            out.append(" ")
-        elif c.type == "hardbreak":
+        elif c.type in ("softbreak", "hardbreak"):  # a line break inside a block: the block stays one line
             out.append(" ")
     return "".join(out)
 
