@@ -84,9 +84,7 @@ def run_new(pages):
 
 def run_md(pages):
     """The cleaner's Markdown path, with the line repeats counted over the pages' Markdown text, as a build does."""
-    from qa.clean_markdown import read_markdown
-
-    repeats = collection_repeats([page_lines(read_markdown(p.md).text, rejoin=False)[0] for p in pages])
+    repeats = collection_repeats([clean.markdown_lines(p.md) for p in pages])
     return _timed(pages, repeats, lambda p, rep: clean.clean_markdown(p.md, p.id, repeats=rep))
 
 

@@ -738,11 +738,16 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
     return Cleaned(article, "")
 
 
+def markdown_lines(raw: str) -> list[str]:
+    """A Markdown scrape's lines as clean_markdown reads them: its blocks (qa.clean_markdown), never re-joined."""
+    return page_lines(read_markdown(raw).text, rejoin=False)[0]
+
+
 def _collection_repeats(docs: list[RawDoc]) -> dict[str, list[int]]:
     """For each text page, how many other pages of the collection hold each of its lines (navigation, appeals)."""
     text_docs = [d for d in docs if not d.is_html]
-    repeats = collection_repeats([page_lines(read_markdown(d.text).text, rejoin=False)[0] if d.is_markdown
-                                  else page_lines(d.text)[0] for d in text_docs])
+    repeats = collection_repeats([markdown_lines(d.text) if d.is_markdown else page_lines(d.text)[0]
+                                  for d in text_docs])
     return {d.doc_id: r for d, r in zip(text_docs, repeats)}
 
 

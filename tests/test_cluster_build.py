@@ -98,10 +98,6 @@ def _titled(title: str) -> dict[int, int]:
     return {int(r[0]): int(r[1]) for r in rows if len(r) == 3 and r[2].startswith(title)}
 
 
-def _pids_titled(title: str) -> list[int]:
-    return sorted(_titled(title))
-
-
 @pytest.mark.cluster
 @pytest.mark.slow
 def test_ray_build_equals_single_process_build(ray_runtime, folder, serial, tmp_path):

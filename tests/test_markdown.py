@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.clean import clean_markdown
+from qa.clean import clean_markdown, markdown_lines
 from qa.clean_eval import body_score, load_corpus, load_headlines, meta_checks, page_score
-from qa.clean_lines import collection_repeats, page_lines
+from qa.clean_lines import collection_repeats
 from qa.clean_markdown import read_markdown
 from qa.index import load_index
 
@@ -111,7 +111,7 @@ MD_TITLE_FLOORS = {"aeb-dev": 0.80, "readability": 0.65, "headlines": 0.83}
 
 def _cleaned(pages):
     pages = [p for p in pages if p.md]  # the converter made nothing of one aeb-dev page
-    repeats = collection_repeats([page_lines(read_markdown(p.md).text, rejoin=False)[0] for p in pages])
+    repeats = collection_repeats([markdown_lines(p.md) for p in pages])
     return [(p, clean_markdown(p.md, p.id, repeats=r)) for p, r in zip(pages, repeats)]
 
 
