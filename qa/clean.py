@@ -23,6 +23,7 @@ from .clean_lines import line_key as _key
 from .clean_lines import reads_as_trail
 from .clean_lines import norm_line as _norm_line
 from .clean_lines import words as _words
+from .clean_charset import decode
 from .clean_headline import choose_headline, headline, reads_as_headline
 from .clean_markdown import TITLE_KEYS, URL_KEYS, read_markdown
 from .clean_model import LineModel, load_model
@@ -100,16 +101,6 @@ _DOMAIN = re.compile(r"\b([A-Za-z][\w-]*\.(?:[a-z]{2,6}))\b")
 # Larger files are skipped unread: real articles are a few KB, and a stray dump or video renamed .txt must not
 # be loaded into memory whole.
 MAX_SEED_BYTES = 10 * 1024 * 1024
-# Byte-order marks, longest first: the UTF-32-LE mark begins with the UTF-16-LE one.
-_BOMS = (
-    (b"\xff\xfe\x00\x00", "utf-32"),
-    (b"\x00\x00\xfe\xff", "utf-32"),
-    (b"\xff\xfe", "utf-16"),
-    (b"\xfe\xff", "utf-16"),
-    (b"\xef\xbb\xbf", "utf-8-sig"),
-)
-
-
 @dataclass(frozen=True)
 class RawDoc:
     """A seed file read and decoded, before cleaning. `source`: its path in the folder ("a.txt", "2019/a.txt"); the
@@ -121,6 +112,7 @@ class RawDoc:
     is_html: bool
     sha256: str
     source: str
+    encoding: str = "UTF-8"  # how the bytes were read (qa.clean_charset.Decoded.describe)
 
     @property
     def is_markdown(self) -> bool:
@@ -148,27 +140,6 @@ def _too_large(size: int) -> str:
     return f"file too large ({size / 2**20:.1f} MB; the limit is {MAX_SEED_BYTES // 2**20} MB)"
 
 
-def _decode(data: bytes) -> tuple[str | None, str | None]:
-    """(text, None) or (None, reason). UTF-8, or UTF-16/32 when a byte-order mark says so (Windows editors
-    save those); without a mark, NUL bytes mean binary."""
-    for bom, codec in _BOMS:
-        if data.startswith(bom):
-            name = codec.upper().removesuffix("-SIG")
-            try:
-                text = data.decode(codec)
-            except UnicodeDecodeError as exc:
-                return None, f"not valid {name} text despite its byte-order mark (bad byte at offset {exc.start})"
-            if "\x00" in text[:8192]:
-                return None, "binary file (contains NUL characters)"
-            return text, None
-    if b"\x00" in data[:8192]:
-        return None, "binary file (contains NUL bytes)"
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError as exc:
-        return None, f"not UTF-8 text (undecodable byte at offset {exc.start}); save it as UTF-8"
-
-
 def seed_name(path: Path, root: Path | None = None) -> str:
     """A seed file's name in its folder: its path under `root` with "/" between folders ("2019/a.txt"), or the file
     name without a root. The article id is this name without its suffix."""
@@ -192,13 +163,16 @@ def read_seed(path: Path, name: str | None = None) -> RawDoc | Skipped:
         return Skipped(str(path), reason)
     if not data.strip():
         return Skipped(str(path), "empty file")
-    text, reason = _decode(data)
-    if text is None:
-        return Skipped(str(path), reason)
-    if not text.strip():
-        return Skipped(str(path), "empty file")
     is_html = path.suffix.lower() in (".html", ".htm")
-    return RawDoc(name[: len(name) - len(path.suffix)], path, text, is_html, hashlib.sha256(data).hexdigest(), name)
+    got = decode(data, html=is_html)
+    if isinstance(got, str):
+        return Skipped(str(path), got)
+    if not got.text.strip():
+        return Skipped(str(path), "empty file")
+    if got.how:
+        log.info("%s read as %s", path, got.describe())
+    return RawDoc(name[: len(name) - len(path.suffix)], path, got.text, is_html, hashlib.sha256(data).hexdigest(), name,
+                  got.describe())
 
 
 def _read_named(job: tuple[Path, str]) -> RawDoc | Skipped:
@@ -811,6 +785,9 @@ class CleanResult:
     article: Article | None
     reason: str | None = None  # why there is no article
     lines: tuple[CleanedLine, ...] = ()
+    # How the file's bytes were read: "UTF-8", or e.g. "windows-1251 (declared by the page)", "Shift_JIS
+    # (detected)"; None when it could not be read as text.
+    encoding: str | None = None
 
     def to_dict(self) -> dict:
         a = self.article
@@ -822,6 +799,7 @@ class CleanResult:
                 "url": a.url, "text": a.text,
             },
             "reason": self.reason,
+            "encoding": self.encoding,
             "lines": [{"text": x.text, "kept": x.kept, "score": round(x.score, 3), "reason": x.reason} for x in self.lines],
         }
 
@@ -1023,8 +1001,9 @@ def _results(paths: list[Path], pmap=None, progress: bool = False, cache: CleanC
     for i, path in enumerate(paths):
         c = cleaned.get(i)
         lines = tuple(CleanedLine(t, v.kept, v.score, v.reason) for t, v in c.lines) if c else ()
+        encoding = None if isinstance(read[i], Skipped) else read[i].encoding
         if i in reasons:
-            out.append(CleanResult(str(path), None, reasons[i], lines))
+            out.append(CleanResult(str(path), None, reasons[i], lines, encoding))
             continue
         a = c.article
         if a.publisher is None:
@@ -1033,7 +1012,7 @@ def _results(paths: list[Path], pmap=None, progress: bool = False, cache: CleanC
                 if re.search(rf"\b{re.escape(bare)}\b", c.chrome, re.I):
                     a = replace(a, publisher=name)
                     break
-        out.append(CleanResult(str(path), a, None, lines))
+        out.append(CleanResult(str(path), a, None, lines, encoding))
     return out
 
 

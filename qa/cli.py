@@ -108,6 +108,8 @@ def _cmd_clean(args: argparse.Namespace) -> int:
             print(json.dumps(d, ensure_ascii=False))
             continue
         print(f"== {_one_line(r.source)}")
+        if r.encoding and r.encoding != "UTF-8":
+            print(f"  read as:   {_one_line(r.encoding)}")
         a = r.article
         if a is None:
             print(f"  no article: {_one_line(r.reason)}")

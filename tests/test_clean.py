@@ -104,7 +104,7 @@ def test_html_goes_through_trafilatura():
     [
         (b"", "empty"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
-        ("Caf\u00e9 society news".encode("latin-1"), "not UTF-8"),
+        (bytes(range(0x80, 0x100)) * 20, "not readable text"),
     ],
 )
 def test_unusable_files_are_reported(tmp_path, content, reason):

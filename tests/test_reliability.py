@@ -71,6 +71,8 @@ SECRET = _article(
     "Anyone who follows symlinks blindly would index a file the user never meant to share with the question answering tool.",
 )
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89" + bytes(64)
+# Every high byte over and over: no encoding reads that as text (each leaves some of these bytes undefined).
+GARBLED = bytes(range(0x80, 0x100)) * 20
 UNICODE_NAME = "Алматы café news"
 BAD_NAME = os.fsdecode(b"caf\xe9 latin1 name.txt")
 
@@ -94,6 +96,7 @@ def messy(tmp_path_factory):
     (seeds / "empty.txt").write_bytes(b"")
     (seeds / "image.txt").write_bytes(PNG)
     (seeds / "latin1.txt").write_bytes(CAFE.replace("Almaty", "Shymkent").encode("latin-1"))
+    (seeds / "garbled.txt").write_bytes(GARBLED)
     (seeds / "eagles.txt").write_bytes(EAGLES.encode("utf-16"))  # with a BOM, as Notepad saves "Unicode"
     (seeds / "menu.txt").write_text("Home\nAbout\nContact\n", encoding="utf-8")
     _write_huge(seeds / "huge.txt")
@@ -115,7 +118,7 @@ EXPECTED_SKIPS = {
     "zz lake again.txt": "duplicate of lake.txt",
     "empty.txt": "empty file",
     "image.txt": "binary file",
-    "latin1.txt": "not UTF-8",
+    "garbled.txt": "not readable text",
     "menu.txt": "no recognisable article",
     "huge.txt": f"the limit is {MAX_SEED_BYTES // 2**20} MB",
     "outside.txt": "outside the seeds folder",
@@ -132,7 +135,7 @@ def test_messy_seed_folder_skips_each_bad_file_with_its_reason(messy):
     assert set(reasons) == set(EXPECTED_SKIPS)
     for name, reason in EXPECTED_SKIPS.items():
         assert reason in reasons[name], (name, reasons[name])
-    assert set(load_index(Path(report.index_dir)).articles) == {"lake", "eagles", UNICODE_NAME, "markup", "report"}
+    assert set(load_index(Path(report.index_dir)).articles) == {"lake", "eagles", UNICODE_NAME, "markup", "report", "latin1"}
 
 
 def test_utf16_with_bom_is_decoded_and_indexed(messy):
@@ -141,6 +144,12 @@ def test_utf16_with_bom_is_decoded_and_indexed(messy):
     assert a.title == "Steppe eagles return to Betpak-Dala nesting grounds"
     assert "forty-two occupied nests" in a.text and "\x00" not in a.text and "\ufeff" not in a.text
     assert qa.retrieve("How many steppe eagle nests were counted?", k=1, index_dir=index)[0].doc_id == "eagles"
+
+
+def test_latin1_file_is_read_as_windows_1252_and_indexed(messy):
+    _, index, _ = messy
+    a = qa.get_article("latin1", index_dir=index)
+    assert "Café owners in central Shymkent" in a.text and "\ufffd" not in a.text
 
 
 def test_non_ascii_file_name_with_spaces_is_an_article_id(messy):
@@ -264,7 +273,7 @@ def test_file_at_the_size_limit_is_still_read(tmp_path):
         (b"\xff\xfe", "empty file"),  # a BOM and nothing else
         ("  \n".encode("utf-16"), "empty file"),
         (b"\xff\xfe" + b"\x00\xd8A\x00", "not valid UTF-16"),  # a lone surrogate
-        ("Caf\u00e9 society news".encode("latin-1"), "save it as UTF-8"),
+        (GARBLED, "save it as UTF-8"),
     ],
 )
 def test_odd_encodings_are_reported(tmp_path, data, reason):
@@ -647,13 +656,13 @@ def test_cli_build_bad_seed_folders(capsys, tmp_path):
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "image.txt").write_bytes(PNG)
-    (bad / "latin1.txt").write_bytes("Café".encode("latin-1"))
+    (bad / "garbled.txt").write_bytes(GARBLED)
     _write_huge(bad / "huge.txt")
     # A file name carrying a terminal escape sequence and a newline is shown, never obeyed.
     (bad / "evil\x1b]0;pwned\x07\nname.txt").write_bytes(b"")
     r = _cli(capsys, "build", "--seeds", str(bad), "--index", str(tmp_path / "i"))
     _assert_one_line_error(r, "No usable article")
-    assert "image.txt: binary" in r.stderr and "not UTF-8" in r.stderr and "10 MB" in r.stderr
+    assert "image.txt: binary" in r.stderr and "garbled.txt: not readable text" in r.stderr and "10 MB" in r.stderr
     assert "\x1b" not in r.stderr and "\x07" not in r.stderr and "evil\\x1b]0;pwned\\x07 name.txt: empty file" in r.stderr
     f = tmp_path / "file"
     f.write_text("x")
@@ -666,7 +675,7 @@ def test_cli_build_reports_every_skipped_file(capsys, messy, tmp_path):
     seeds, _, _ = messy
     r = _cli(capsys, "build", "--seeds", str(seeds), "--index", str(tmp_path / "idx"))
     assert r.returncode == 0 and r.stderr == ""
-    assert "articles:    5" in r.stdout and f"skipped:     {len(EXPECTED_SKIPS)}" in r.stdout
+    assert "articles:    6" in r.stdout and f"skipped:     {len(EXPECTED_SKIPS)}" in r.stdout
     listed = [line.strip() for line in r.stdout.splitlines() if line.strip().startswith("- ")]
     for name, reason in EXPECTED_SKIPS.items():
         assert any(name.split()[-1] in line and reason in line for line in listed), name
