@@ -26,6 +26,7 @@ from .clean_lines import words as _words
 from .clean_charset import decode
 from .clean_headline import choose_headline, headline, reads_as_headline
 from .clean_markdown import TITLE_KEYS, URL_KEYS, read_markdown
+from .clean_mhtml import saved_page
 from .clean_model import LineModel, load_model
 from .clean_site import copyright_holder, site_name
 from .types import Article, Skipped, article_from_json, article_to_json
@@ -113,6 +114,7 @@ class RawDoc:
     sha256: str
     source: str
     encoding: str = "UTF-8"  # how the bytes were read (qa.clean_charset.Decoded.describe)
+    url: str | None = None  # where a saved page came from, when its file says (an .mhtml file's address)
 
     @property
     def is_markdown(self) -> bool:
@@ -163,16 +165,23 @@ def read_seed(path: Path, name: str | None = None) -> RawDoc | Skipped:
         return Skipped(str(path), reason)
     if not data.strip():
         return Skipped(str(path), "empty file")
-    is_html = path.suffix.lower() in (".html", ".htm")
-    got = decode(data, html=is_html)
+    sha256 = hashlib.sha256(data).hexdigest()
+    suffix = path.suffix.lower()
+    is_html = suffix in (".html", ".htm") + config.MHTML_SUFFIXES
+    charset = url = None
+    if suffix in config.MHTML_SUFFIXES:
+        page = saved_page(data)
+        if isinstance(page, str):
+            return Skipped(str(path), page)
+        data, charset, url = page.html, page.charset, page.url
+    got = decode(data, html=is_html, declared=charset)
     if isinstance(got, str):
         return Skipped(str(path), got)
     if not got.text.strip():
         return Skipped(str(path), "empty file")
     if got.how:
         log.info("%s read as %s", path, got.describe())
-    return RawDoc(name[: len(name) - len(path.suffix)], path, got.text, is_html, hashlib.sha256(data).hexdigest(), name,
-                  got.describe())
+    return RawDoc(name[: len(name) - len(path.suffix)], path, got.text, is_html, sha256, name, got.describe(), url)
 
 
 def _read_named(job: tuple[Path, str]) -> RawDoc | Skipped:
@@ -726,10 +735,10 @@ def _collection_repeats(docs: list[RawDoc]) -> dict[str, list[int]]:
 
 
 def list_seed_files(folder: Path, skipped: list[Skipped] | None = None) -> list[Path]:
-    """Seed files (config.SEED_SUFFIXES: .txt, .html, .htm, .md, .markdown) in `folder` and its sub-folders, sorted by
-    their path in it. Hidden files and folders (".git") are left out, and a symlinked folder is not entered (a
-    symlinked file is listed; the build checks where it points), nor is the "page_files" folder a browser saves
-    beside "page.html" (its images, scripts and frames). An unreadable `folder` raises OSError. When
+    """Seed files (config.SEED_SUFFIXES: .txt, .html, .htm, .md, .markdown, .mhtml, .mht) in `folder` and its
+    sub-folders, sorted by their path in it. Hidden files and folders (".git") are left out, and a symlinked folder is
+    not entered (a symlinked file is listed; the build checks where it points), nor is the "page_files" folder a
+    browser saves beside "page.html" (its images, scripts and frames). An unreadable `folder` raises OSError. When
     `skipped` is given, an unreadable or symlinked sub-folder is added to it with the reason, and so are the files
     of other kinds, as one entry for the folder that counts them by suffix."""
 
@@ -809,7 +818,10 @@ def _clean_page(job: tuple[RawDoc, list[int] | None]) -> Cleaned | None:
     article still returns its lines' verdicts (article None), so `qa clean -v` can show why."""
     r, repeats = job
     if r.is_html:
-        return clean_html(r.text, r.doc_id, source=r.source)
+        c = clean_html(r.text, r.doc_id, source=r.source)
+        if c is not None and c.article.url is None and r.url:
+            c = replace(c, article=replace(c.article, url=r.url))
+        return c
     if r.is_markdown:
         c = clean_markdown(r.text, r.doc_id, repeats=repeats, source=r.source)
         scrape = read_markdown(r.text).text if c is None else ""
@@ -1032,7 +1044,7 @@ def clean_collection(
 
 
 def clean_file(path: str | Path) -> CleanResult:
-    """Clean one article file (.txt, .html or .md) on its own, without embedding anything.
+    """Clean one article file (.txt, .html, .md or .mhtml) on its own, without embedding anything.
 
     Args:
         path: the file.
@@ -1051,8 +1063,8 @@ def clean_file(path: str | Path) -> CleanResult:
 
 
 def clean_folder(folder: str | Path) -> list[CleanResult]:
-    """Clean every .txt/.html/.md file in `folder` and its sub-folders as `qa build` would (lines repeated across the
-    folder's pages count as site chrome), without embedding anything.
+    """Clean every .txt/.html/.md/.mhtml file in `folder` and its sub-folders as `qa build` would (lines repeated
+    across the folder's pages count as site chrome), without embedding anything.
 
     Args:
         folder: the folder of articles.
@@ -1065,5 +1077,6 @@ def clean_folder(folder: str | Path) -> list[CleanResult]:
     """
     f = Path(folder)
     if not f.is_dir():
-        raise FileNotFoundError(f"{f} is not a folder; pass a folder of .txt/.html/.md articles, or use clean_file")
+        raise FileNotFoundError(
+            f"{f} is not a folder; pass a folder of .txt/.html/.md/.mhtml articles, or use clean_file")
     return _results(list_seed_files(f), root=f)

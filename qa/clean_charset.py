@@ -62,7 +62,7 @@ class Decoded:
         return f"{self.encoding} ({self.how})" if self.how else self.encoding
 
 
-def _browser_codec(label: str) -> str | None:
+def browser_codec(label: str) -> str | None:
     """The Python codec that decodes what browsers decode under `label`, or None for a label Python does not know."""
     try:
         name = codecs.lookup(label.strip().lower()).name.replace("-", "_")
@@ -113,7 +113,7 @@ def _detected(data: bytes) -> Decoded | None:
     import chardetng_py  # only for a file that is neither UTF-8 nor declared: most folders never load it
 
     label = chardetng_py.detect(data, allow_utf8=False)
-    codec = _browser_codec(label) if label else None
+    codec = browser_codec(label) if label else None
     if codec is None:
         return None
     got = _lenient(data, codec)
@@ -123,12 +123,13 @@ def _detected(data: bytes) -> Decoded | None:
     return Decoded(text, _name(codec), "; ".join(filter(None, ("detected", _replaced(bad)))))
 
 
-def decode(data: bytes, *, html: bool) -> Decoded | str:
+def decode(data: bytes, *, html: bool, declared: str | None = None) -> Decoded | str:
     """A file's bytes as text (a Decoded), or the reason they are not text (a str).
 
-    A byte-order mark decides; else valid UTF-8 is UTF-8; else an HTML page's declared charset, when the page decodes
-    under it; else UTF-8 with a few damaged bytes; else the legacy encoding chardetng (Firefox's detector) finds.
-    Without a byte-order mark, NUL bytes mean a binary file."""
+    A byte-order mark decides; else valid UTF-8 is UTF-8; else an HTML page's declared charset (`declared`, the
+    charset its container names, as an HTTP header would; else the page's own), when the page decodes under it; else
+    UTF-8 with a few damaged bytes; else the legacy encoding chardetng (Firefox's detector) finds. Without a
+    byte-order mark, NUL bytes mean a binary file."""
     for bom, codec in _BOMS:
         if data.startswith(bom):
             name = codec.upper().removesuffix("-SIG")
@@ -151,8 +152,8 @@ def decode(data: bytes, *, html: bool) -> Decoded | str:
     except UnicodeDecodeError:
         pass
     if html:
-        label = declared_charset(data)
-        codec = _browser_codec(label) if label else None
+        label = declared or declared_charset(data)
+        codec = browser_codec(label) if label else None
         got = _lenient(data, codec) if codec and codec != "utf_8" else None
         if got is not None:
             text, bad = got

@@ -43,7 +43,8 @@ PARALLEL_ENCODE_MIN_TEXTS = 512  # encode on several processes from this many pa
 MAX_QUESTION_CHARS = 2000
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")  # Markdown scrapes: read as text scrapes (qa.clean_markdown)
-SEED_SUFFIXES = (".txt", ".html", ".htm") + MARKDOWN_SUFFIXES
+MHTML_SUFFIXES = (".mhtml", ".mht")  # pages a browser saved as one file (qa.clean_mhtml): read as HTML
+SEED_SUFFIXES = (".txt", ".html", ".htm") + MARKDOWN_SUFFIXES + MHTML_SUFFIXES
 
 
 def index_dir(override: str | os.PathLike | None = None) -> Path:

@@ -310,7 +310,7 @@ def test_unusable_seed_folder_is_a_build_error_that_leaves_the_index_alone(tiny_
     with pytest.raises(qa.BuildError) as err:
         qa.build(seeds, out)
     msg = str(err.value)
-    assert {"missing": "does not exist", "empty": "no .txt, .html or .md files", "only bad files": "image.txt: binary"}[make_seeds] in msg
+    assert {"missing": "does not exist", "empty": "no .txt, .html, .md or .mhtml files", "only bad files": "image.txt: binary"}[make_seeds] in msg
     assert _snapshot(out) == before
 
 
@@ -652,7 +652,7 @@ def test_cli_ask_odd_but_valid_questions(capsys, tiny_index, question):
 def test_cli_build_bad_seed_folders(capsys, tmp_path):
     _assert_one_line_error(_cli(capsys, "build", "--seeds", str(tmp_path / "missing"), "--index", str(tmp_path / "i")), "does not exist")
     (tmp_path / "empty").mkdir()
-    _assert_one_line_error(_cli(capsys, "build", "--seeds", str(tmp_path / "empty"), "--index", str(tmp_path / "i")), "no .txt, .html or .md files")
+    _assert_one_line_error(_cli(capsys, "build", "--seeds", str(tmp_path / "empty"), "--index", str(tmp_path / "i")), "no .txt, .html, .md or .mhtml files")
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "image.txt").write_bytes(PNG)
