@@ -142,6 +142,34 @@ def _too_large(size: int) -> str:
     return f"file too large ({size / 2**20:.1f} MB; the limit is {MAX_SEED_BYTES // 2**20} MB)"
 
 
+# How a saved web page begins, after a byte-order mark, white space and comments.
+_HTML_START = re.compile(rb"(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b", re.I | re.S)
+SNIFF_BYTES = 1024
+
+
+def starts_as_html(data: bytes) -> bool:
+    """Whether a file's first bytes are a web page's (`<!DOCTYPE html>` or `<html>`): wget saves a page under its
+    URL's last part, which on most news sites has no .html."""
+    return bool(_HTML_START.match(data[:SNIFF_BYTES]))
+
+
+def _saved_page_without_suffix(path: Path) -> bool:
+    """A regular file, not a symlink, whose first bytes are a web page's. Opened without blocking (a FIFO)."""
+    if path.is_symlink():
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return False
+        try:
+            return starts_as_html(f.read(SNIFF_BYTES))
+        except OSError:
+            return False
+
+
 def seed_name(path: Path, root: Path | None = None) -> str:
     """A seed file's name in its folder: its path under `root` with "/" between folders ("2019/a.txt"), or the file
     name without a root. The article id is this name without its suffix."""
@@ -167,7 +195,10 @@ def read_seed(path: Path, name: str | None = None) -> RawDoc | Skipped:
         return Skipped(str(path), "empty file")
     sha256 = hashlib.sha256(data).hexdigest()
     suffix = path.suffix.lower()
-    is_html = suffix in (".html", ".htm") + config.MHTML_SUFFIXES
+    # A page saved under its URL's own name ("2019/11/19/story", "article.php?id=12"): HTML by its content, and its
+    # whole name is its id (the part after a dot is no file type).
+    sniffed = suffix not in config.SEED_SUFFIXES and starts_as_html(data)
+    is_html = sniffed or suffix in (".html", ".htm") + config.MHTML_SUFFIXES
     charset = url = None
     if suffix in config.MHTML_SUFFIXES:
         page = saved_page(data)
@@ -181,7 +212,8 @@ def read_seed(path: Path, name: str | None = None) -> RawDoc | Skipped:
         return Skipped(str(path), "empty file")
     if got.how:
         log.info("%s read as %s", path, got.describe())
-    return RawDoc(name[: len(name) - len(path.suffix)], path, got.text, is_html, sha256, name, got.describe(), url)
+    doc_id = name if sniffed else name[: len(name) - len(path.suffix)]
+    return RawDoc(doc_id, path, got.text, is_html, sha256, name, got.describe(), url)
 
 
 def _read_named(job: tuple[Path, str]) -> RawDoc | Skipped:
@@ -735,8 +767,9 @@ def _collection_repeats(docs: list[RawDoc]) -> dict[str, list[int]]:
 
 
 def list_seed_files(folder: Path, skipped: list[Skipped] | None = None) -> list[Path]:
-    """Seed files (config.SEED_SUFFIXES: .txt, .html, .htm, .md, .markdown, .mhtml, .mht) in `folder` and its
-    sub-folders, sorted by their path in it. Hidden files and folders (".git") are left out, and a symlinked folder is
+    """Seed files (config.SEED_SUFFIXES: .txt, .html, .htm, .md, .markdown, .mhtml, .mht), and web pages saved under
+    another name (a file that begins as HTML: wget's "2019/11/19/story"), in `folder` and its sub-folders, sorted by
+    their path in it. Hidden files and folders (".git") are left out, and a symlinked folder is
     not entered (a symlinked file is listed; the build checks where it points), nor is the "page_files" folder a
     browser saves beside "page.html" (its images, scripts and frames). An unreadable `folder` raises OSError. When
     `skipped` is given, an unreadable or symlinked sub-folder is added to it with the reason, and so are the files
@@ -764,7 +797,7 @@ def list_seed_files(folder: Path, skipped: list[Skipped] | None = None) -> list[
         for f in files:
             if f.startswith("."):
                 continue
-            if Path(f).suffix.lower() in config.SEED_SUFFIXES:
+            if Path(f).suffix.lower() in config.SEED_SUFFIXES or _saved_page_without_suffix(Path(top) / f):
                 out.append(Path(top) / f)
             else:
                 other[Path(f).suffix.lower() or "no suffix"] += 1
@@ -772,7 +805,8 @@ def list_seed_files(folder: Path, skipped: list[Skipped] | None = None) -> list[
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(other.items(), key=lambda kv: (-kv[1], kv[0])))
         n = sum(other.values())
         skipped.append(Skipped(str(folder), f"{n} file{'s' if n > 1 else ''} of other kinds not read ({kinds}); "
-                                            f"articles are {', '.join(config.SEED_SUFFIXES)} files"))
+                                            f"articles are {', '.join(config.SEED_SUFFIXES)} files, or web pages "
+                                            "saved under another name"))
     return sorted(out, key=lambda p: p.relative_to(folder).parts)
 
 

@@ -202,7 +202,7 @@ def test_articles_in_sub_folders_are_read_and_named_by_their_path(tmp_path):
         ("saved_files", "the files saved with saved.html, not articles"),
         ("linked", "symlinked folder, not followed"),
         ("seeds", "2 files of other kinds not read (.docx 1, no suffix 1); articles are .txt, .html, .htm, .md, "
-                  ".markdown files"),
+                  ".markdown, .mhtml, .mht files, or web pages saved under another name"),
     ]
     top = qa.retrieve("How many steppe eagle nests were counted?", k=1, index_dir=index)[0]
     assert top.doc_id == "2023/04/story" and qa.get_article(top.doc_id, index_dir=index).source == "2023/04/story.txt"
@@ -218,6 +218,39 @@ def test_articles_in_sub_folders_are_read_and_named_by_their_path(tmp_path):
     assert sorted(load_index(index).articles) == ["2023/04/story", "2024/story", "lake", "saved"]
     assert moved.embedded == () or set(moved.embedded) <= {"2024/story"}
     assert set(moved.reused) >= {"2023/04/story", "lake", "saved"}
+
+
+def test_a_wget_mirror_pages_saved_under_their_urls_names_are_articles(tmp_path):
+    """wget saves https://site/2023/07/04/wind-farm as "2023/07/04/wind-farm" and article.php?id=12 under that name:
+    no .html suffix. Files that begin as a web page are read as HTML, named by their whole path; a feed, an icon, a
+    text file without a suffix and a FIFO are not (and the FIFO does not hang the listing)."""
+    site = tmp_path / "mirror" / "news.example.org"
+    (site / "2023/07/04").mkdir(parents=True)
+    (site / "news").mkdir()
+    (site / "2023/07/04/wind-farm").write_text("<!-- saved -->\n<!DOCTYPE html>\n" + REPORT_HTML, encoding="utf-8")
+    eagles = "".join(f"<p>{para}</p>" for para in EAGLES.split("\n\n")[2:])
+    (site / "news/article.php?id=12").write_text(f"<html><head><title>Eagles</title></head><body><article>"
+                                                 f"<h1>Steppe eagles return</h1>{eagles}</article></body></html>",
+                                                 encoding="utf-8")
+    (site / "news/article.php?id=13").write_text(REPORT_HTML.replace("Ereymentau", "Shakhtinsk")
+                                                 .replace("Wind farm", "Solar plant"), encoding="utf-8")
+    (site / "feed").write_text('<?xml version="1.0"?><rss version="2.0"><channel></channel></rss>', encoding="utf-8")
+    (site / "favicon.ico").write_bytes(PNG)
+    (site / "LICENSE").write_text(REPORT_TXT, encoding="utf-8")
+    os.mkfifo(site / "pipe")
+    index = tmp_path / "index"
+    report = qa.build(tmp_path / "mirror", index)
+    ids = ["news.example.org/2023/07/04/wind-farm", "news.example.org/news/article.php?id=12",
+           "news.example.org/news/article.php?id=13"]
+    assert sorted(load_index(index).articles) == ids
+    assert [s.reason for s in report.skipped] == [
+        "4 files of other kinds not read (no suffix 3, .ico 1); articles are .txt, .html, .htm, .md, .markdown, "
+        ".mhtml, .mht files, or web pages saved under another name"]
+    top = qa.retrieve("How many steppe eagle nests were counted?", k=1, index_dir=index)[0]
+    assert top.doc_id == ids[1] and top.title == "Steppe eagles return"
+    a = qa.get_article(ids[0], index_dir=index)
+    assert a.title == "Wind farm opens near Ereymentau" and a.source == "news.example.org/2023/07/04/wind-farm"
+    assert qa.clean_file(site / "news/article.php?id=13").article.title == "Solar plant opens near Shakhtinsk"
 
 
 def test_an_unreadable_sub_folder_is_reported_and_the_rest_is_built(tmp_path, monkeypatch):
