@@ -195,10 +195,12 @@ def read_seed(path: Path, name: str | None = None) -> RawDoc | Skipped:
         return Skipped(str(path), "empty file")
     sha256 = hashlib.sha256(data).hexdigest()
     suffix = path.suffix.lower()
-    # A page saved under its URL's own name ("2019/11/19/story", "article.php?id=12"): HTML by its content, and its
-    # whole name is its id (the part after a dot is no file type).
-    sniffed = suffix not in config.SEED_SUFFIXES and starts_as_html(data)
-    is_html = sniffed or suffix in (".html", ".htm") + config.MHTML_SUFFIXES
+    # A page saved under its URL's own name ("2019/11/19/story", "article.php?id=12") is HTML by its content, and its
+    # whole name is its id (the part after a dot is no file type). So is a page's source saved as .txt or .md
+    # (`curl URL > story.txt`): read as a text scrape, its markup would be taken for words.
+    looks_html = suffix not in config.MHTML_SUFFIXES and starts_as_html(data)
+    sniffed = looks_html and suffix not in config.SEED_SUFFIXES
+    is_html = looks_html or suffix in (".html", ".htm") + config.MHTML_SUFFIXES
     charset = url = None
     if suffix in config.MHTML_SUFFIXES:
         page = saved_page(data)

@@ -253,6 +253,16 @@ def test_a_wget_mirror_pages_saved_under_their_urls_names_are_articles(tmp_path)
     assert qa.clean_file(site / "news/article.php?id=13").article.title == "Solar plant opens near Shakhtinsk"
 
 
+@pytest.mark.parametrize("name", ["story.txt", "story.md"])
+def test_page_source_saved_as_text_is_read_as_html(tmp_path, name):
+    """`curl URL > story.txt`: the page's source, not a text scrape. Read as one, its tags would be taken for words."""
+    p = tmp_path / name
+    p.write_text("\n<!DOCTYPE html>\n" + REPORT_HTML, encoding="utf-8")
+    r = qa.clean_file(p)
+    assert r.article.doc_id == "story" and r.article.title == "Wind farm opens near Ereymentau"
+    assert "<" not in r.article.text and "Ereymentau" in r.article.text and r.article.publisher == "Example Wire"
+
+
 def test_an_unreadable_sub_folder_is_reported_and_the_rest_is_built(tmp_path, monkeypatch):
     seeds = tmp_path / "seeds"
     (seeds / "locked").mkdir(parents=True)
