@@ -102,6 +102,8 @@ _DOMAIN = re.compile(r"\b([A-Za-z][\w-]*\.(?:[a-z]{2,6}))\b")
 # Larger files are skipped unread: real articles are a few KB, and a stray dump or video renamed .txt must not
 # be loaded into memory whole.
 MAX_SEED_BYTES = 10 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class RawDoc:
     """A seed file read and decoded, before cleaning. `source`: its path in the folder ("a.txt", "2019/a.txt"); the
