@@ -26,7 +26,7 @@ from .clean_lines import words as _words
 from .clean_charset import decode
 from .clean_headline import choose_headline, headline, reads_as_headline
 from .clean_markdown import TITLE_KEYS, URL_KEYS, read_markdown
-from .clean_mhtml import saved_page
+from .clean_saved import saved_page
 from .clean_model import LineModel, load_model
 from .clean_site import copyright_holder, site_name
 from .types import Article, Skipped, article_from_json, article_to_json
@@ -116,7 +116,7 @@ class RawDoc:
     sha256: str
     source: str
     encoding: str = "UTF-8"  # how the bytes were read (qa.clean_charset.Decoded.describe)
-    url: str | None = None  # where a saved page came from, when its file says (an .mhtml file's address)
+    url: str | None = None  # where a saved page came from, when its file says (.mhtml, .webarchive)
 
     @property
     def is_markdown(self) -> bool:
@@ -200,12 +200,12 @@ def read_seed(path: Path, name: str | None = None) -> RawDoc | Skipped:
     # A page saved under its URL's own name ("2019/11/19/story", "article.php?id=12") is HTML by its content, and its
     # whole name is its id (the part after a dot is no file type). So is a page's source saved as .txt or .md
     # (`curl URL > story.txt`): read as a text scrape, its markup would be taken for words.
-    looks_html = suffix not in config.MHTML_SUFFIXES and starts_as_html(data)
+    looks_html = suffix not in config.SAVED_PAGE_SUFFIXES and starts_as_html(data)
     sniffed = looks_html and suffix not in config.SEED_SUFFIXES
-    is_html = looks_html or suffix in (".html", ".htm") + config.MHTML_SUFFIXES
+    is_html = looks_html or suffix in (".html", ".htm") + config.SAVED_PAGE_SUFFIXES
     charset = url = None
-    if suffix in config.MHTML_SUFFIXES:
-        page = saved_page(data)
+    if suffix in config.SAVED_PAGE_SUFFIXES:
+        page = saved_page(data, suffix)
         if isinstance(page, str):
             return Skipped(str(path), page)
         data, charset, url = page.html, page.charset, page.url
@@ -771,8 +771,8 @@ def _collection_repeats(docs: list[RawDoc]) -> dict[str, list[int]]:
 
 
 def list_seed_files(folder: Path, skipped: list[Skipped] | None = None) -> list[Path]:
-    """Seed files (config.SEED_SUFFIXES: .txt, .html, .htm, .md, .markdown, .mhtml, .mht), and web pages saved under
-    another name (a file that begins as HTML: wget's "2019/11/19/story"), in `folder` and its sub-folders, sorted by
+    """Seed files (config.SEED_SUFFIXES: .txt, .html, .htm, .md, .markdown, .mhtml, .mht, .webarchive), and web pages
+    saved under another name (a file that begins as HTML: wget's "2019/11/19/story"), in `folder` and its sub-folders, sorted by
     their path in it. Hidden files and folders (".git") are left out, and a symlinked folder is
     not entered (a symlinked file is listed; the build checks where it points), nor is the "page_files" folder a
     browser saves beside "page.html" (its images, scripts and frames). An unreadable `folder` raises OSError. When

@@ -43,8 +43,9 @@ PARALLEL_ENCODE_MIN_TEXTS = 512  # encode on several processes from this many pa
 MAX_QUESTION_CHARS = 2000
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")  # Markdown scrapes: read as text scrapes (qa.clean_markdown)
-MHTML_SUFFIXES = (".mhtml", ".mht")  # pages a browser saved as one file (qa.clean_mhtml): read as HTML
-SEED_SUFFIXES = (".txt", ".html", ".htm") + MARKDOWN_SUFFIXES + MHTML_SUFFIXES
+# Pages a browser saved as one file (qa.clean_saved): MHTML and Safari's Web Archive, read as the HTML they hold.
+SAVED_PAGE_SUFFIXES = (".mhtml", ".mht", ".webarchive")
+SEED_SUFFIXES = (".txt", ".html", ".htm") + MARKDOWN_SUFFIXES + SAVED_PAGE_SUFFIXES
 
 
 def index_dir(override: str | os.PathLike | None = None) -> Path:

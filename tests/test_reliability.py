@@ -202,7 +202,7 @@ def test_articles_in_sub_folders_are_read_and_named_by_their_path(tmp_path):
         ("saved_files", "the files saved with saved.html, not articles"),
         ("linked", "symlinked folder, not followed"),
         ("seeds", "2 files of other kinds not read (.docx 1, no suffix 1); articles are .txt, .html, .htm, .md, "
-                  ".markdown, .mhtml, .mht files, or web pages saved under another name"),
+                  ".markdown, .mhtml, .mht, .webarchive files, or web pages saved under another name"),
     ]
     top = qa.retrieve("How many steppe eagle nests were counted?", k=1, index_dir=index)[0]
     assert top.doc_id == "2023/04/story" and qa.get_article(top.doc_id, index_dir=index).source == "2023/04/story.txt"
@@ -245,7 +245,7 @@ def test_a_wget_mirror_pages_saved_under_their_urls_names_are_articles(tmp_path)
     assert sorted(load_index(index).articles) == ids
     assert [s.reason for s in report.skipped] == [
         "4 files of other kinds not read (no suffix 3, .ico 1); articles are .txt, .html, .htm, .md, .markdown, "
-        ".mhtml, .mht files, or web pages saved under another name"]
+        ".mhtml, .mht, .webarchive files, or web pages saved under another name"]
     top = qa.retrieve("How many steppe eagle nests were counted?", k=1, index_dir=index)[0]
     assert top.doc_id == ids[1] and top.title == "Steppe eagles return"
     a = qa.get_article(ids[0], index_dir=index)

@@ -1,8 +1,11 @@
-"""Pages a browser saved as one file (.mhtml, qa/clean_mhtml.py): real pages saved by Chromium clean as their HTML does;
-the page part, its charset and its address are read from the MIME message; such files are built and cited."""
+"""Pages a browser saved as one file (qa/clean_saved.py). MHTML: real pages saved by Chromium clean as their HTML does;
+the page part, its charset and its address are read from the MIME message; such files are built and cited. Safari's
+Web Archive: Safari does not run here, so archives are written with plistlib in the layout Safari writes
+(WebMainResource with the page's bytes, MIME type, text encoding name and URL, beside WebSubresources)."""
 from __future__ import annotations
 
 import os
+import plistlib
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from pathlib import Path
@@ -12,7 +15,7 @@ import pytest
 import qa
 from qa.clean import read_seed
 from qa.clean_eval import load_corpus
-from qa.clean_mhtml import saved_page
+from qa.clean_saved import mhtml_page
 from qa.types import Skipped
 
 from .conftest import TINY_ARTICLE, bench_module
@@ -100,7 +103,7 @@ def test_the_page_part_is_the_start_part_and_its_charset_is_honoured(tmp_path):
     page = ARTICLE_HTML.format(title="Озеро Балхаш мелеет")
     data = _mhtml([(frame, "utf-8", "frame-1@mhtml.blink"), (page, "windows-1251", "page-1@mhtml.blink")],
                   start="page-1@mhtml.blink")
-    got = saved_page(data)
+    got = mhtml_page(data)
     assert got.charset == "windows-1251" and got.html == page.encode("cp1251")
     p = tmp_path / "lake.mht"
     p.write_bytes(data)
@@ -111,5 +114,44 @@ def test_the_page_part_is_the_start_part_and_its_charset_is_honoured(tmp_path):
 def test_a_file_that_is_not_a_saved_page_is_reported(tmp_path):
     p = tmp_path / "notes.mhtml"
     p.write_text("Just some notes, not a saved web page.\n", encoding="utf-8")
+    r = read_seed(p)
+    assert isinstance(r, Skipped) and "not a saved web page" in r.reason
+
+
+def _webarchive(html: bytes, *, encoding: str | None = "UTF-8", url: str = "https://news.example.org/a",
+                mime: str = "text/html") -> bytes:
+    main = {"WebResourceData": html, "WebResourceMIMEType": mime, "WebResourceURL": url, "WebResourceFrameName": ""}
+    if encoding:
+        main["WebResourceTextEncodingName"] = encoding
+    sub = {"WebResourceData": b"\x89PNG", "WebResourceMIMEType": "image/png", "WebResourceURL": url + "/logo.png"}
+    return plistlib.dumps({"WebMainResource": main, "WebSubresources": [sub]}, fmt=plistlib.FMT_BINARY)
+
+
+def test_a_safari_web_archive_cleans_as_its_html(tmp_path):
+    page = load_corpus("aeb-dev", "dev")
+    page = next(p for p in page if p.id == "1ace8c85aaee21b9")
+    (tmp_path / "page.html").write_text(page.html, encoding="utf-8")
+    (tmp_path / "page.webarchive").write_bytes(_webarchive(page.html.encode("utf-8")))
+    from_html = qa.clean_file(tmp_path / "page.html").article
+    from_archive = qa.clean_file(tmp_path / "page.webarchive").article
+    assert from_archive.title == from_html.title and from_archive.text == from_html.text
+    assert from_archive.url == from_html.url  # the page states its own URL: that one is kept
+
+
+def test_a_web_archive_gives_its_charset_and_address(tmp_path):
+    html = ARTICLE_HTML.format(title="Озеро Балхаш мелеет").encode("cp1251")
+    p = tmp_path / "lake.webarchive"
+    p.write_bytes(_webarchive(html, encoding="windows-1251", url="https://news.example.org/2023/03/balkhash"))
+    r = read_seed(p)
+    assert r.is_html and r.encoding == "windows-1251 (declared by the page)" and "Озеро Балхаш" in r.text
+    a = qa.clean_file(p).article
+    assert a.url == "https://news.example.org/2023/03/balkhash" and a.title == "Озеро Балхаш мелеет"
+
+
+@pytest.mark.parametrize("data", [b"not a property list", plistlib.dumps({"WebMainResource": {}}),
+                                  _webarchive(b"\x89PNG", mime="image/png")])
+def test_a_file_that_is_not_a_web_archive_is_reported(tmp_path, data):
+    p = tmp_path / "notes.webarchive"
+    p.write_bytes(data)
     r = read_seed(p)
     assert isinstance(r, Skipped) and "not a saved web page" in r.reason
