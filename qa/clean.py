@@ -9,6 +9,7 @@ import re
 import stat
 import unicodedata
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -123,12 +124,18 @@ class RawDoc:
         return Path(self.source).suffix.lower() in config.MARKDOWN_SUFFIXES
 
 
-def _read_capped(path: Path) -> tuple[bytes | None, str | None]:
-    """(bytes, None), or (None, reason) for a file that is not regular or is larger than MAX_SEED_BYTES."""
-    # O_NONBLOCK: opening a FIFO named like an article must not hang the build waiting for a writer.
+@contextmanager
+def _opened(path: Path):
+    """The file opened for reading in binary, and its stat. O_NONBLOCK: opening a FIFO named like an article must not
+    hang the build waiting for a writer."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
+        yield f, os.fstat(f.fileno())
+
+
+def _read_capped(path: Path) -> tuple[bytes | None, str | None]:
+    """(bytes, None), or (None, reason) for a file that is not regular or is larger than MAX_SEED_BYTES."""
+    with _opened(path) as (f, st):
         if not stat.S_ISREG(st.st_mode):
             return None, "not a regular file"
         if st.st_size > MAX_SEED_BYTES:
@@ -156,20 +163,14 @@ def starts_as_html(data: bytes) -> bool:
 
 
 def _saved_page_without_suffix(path: Path) -> bool:
-    """A regular file, not a symlink, whose first bytes are a web page's. Opened without blocking (a FIFO)."""
+    """A regular file, not a symlink, whose first bytes are a web page's."""
     if path.is_symlink():
         return False
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with _opened(path) as (f, st):
+            return stat.S_ISREG(st.st_mode) and starts_as_html(f.read(SNIFF_BYTES))
     except OSError:
         return False
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            return False
-        try:
-            return starts_as_html(f.read(SNIFF_BYTES))
-        except OSError:
-            return False
 
 
 def seed_name(path: Path, root: Path | None = None) -> str:

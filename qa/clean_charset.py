@@ -29,7 +29,7 @@ _META_CHARSET = re.compile(rb"""<meta\b[^>]*?\bcharset\s*=\s*["']?\s*([A-Za-z0-9
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml\b[^>]*?\bencoding\s*=\s*["']([A-Za-z0-9._:+-]+)""", re.I)
 # Python codec -> what browsers decode under that label (WHATWG Encoding Standard): the Windows supersets.
 _AS_BROWSERS_DO = {
-    "latin_1": "cp1252", "ascii": "cp1252", "iso8859_9": "cp1254", "iso8859_11": "cp874", "tis_620": "cp874",
+    "iso8859_1": "cp1252", "ascii": "cp1252", "iso8859_9": "cp1254", "iso8859_11": "cp874", "tis_620": "cp874",
     "shift_jis": "cp932", "euc_kr": "cp949", "gb2312": "gb18030", "gbk": "gb18030", "big5": "big5hkscs",
     # A page read as bytes cannot be UTF-16 without a byte-order mark: browsers read such a label as UTF-8.
     "utf_16": "utf_8", "utf_16_le": "utf_8", "utf_16_be": "utf_8", "utf_32": "utf_8",
@@ -68,7 +68,6 @@ def browser_codec(label: str) -> str | None:
         name = codecs.lookup(label.strip().lower()).name.replace("-", "_")
     except LookupError:
         return None
-    name = {"iso8859_1": "latin_1", "windows_1252": "cp1252", "us_ascii": "ascii"}.get(name, name)
     return _AS_BROWSERS_DO.get(name, name)
 
 

@@ -17,7 +17,7 @@ from qa.clean_eval import load_corpus, load_headlines
 from qa.cli import main
 from qa.types import Skipped
 
-from .conftest import TINY_ARTICLE
+from .conftest import TINY_ARTICLE, UNREADABLE
 
 
 def _page(corpus: str, page_id: str):
@@ -79,7 +79,7 @@ def test_damaged_utf8_keeps_its_text_with_the_bad_byte_replaced():
 
 
 def test_what_no_encoding_reads_is_refused_with_the_fix():
-    got = decode(bytes(range(0x80, 0x100)) * 20, html=False)
+    got = decode(UNREADABLE, html=False)
     assert isinstance(got, str) and "not readable text" in got and "save it as UTF-8" in got
 
 
@@ -117,7 +117,7 @@ def test_read_seed_reports_the_encoding(tmp_path):
     p = tmp_path / "a.txt"
     p.write_bytes(TINY_ARTICLE.encode("utf-16"))
     assert read_seed(p).encoding == "UTF-16"
-    p.write_bytes(bytes(range(0x80, 0x100)) * 20)
+    p.write_bytes(UNREADABLE)
     assert isinstance(read_seed(p), Skipped)
 
 

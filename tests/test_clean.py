@@ -13,7 +13,7 @@ from qa.clean_headline import headline
 from qa.clean import clean_collection, clean_html, clean_text, list_seed_files, read_seed
 from qa.types import Skipped
 
-from .conftest import DATA, SEEDS, TINY_ARTICLE
+from .conftest import DATA, SEEDS, TINY_ARTICLE, UNREADABLE
 
 GATE = 0.95
 
@@ -104,7 +104,7 @@ def test_html_goes_through_trafilatura():
     [
         (b"", "empty"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
-        (bytes(range(0x80, 0x100)) * 20, "not readable text"),
+        (UNREADABLE, "not readable text"),
     ],
 )
 def test_unusable_files_are_reported(tmp_path, content, reason):

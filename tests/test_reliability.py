@@ -21,7 +21,7 @@ from qa.index import MANIFEST, load_index
 from qa.retrieve import check_k
 from qa.types import Skipped
 
-from .conftest import ROOT, SEEDS, TINY_ARTICLE
+from .conftest import ROOT, SEEDS, TINY_ARTICLE, UNREADABLE
 
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))
 
@@ -71,8 +71,6 @@ SECRET = _article(
     "Anyone who follows symlinks blindly would index a file the user never meant to share with the question answering tool.",
 )
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89" + bytes(64)
-# Every high byte over and over: no encoding reads that as text (each leaves some of these bytes undefined).
-GARBLED = bytes(range(0x80, 0x100)) * 20
 UNICODE_NAME = "Алматы café news"
 BAD_NAME = os.fsdecode(b"caf\xe9 latin1 name.txt")
 
@@ -96,7 +94,7 @@ def messy(tmp_path_factory):
     (seeds / "empty.txt").write_bytes(b"")
     (seeds / "image.txt").write_bytes(PNG)
     (seeds / "latin1.txt").write_bytes(CAFE.replace("Almaty", "Shymkent").encode("latin-1"))
-    (seeds / "garbled.txt").write_bytes(GARBLED)
+    (seeds / "garbled.txt").write_bytes(UNREADABLE)
     (seeds / "eagles.txt").write_bytes(EAGLES.encode("utf-16"))  # with a BOM, as Notepad saves "Unicode"
     (seeds / "menu.txt").write_text("Home\nAbout\nContact\n", encoding="utf-8")
     _write_huge(seeds / "huge.txt")
@@ -316,7 +314,7 @@ def test_file_at_the_size_limit_is_still_read(tmp_path):
         (b"\xff\xfe", "empty file"),  # a BOM and nothing else
         ("  \n".encode("utf-16"), "empty file"),
         (b"\xff\xfe" + b"\x00\xd8A\x00", "not valid UTF-16"),  # a lone surrogate
-        (GARBLED, "save it as UTF-8"),
+        (UNREADABLE, "save it as UTF-8"),
     ],
 )
 def test_odd_encodings_are_reported(tmp_path, data, reason):
@@ -699,7 +697,7 @@ def test_cli_build_bad_seed_folders(capsys, tmp_path):
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "image.txt").write_bytes(PNG)
-    (bad / "garbled.txt").write_bytes(GARBLED)
+    (bad / "garbled.txt").write_bytes(UNREADABLE)
     _write_huge(bad / "huge.txt")
     # A file name carrying a terminal escape sequence and a newline is shown, never obeyed.
     (bad / "evil\x1b]0;pwned\x07\nname.txt").write_bytes(b"")
