@@ -62,6 +62,23 @@ def test_html_declaration_is_honoured_with_labels_read_as_browsers_read_them():
     assert got.text.endswith("<p>\u201cCaf\u00e9\u201d owners</p></body></html>") and got.encoding == "windows-1252"
 
 
+# Labels of the Encoding Standard that Python's codec registry lacks, in pages as sites send them.
+UNKNOWN_TO_PYTHON = [
+    ("windows-874", "cp874", "กรุงเทพมหานครประกาศเมื่อวันจันทร์ว่าจะปิดถนนสามสายในช่วงสุดสัปดาห์นี้"),  # Thai
+    ("x-sjis", "cp932", "東京都は月曜日に、週末に三本の道路を閉鎖すると発表した。"),
+    ("x-cp1251", "cp1251", "Мэрия объявила в понедельник, что закроет три улицы на выходных."),
+    ("windows-949", "cp949", "서울시는 월요일 주말 동안 세 개의 도로를 폐쇄한다고 발표했다."),
+]
+
+
+@pytest.mark.parametrize("label, codec, sentence", UNKNOWN_TO_PYTHON, ids=[u[0] for u in UNKNOWN_TO_PYTHON])
+def test_labels_python_lacks_are_read_by_the_declaration(label, codec, sentence):
+    page = f'<html><head><meta http-equiv="Content-Type" content="text/html; charset={label}"></head>' \
+           f'<body>{"<p>" + sentence + "</p>" * 3}</body></html>'
+    got = decode(page.encode(codec), html=True)
+    assert isinstance(got, Decoded) and got.text == page and got.how == "declared by the page"
+
+
 def test_valid_utf8_wins_over_a_stale_declaration():
     # Pages re-saved as UTF-8 often keep the <meta charset> of the bytes they came as.
     page = '<html><head><meta charset="shift_jis"></head><body><p>東京都は月曜日に発表した。</p></body></html>'
