@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 
 def _seed_paths(seeds: Path) -> tuple[list[Path], list[Skipped]]:
     if not seeds.exists():
-        raise BuildError(f"The seeds folder {seeds} does not exist. Create it and put article files (.txt, .html, .md, "
-                         ".mhtml) in it.")
+        raise BuildError(f"The seeds folder {seeds} does not exist. Create it and put article files (.txt, .html, "
+                         ".md, .mhtml, .json) in it.")
     if not seeds.is_dir():
         raise BuildError(f"{seeds} is not a folder. Pass the folder holding the article files with --seeds.")
     paths, skipped = [], []
@@ -292,7 +292,7 @@ def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool
     """Build or update the index from a folder of articles.
 
     Args:
-        seeds_dir: folder of .txt/.html/.md/.mhtml articles (default: the repository's seeds/).
+        seeds_dir: folder of .txt/.html/.md/.mhtml/.json articles (default: the repository's seeds/).
         index_dir: where to write the index (default: the repository's embeddings/).
         force: re-embed every article even when its text is unchanged.
         progress: show progress bars (with an ETA) while cleaning and embedding many articles.
@@ -341,7 +341,7 @@ def _build(seeds: Path, out: Path, paths: list[Path], skipped: list[Skipped], ru
     skipped += clashes
     if not articles:
         reasons = ("; ".join(f"{Path(s.path).name}: {s.reason}" for s in skipped)
-                   or "no .txt, .html, .md or .mhtml files")
+                   or "no .txt, .html, .md, .mhtml or .json files")
         raise BuildError(f"No usable article in {seeds} ({reasons}).")
     sources = {a.source for a in articles}
     by_name = {}

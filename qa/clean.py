@@ -25,7 +25,8 @@ from .clean_lines import reads_as_trail
 from .clean_lines import norm_line as _norm_line
 from .clean_lines import words as _words
 from .clean_charset import decode
-from .clean_headline import choose_headline, headline, reads_as_headline
+from .clean_headline import choose_headline, headline, reads_as_headline, title_as_shown
+from .clean_json import markup_text, read_json
 from .clean_markdown import TITLE_KEYS, URL_KEYS, read_markdown
 from .clean_saved import saved_page
 from .clean_model import LineModel, load_model
@@ -74,6 +75,7 @@ _DATE_DMY = re.compile(
 )
 _DATE_ISO = re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)(?:[T ][\d:.]+Z?)?")
 
+_BY = re.compile(r"^\s*(?:by|written by|posted by)\b:?\s*", re.I)
 _BYLINE = re.compile(r"^(?:by|written by|posted by)\b:?\s+(?P<rest>[A-Z].*)$", re.I)
 # A date or time stamp, then "by" and names: "Posted on March 3, 2023 by Jane Doe", "Nov 18, 2019 7:45 am by J. Doe".
 _DATED_BYLINE = re.compile(r"^(?P<when>.{6,60}?)\s+by:?\s+(?P<rest>[A-Z][^|·]{2,60})$")
@@ -122,6 +124,10 @@ class RawDoc:
     @property
     def is_markdown(self) -> bool:
         return Path(self.source).suffix.lower() in config.MARKDOWN_SUFFIXES
+
+    @property
+    def is_json(self) -> bool:
+        return not self.is_html and Path(self.source).suffix.lower() in config.JSON_SUFFIXES
 
 
 @contextmanager
@@ -215,6 +221,10 @@ def read_seed(path: Path, name: str | None = None) -> RawDoc | Skipped:
         return Skipped(str(path), got)
     if not got.text.strip():
         return Skipped(str(path), "empty file")
+    if suffix in config.JSON_SUFFIXES and not is_html:
+        found = read_json(got.text)
+        if isinstance(found, str):
+            return Skipped(str(path), found)
     if got.how:
         log.info("%s read as %s", path, got.describe())
     doc_id = name if sniffed else name[: len(name) - len(path.suffix)]
@@ -758,6 +768,55 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
     return Cleaned(article, "")
 
 
+def clean_json(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
+    """An article a scraper saved as JSON (qa.clean_json): its text as the scraper gives it, one paragraph a line;
+    markup read as HTML (a whole page through clean_html). Its fields name the title, date, authors, publisher and
+    URL; what they leave unset comes from the page where there is one. None without text enough for an article."""
+    found = read_json(raw)
+    if isinstance(found, str):
+        return None
+    page = clean_html(found.html, doc_id, source=source) if found.page else None
+    if found.page and page is None:
+        return None
+    text = found.text if found.text is not None else markup_text(found.html or "") if page is None else ""
+    paras = [p for p in map(_norm_line, text.splitlines()) if p]
+    people = [n for n in map(_plain_name, found.authors) if n]
+    orgs: list[str] = []
+    if found.byline and not people:
+        byline = _BY.sub("", found.byline)
+        people, orgs = _split_names(byline)
+        if not people and not orgs:
+            people = [a.strip() for a in re.split(r";|,|\band\b", byline) if a.strip()]
+    host = found.host or (urlsplit(found.url).hostname if found.url else None)
+    site = found.publisher or (orgs[0] if orgs else None)
+    # The scraper's title may carry the site's name ("Headline | Site"); its text often starts with the headline.
+    # A whole page's headline is checked against its <h1>s (clean_html).
+    title = page.article.title if page is not None else None
+    if found.title and not title:
+        title = title_as_shown(found.title, paras[:1], site, host) or choose_headline(found.title, (), site, host)
+    if page is None:
+        paras = [p for p in paras if not (title and _key(p) == _key(title))]
+        if _size(paras) < MIN_BODY_WORDS:
+            return None
+    a = page.article if page is not None else Article(doc_id=doc_id, title=None, publisher=None, published=None,
+                                                        authors=(), text="\n\n".join(paras), source=source)
+    stated = found.published or ""
+    iso = re.match(r"\s*((?:19|20)\d\d)-(\d\d)-(\d\d)(?!\d)", stated)
+    try:
+        published = date(*map(int, iso.groups())) if iso else _parse_date(stated)
+    except ValueError:
+        published = None
+    article = replace(
+        a,
+        title=title,
+        publisher=site or a.publisher or host,
+        published=published or a.published,
+        authors=tuple(dict.fromkeys(people)) or a.authors,
+        url=found.url or a.url,
+    )
+    return Cleaned(article, page.chrome if page is not None else "")
+
+
 def markdown_lines(raw: str) -> list[str]:
     """A Markdown scrape's lines as clean_markdown reads them: its blocks (qa.clean_markdown), never re-joined."""
     return page_lines(read_markdown(raw).text, rejoin=False)[0]
@@ -765,16 +824,16 @@ def markdown_lines(raw: str) -> list[str]:
 
 def _collection_repeats(docs: list[RawDoc]) -> dict[str, list[int]]:
     """For each text page, how many other pages of the collection hold each of its lines (navigation, appeals)."""
-    text_docs = [d for d in docs if not d.is_html]
+    text_docs = [d for d in docs if not d.is_html and not d.is_json]
     repeats = collection_repeats([markdown_lines(d.text) if d.is_markdown else page_lines(d.text)[0]
                                   for d in text_docs])
     return {d.doc_id: r for d, r in zip(text_docs, repeats)}
 
 
 def list_seed_files(folder: Path, skipped: list[Skipped] | None = None) -> list[Path]:
-    """Seed files (config.SEED_SUFFIXES: .txt, .html, .htm, .md, .markdown, .mhtml, .mht, .webarchive), and web pages
-    saved under another name (a file that begins as HTML: wget's "2019/11/19/story"), in `folder` and its sub-folders, sorted by
-    their path in it. Hidden files and folders (".git") are left out, and a symlinked folder is
+    """Seed files (config.SEED_SUFFIXES: .txt, .html, .htm, .md, .markdown, .mhtml, .mht, .webarchive, .json), and
+    web pages saved under another name (a file that begins as HTML: wget's "2019/11/19/story"), in `folder` and its
+    sub-folders, sorted by their path in it. Hidden files and folders (".git") are left out, and a symlinked folder is
     not entered (a symlinked file is listed; the build checks where it points), nor is the "page_files" folder a
     browser saves beside "page.html" (its images, scripts and frames). An unreadable `folder` raises OSError. When
     `skipped` is given, an unreadable or symlinked sub-folder is added to it with the reason, and so are the files
@@ -861,6 +920,8 @@ def _clean_page(job: tuple[RawDoc, list[int] | None]) -> Cleaned | None:
         if c is not None and c.article.url is None and r.url:
             c = replace(c, article=replace(c.article, url=r.url))
         return c
+    if r.is_json:
+        return clean_json(r.text, r.doc_id, source=r.source)
     if r.is_markdown:
         c = clean_markdown(r.text, r.doc_id, repeats=repeats, source=r.source)
         scrape = read_markdown(r.text).text if c is None else ""
@@ -1083,7 +1144,7 @@ def clean_collection(
 
 
 def clean_file(path: str | Path) -> CleanResult:
-    """Clean one article file (.txt, .html, .md or .mhtml) on its own, without embedding anything.
+    """Clean one article file (.txt, .html, .md, .mhtml, .json...) on its own, without embedding anything.
 
     Args:
         path: the file.
@@ -1102,7 +1163,7 @@ def clean_file(path: str | Path) -> CleanResult:
 
 
 def clean_folder(folder: str | Path) -> list[CleanResult]:
-    """Clean every .txt/.html/.md/.mhtml file in `folder` and its sub-folders as `qa build` would (lines repeated
+    """Clean every .txt/.html/.md/.mhtml/.json file in `folder` and its sub-folders as `qa build` would (lines repeated
     across the folder's pages count as site chrome), without embedding anything.
 
     Args:
@@ -1117,5 +1178,5 @@ def clean_folder(folder: str | Path) -> list[CleanResult]:
     f = Path(folder)
     if not f.is_dir():
         raise FileNotFoundError(
-            f"{f} is not a folder; pass a folder of .txt/.html/.md/.mhtml articles, or use clean_file")
+            f"{f} is not a folder; pass a folder of .txt/.html/.md/.mhtml/.json articles, or use clean_file")
     return _results(list_seed_files(f), root=f)

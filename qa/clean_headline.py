@@ -84,9 +84,10 @@ def headline(title: str | None, raw: str, site: str | None = None, host: str | N
     return choose_headline(title, h1_texts(raw), site, host)
 
 
-def choose_headline(title: str | None, heads: list[str] | tuple[str, ...], site: str | None = None,
-                    host: str | None = None) -> str | None:
-    """`headline` given the page's level-1 headings' text (`heads`, in page order) instead of its HTML."""
+def title_as_shown(title: str | None, heads: list[str] | tuple[str, ...], site: str | None = None,
+                   host: str | None = None) -> str | None:
+    """The heading of `heads` that says `title`, or a run of its parts that reads as a headline ("Opinion | Headline"
+    -> "Headline"), as the heading writes it; None when none does."""
     shown_as: dict[str, str] = {}
     for h in heads:
         shown_as.setdefault(_key(h), h)
@@ -96,6 +97,15 @@ def choose_headline(title: str | None, heads: list[str] | tuple[str, ...], site:
             run = parts[i] + "".join(seps[k - 1] + parts[k] for k in range(i + 1, j))
             if _key(run) in shown_as and (j - i == len(parts) or reads_as_headline(run, site, host)):
                 return shown_as[_key(run)]
+    return None
+
+
+def choose_headline(title: str | None, heads: list[str] | tuple[str, ...], site: str | None = None,
+                    host: str | None = None) -> str | None:
+    """`headline` given the page's level-1 headings' text (`heads`, in page order) instead of its HTML."""
+    as_shown = title_as_shown(title, heads, site, host)
+    if as_shown:
+        return as_shown
     shown = next((h for h in heads if reads_as_headline(h, site, host)), None)
     if shown:
         return shown
@@ -104,6 +114,7 @@ def choose_headline(title: str | None, heads: list[str] | tuple[str, ...], site:
     cut = _without_site_name(title, site)
     if cut:
         return cut
+    parts = _SEP.split(title)
     if len(parts) > 1:
         if names_site(parts[-1], site, host) and _key(" ".join(parts[:-1])):
             return title[: title.rfind(parts[-1])].rstrip(_SEP_CHARS)

@@ -45,7 +45,9 @@ MAX_QUESTION_CHARS = 2000
 MARKDOWN_SUFFIXES = (".md", ".markdown")  # Markdown scrapes: read as text scrapes (qa.clean_markdown)
 # Pages a browser saved as one file (qa.clean_saved): MHTML and Safari's Web Archive, read as the HTML they hold.
 SAVED_PAGE_SUFFIXES = (".mhtml", ".mht", ".webarchive")
-SEED_SUFFIXES = (".txt", ".html", ".htm") + MARKDOWN_SUFFIXES + SAVED_PAGE_SUFFIXES
+# A scraper's output, one article per file (qa.clean_json): news-please, trafilatura --json, schema.org NewsArticle...
+JSON_SUFFIXES = (".json",)
+SEED_SUFFIXES = (".txt", ".html", ".htm") + MARKDOWN_SUFFIXES + SAVED_PAGE_SUFFIXES + JSON_SUFFIXES
 
 
 def index_dir(override: str | os.PathLike | None = None) -> Path:

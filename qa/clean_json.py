@@ -1,0 +1,168 @@
+"""An article a scraper saved as JSON (.json) -> its text and metadata fields.
+
+News scrapers write one article per file as JSON: news-please (`maintext`, `date_publish`, `authors`), trafilatura's
+`--json` output (`text`, `date`, `author`, `source`), newspaper (`text`, `publish_date`), Zyte's article extraction
+and schema.org's NewsArticle (`articleBody`, `headline`, `datePublished`), Readability.js and Mercury/Postlight
+(`textContent` or `content` as HTML, `byline`, `siteName`), NewsAPI (`content`, `publishedAt`, `source.name`).
+Their field names differ; what they hold is the same. A field is found by its name with case, "_", "-" and spaces
+ignored (`date_publish`, `datePublish`). The text is taken as the scraper gives it; HTML (a whole page, or the
+article's markup) is read as HTML.
+"""
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass
+
+# Fields in the order they are tried; a text field whose value is markup counts as HTML.
+TEXT_KEYS = ("articlebody", "maintext", "text", "textcontent", "contenttext", "articletext", "bodytext", "fulltext",
+             "content", "body", "rawtext", "plaintext")
+HTML_KEYS = ("html", "rawhtml", "contenthtml", "bodyhtml", "articlebodyhtml", "articlehtml", "pagehtml")
+TITLE_KEYS = ("headline", "title")
+DATE_KEYS = ("datepublished", "datepublish", "publishdate", "publisheddate", "published", "publishedat",
+             "publishedtime", "pubdate", "date")
+AUTHOR_KEYS = ("authors", "author", "byline", "creator")
+PUBLISHER_KEYS = ("publisher", "sitename", "sourcehostname", "metasitename", "publication", "source")
+HOST_KEYS = ("sourcedomain", "hostname", "domain")
+URL_KEYS = ("url", "canonicalurl", "canonical", "canonicallink", "sourceurl", "link", "mainentityofpage", "source")
+# Where an API or a feed exporter nests the article inside its own record (Zyte API: {"url": ..., "article": {...}}).
+WRAPPER_KEYS = ("article", "data", "item", "result")
+_WEB = ("http://", "https://")
+_MARKUP = re.compile(r"</?(?:p|div|br|h[1-6]|article|section|li|ul|ol|blockquote|figure|span|a|em|strong)\b[^>]*>",
+                     re.I)
+_BLOCK_END = re.compile(r"<\s*(?:br|hr)\b[^>]*>|</\s*(?:p|div|h[1-6]|li|blockquote|figcaption|tr|section|article|"
+                        r"header|pre|dd|dt)\s*>", re.I)
+_DROPPED = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>", re.I | re.S)
+_TAG = re.compile(r"<[^>]*>")
+
+
+@dataclass(frozen=True)
+class JsonArticle:
+    """What a scraper's JSON says about its article, as written. `text` is plain text (paragraphs on their own
+    lines), else `html` is markup: a whole page (`page` True) or the article's own. `authors` are names from a list
+    field; `byline` is an author field written as one string ("Jane Doe and John Roe"). `host` is a domain name
+    (news-please's `source_domain`), `publisher` a name."""
+
+    text: str | None
+    html: str | None
+    page: bool
+    title: str | None
+    published: str | None
+    authors: tuple[str, ...]
+    byline: str | None
+    publisher: str | None
+    host: str | None
+    url: str | None
+
+
+def _norm(key: str) -> str:
+    return re.sub(r"[\s_-]", "", key).lower()
+
+
+def _name(value) -> str | None:
+    """A field's value as one string: a string, a number, or an object's name ({"@type": "Person", "name": ...})."""
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("@id")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def _first(fields: dict, keys: tuple[str, ...], accept=lambda v: True) -> str | None:
+    for k in keys:
+        v = _name(fields.get(k))
+        if v is not None and accept(v):
+            return v
+    return None
+
+
+def is_markup(value: str) -> bool:
+    """Whether a text field holds HTML (two or more tags) rather than text."""
+    return len(_MARKUP.findall(value[:20000])) >= 2
+
+
+def markup_text(fragment: str) -> str:
+    """An article's markup as text: one line per paragraph, heading, list item or line break, tags dropped."""
+    text = _BLOCK_END.sub("\n", _DROPPED.sub("", fragment))
+    return html.unescape(_TAG.sub("", text))
+
+
+def _article_record(data) -> dict | None:
+    """The object in the JSON that describes the article: the top-level object, an object it nests under
+    "article" (or "data", "item", "result"), or a schema.org "@graph" member that has the article's text."""
+    if not isinstance(data, dict):
+        return None
+    fields = {_norm(k): v for k, v in data.items()}
+    if any(_text_value(fields.get(k)) for k in TEXT_KEYS + HTML_KEYS):
+        return data
+    for k in WRAPPER_KEYS:
+        inner = fields.get(k)
+        if isinstance(inner, dict) and (found := _article_record(inner)) is not None:
+            return {**{kk: vv for kk, vv in data.items() if _norm(kk) not in WRAPPER_KEYS}, **found}
+    graph = fields.get("@graph")
+    if isinstance(graph, list):
+        return next((found for g in graph if (found := _article_record(g)) is not None), None)
+    return None
+
+
+def _text_value(value) -> str | None:
+    """A text field as one string: a string, or a list of paragraphs."""
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        value = "\n".join(value)
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _author_names(value) -> tuple[tuple[str, ...], str | None]:
+    """(names from a list field, a one-string author field)."""
+    if isinstance(value, list):
+        return tuple(n for n in map(_name, value) if n), None
+    return (), _name(value)
+
+
+def read_json(raw: str) -> JsonArticle | str:
+    """The article a scraper's JSON file describes, or the reason it describes none (a str)."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":
+            return ("JSON Lines (one record per line): qa reads one article per .json file; write each record to "
+                    "a file of its own")
+        return f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    if isinstance(data, list):
+        n = len(data)
+        return (f"a JSON list of {n} record{'s' if n != 1 else ''}: qa reads one article per .json file; write each "
+                "record to a file of its own")
+    record = _article_record(data)
+    if record is None:
+        return ("JSON without an article text (no field such as articleBody, maintext, text, textContent, content "
+                "or html holds text)")
+    fields = {_norm(k): v for k, v in record.items()}
+    values = [v for k in TEXT_KEYS if (v := _text_value(fields.get(k))) is not None]
+    text = next((v for v in values if not is_markup(v)), None)
+    markup = next((v for v in values if is_markup(v)), None)
+    markup = markup or next((v for k in HTML_KEYS if (v := _text_value(fields.get(k))) is not None), None)
+    if text is not None and markup is not None and "\n" not in text.strip():
+        # Readability.js's textContent runs the paragraphs together; its markup (`content`) keeps them apart.
+        text = None
+    page = markup is not None and bool(re.match(r"\s*(?:<!--.*?-->\s*)*<(?:!doctype|html)\b", markup, re.I | re.S))
+    authors, byline = (), None
+    for k in AUTHOR_KEYS:
+        authors, byline = _author_names(fields.get(k))
+        if authors or byline:
+            break
+    is_web = lambda v: v.lower().startswith(_WEB)  # noqa: E731
+    return JsonArticle(
+        text=text,
+        html=markup if text is None else None,
+        page=page and text is None,
+        title=_first(fields, TITLE_KEYS),
+        published=_first(fields, DATE_KEYS),
+        authors=authors,
+        byline=byline,
+        publisher=_first(fields, PUBLISHER_KEYS, lambda v: not is_web(v)),
+        host=_first(fields, HOST_KEYS),
+        url=_first(fields, URL_KEYS, is_web),
+    )
