@@ -14,6 +14,8 @@ its dev part is fitted on only by a model trained with `bench/train_cleaner.py -
 its HTML is not vendored, so it has no trafilatura row. Markdown rows: the same pages saved whole as Markdown
 (tests/corpora/<corpus>/md.tar.xz, bench/markdown_corpus.py; pages the converter turned into nothing are left out,
 so n may be smaller), cleaned by qa.clean.clean_markdown and scored like text scrapes (what the page states).
+JSON rows: what `trafilatura --json` writes for each HTML page (a scraper's output, one article a file), cleaned by
+qa.clean.clean_json and scored like HTML (against the page's metadata); nothing was fitted for them.
 """
 from __future__ import annotations
 
@@ -86,6 +88,22 @@ def run_md(pages):
     """The cleaner's Markdown path, with the line repeats counted over the pages' Markdown text, as a build does."""
     repeats = collection_repeats([clean.markdown_lines(p.md) for p in pages])
     return _timed(pages, repeats, lambda p, rep: clean.clean_markdown(p.md, p.id, repeats=rep))
+
+
+def run_json(pages):
+    """The cleaner's JSON path on what `trafilatura --json` writes for each page (made outside the timing): a
+    scraper's output, one article a file."""
+    import trafilatura
+
+    records = [trafilatura.extract(p.html, output_format="json", with_metadata=True) if p.html else None
+               for p in pages]
+    out, ms = [], []
+    for p, record in zip(pages, records):
+        t = time.perf_counter()
+        c = clean.clean_json(record, p.id) if record else None
+        ms.append((time.perf_counter() - t) * 1000)
+        out.append(c.article if c else None)
+    return out, ms
 
 
 def run_old(mod, pages):
@@ -161,6 +179,8 @@ def main() -> int:
             print(row(f"{name}, {n}: HTML, trafilatura, headline checked", pages, html, html_ms, from_text=False))
             html, html_ms = run_html(pages, own_title=True)
             print(row(f"{name}, {n}: HTML, trafilatura alone (reference)", pages, html, html_ms, from_text=False))
+            js, js_ms = run_json(pages)
+            print(row(f"{name}, {n}: JSON, trafilatura --json output", pages, js, js_ms, from_text=False))
         with_md = [p for p in pages if getattr(p, "md", "")]
         if with_md:
             md, md_ms = run_md(with_md)
@@ -173,6 +193,7 @@ def main() -> int:
         runs = (("text, new cleaner", run_new(pages), True), (f"text, previous cleaner ({args.baseline})",
                 run_old(old, pages), True), ("HTML, trafilatura, headline checked", run_html(pages), False),
                 ("HTML, trafilatura alone (reference)", run_html(pages, own_title=True), False),
+                ("JSON, trafilatura --json output", run_json(pages), False),
                 ("Markdown (whole page)", run_md(pages), True))
         for label, (arts, ms), from_text in runs:
             right = sum(bool(meta_checks(a, p.meta, from_text=from_text)["title"]) for p, a in zip(pages, arts))
