@@ -3,7 +3,8 @@
 News scrapers write one article per file as JSON: news-please (`maintext`, `date_publish`, `authors`), trafilatura's
 `--json` output (`text`, `date`, `author`, `source`), newspaper (`text`, `publish_date`), Zyte's article extraction
 and schema.org's NewsArticle (`articleBody`, `headline`, `datePublished`), Readability.js and Mercury/Postlight
-(`textContent` or `content` as HTML, `byline`, `siteName`), NewsAPI (`content`, `publishedAt`, `source.name`).
+(`textContent` or `content` as HTML, `byline`, `siteName`), NewsAPI (`content`, `publishedAt`, `source.name`),
+WordPress's REST API (`title.rendered`, `content.rendered`, `date`, `link`).
 Their field names differ; what they hold is the same. A field is found by its name with case, "_", "-" and spaces
 ignored (`date_publish`, `datePublish`). The text is taken as the scraper gives it; HTML (a whole page, or the
 article's markup) is read as HTML.
@@ -61,11 +62,10 @@ def _norm(key: str) -> str:
 
 
 def _name(value) -> str | None:
-    """A field's value as one string: a string, a number, or an object's name ({"@type": "Person", "name": ...})."""
+    """A field's value as one string: a string, an object's name ({"@type": "Person", "name": ...}), or what
+    WordPress's REST API renders ({"rendered": ...}). A number (WordPress's author id) is no name."""
     if isinstance(value, dict):
-        value = value.get("name") or value.get("@id")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = str(value)
+        value = value.get("name") or value.get("@id") or value.get("rendered")
     if isinstance(value, str) and value.strip():
         return value.strip()
     return None
@@ -109,10 +109,17 @@ def _article_record(data) -> dict | None:
 
 
 def _text_value(value) -> str | None:
-    """A text field as one string: a string, or a list of paragraphs."""
+    """A text field as one string: a string, a list of paragraphs, or what WordPress's REST API renders."""
+    if isinstance(value, dict):
+        value = value.get("rendered")
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         value = "\n".join(value)
     return value if isinstance(value, str) and value.strip() else None
+
+
+def _plain(value: str | None) -> str | None:
+    """A title as text: WordPress renders it as HTML ("Don&#8217;t <em>panic</em>")."""
+    return " ".join(html.unescape(_TAG.sub("", value)).split()) or None if value else None
 
 
 def _author_names(value) -> tuple[tuple[str, ...], str | None]:
@@ -158,7 +165,7 @@ def read_json(raw: str) -> JsonArticle | str:
         text=text,
         html=markup if text is None else None,
         page=page and text is None,
-        title=_first(fields, TITLE_KEYS),
+        title=_plain(_first(fields, TITLE_KEYS)),
         published=_first(fields, DATE_KEYS),
         authors=authors,
         byline=byline,

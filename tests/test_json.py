@@ -101,6 +101,19 @@ def test_readability_output_keeps_its_paragraphs_from_the_markup(tmp_path):
     assert a.published == date(2019, 11, 19)
 
 
+def test_a_wordpress_rest_api_post(tmp_path):
+    # GET /wp-json/wp/v2/posts/<id>: rendered HTML for the title and content; the author is a numeric id.
+    a = _write(tmp_path, "post.json", {
+        "id": 4812, "date": "2019-11-19T10:31:00", "date_gmt": "2019-11-19T18:31:00", "modified": "2019-11-21T09:00:00",
+        "slug": "streets", "status": "publish", "type": "post", "link": "https://example-news.org/2019/11/streets/",
+        "title": {"rendered": "City closes three streets &#8211; for the festival"},
+        "content": {"rendered": "".join(f"<p>{p}</p>\n" for p in PARAS), "protected": False},
+        "excerpt": {"rendered": "<p>Three streets close.</p>"}, "author": 7, "featured_media": 0}).article
+    assert a.title == "City closes three streets \u2013 for the festival"
+    assert (a.published, a.authors) == (date(2019, 11, 19), ())
+    assert a.url == "https://example-news.org/2019/11/streets/" and a.text.split("\n\n") == PARAS
+
+
 def test_a_crawled_page_record_is_cleaned_as_its_html(tmp_path):
     page = load_corpus("aeb-dev", "dev")[0]
     r = _write(tmp_path, "crawl.json", {"url": "https://example.org/x", "status": 200, "html": page.html})
