@@ -364,6 +364,11 @@ _NAME_PARTICLES = ("de", "van", "von", "al", "bin", "da", "di")
 _GENERIC_BYLINE = re.compile(r"^(?:(?:staff|wire|news|services?|reports?|desk|editors?|agenc(?:y|ies))\s*)+$", re.I)
 
 
+def _listed_names(names: str) -> list[str]:
+    """An author field that _split_names finds no person in, split at ";", "," and "and" as it stands."""
+    return [a.strip() for a in re.split(r";|,|\band\b", names) if a.strip()]
+
+
 def _split_names(names: str) -> tuple[list[str], list[str]]:
     """'A and B, The X news desk' -> (['A', 'B'], ['The X'])."""
     people, orgs = [], []
@@ -753,7 +758,7 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
         return None
     people, orgs = _split_names(get("author") or "")
     if not people and get("author"):
-        people = [a.strip() for a in re.split(r";|,|\band\b", get("author")) if a.strip()]
+        people = _listed_names(get("author"))
     published = _parse_date(get("date") or "")
     article = Article(
         doc_id=doc_id,
@@ -778,7 +783,10 @@ def clean_json(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
     page = clean_html(found.html, doc_id, source=source) if found.page else None
     if found.page and page is None:
         return None
-    text = found.text if found.text is not None else markup_text(found.html or "") if page is None else ""
+    if page is not None:
+        text = ""
+    else:
+        text = found.text if found.text is not None else markup_text(found.html or "")
     paras = [p for p in map(_norm_line, text.splitlines()) if p]
     people = [n for n in map(_plain_name, found.authors) if n]
     orgs: list[str] = []
@@ -786,7 +794,7 @@ def clean_json(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
         byline = _BY.sub("", found.byline)
         people, orgs = _split_names(byline)
         if not people and not orgs:
-            people = [a.strip() for a in re.split(r";|,|\band\b", byline) if a.strip()]
+            people = _listed_names(byline)
     host = found.host or (urlsplit(found.url).hostname if found.url else None)
     site = found.publisher or (orgs[0] if orgs else None)
     # The scraper's title may carry the site's name ("Headline | Site"); its text often starts with the headline.
@@ -800,12 +808,7 @@ def clean_json(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
             return None
     a = page.article if page is not None else Article(doc_id=doc_id, title=None, publisher=None, published=None,
                                                         authors=(), text="\n\n".join(paras), source=source)
-    stated = found.published or ""
-    iso = re.match(r"\s*((?:19|20)\d\d)-(\d\d)-(\d\d)(?!\d)", stated)
-    try:
-        published = date(*map(int, iso.groups())) if iso else _parse_date(stated)
-    except ValueError:
-        published = None
+    published = _parse_date(found.published or "")  # an ISO stamp's own calendar day, as for HTML
     article = replace(
         a,
         title=title,
