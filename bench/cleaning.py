@@ -118,12 +118,18 @@ def run_old(mod, pages):
     return out, ms
 
 
-def run_html(pages, *, own_title: bool = False):
+def run_html(pages, *, alone: bool = False):
     """The cleaner's HTML path (trafilatura, its headline checked against the page's <h1> and site name:
-    qa.clean_headline); with `own_title`, trafilatura's own title kept as it was before that check (reference)."""
-    checked = clean.headline
-    if own_title:
+    qa.clean_headline, its date against what the page declares and shows: clean._html_date); with `alone`,
+    trafilatura's own title and date, as before those checks (reference)."""
+    checked = clean.headline, clean._html_date
+    if alone:
+        from htmldate import find_date
+        from trafilatura.settings import set_date_params
+
         clean.headline = lambda title, raw, site=None, host=None: title
+        clean._html_date = lambda tree, title, paras, found, url: clean._parse_date(
+            (find_date(tree, url=url, **set_date_params()) if tree is not None else None) or "")
     out, ms = [], []
     try:
         for p in pages:
@@ -132,7 +138,7 @@ def run_html(pages, *, own_title: bool = False):
             ms.append((time.perf_counter() - t) * 1000)
             out.append(c.article if c else None)
     finally:
-        clean.headline = checked
+        clean.headline, clean._html_date = checked
     return out, ms
 
 
@@ -176,8 +182,8 @@ def main() -> int:
         print(row(f"{name}, {n}: text, whole scrape (reference)", pages, raw, []))
         if any(p.html for p in pages):
             html, html_ms = run_html(pages)
-            print(row(f"{name}, {n}: HTML, trafilatura, headline checked", pages, html, html_ms, from_text=False))
-            html, html_ms = run_html(pages, own_title=True)
+            print(row(f"{name}, {n}: HTML, trafilatura, headline and date checked", pages, html, html_ms, from_text=False))
+            html, html_ms = run_html(pages, alone=True)
             print(row(f"{name}, {n}: HTML, trafilatura alone (reference)", pages, html, html_ms, from_text=False))
             js, js_ms = run_json(pages)
             print(row(f"{name}, {n}: JSON, trafilatura --json output", pages, js, js_ms, from_text=False))
@@ -191,8 +197,8 @@ def main() -> int:
     for name, part in (("dev (fitted)", "dev"), ("TEST (held out)", "test")):
         pages = load_headlines(part)
         runs = (("text, new cleaner", run_new(pages), True), (f"text, previous cleaner ({args.baseline})",
-                run_old(old, pages), True), ("HTML, trafilatura, headline checked", run_html(pages), False),
-                ("HTML, trafilatura alone (reference)", run_html(pages, own_title=True), False),
+                run_old(old, pages), True), ("HTML, trafilatura, headline and date checked", run_html(pages), False),
+                ("HTML, trafilatura alone (reference)", run_html(pages, alone=True), False),
                 ("JSON, trafilatura --json output", run_json(pages), False),
                 ("Markdown (whole page)", run_md(pages), True))
         for label, (arts, ms), from_text in runs:

@@ -26,6 +26,7 @@ from .clean_lines import norm_line as _norm_line
 from .clean_lines import words as _words
 from .clean_charset import decode
 from .clean_headline import choose_headline, headline, reads_as_headline, title_as_shown
+from .clean_html_meta import declared_dates, parse_page, visible_lines
 from .clean_json import markup_text, read_json
 from .clean_markdown import TITLE_KEYS, URL_KEYS, read_markdown
 from .clean_saved import saved_page
@@ -746,7 +747,11 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
     """Clean one HTML page with trafilatura (body and metadata)."""
     import trafilatura  # lazy: lxml and friends are only needed for HTML seeds
 
-    doc = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False, include_tables=False)
+    # htmldate (trafilatura's date finder) without its "extensive" search of the page's text, which takes any date
+    # there (a copyright year as 1 January, an infobox's founding date) for the article's: _html_date checks its pick.
+    when = {"original_date": True, "extensive_search": False, "max_date": date.today().isoformat()}
+    doc = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False, include_tables=False,
+                                      date_extraction_params=when)
     if doc is None:
         return None
     get = (lambda k: getattr(doc, k, None)) if not isinstance(doc, dict) else doc.get
@@ -759,7 +764,8 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
     people, orgs = _split_names(get("author") or "")
     if not people and get("author"):
         people = _listed_names(get("author"))
-    published = _parse_date(get("date") or "")
+    url = get("url") or None
+    published = _html_date(parse_page(raw), title, paras, get("date"), url)
     article = Article(
         doc_id=doc_id,
         title=title,
@@ -768,9 +774,68 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
         authors=tuple(people),
         text="\n\n".join(paras),
         source=source,
-        url=get("url") or None,
+        url=url,
     )
     return Cleaned(article, "")
+
+
+SHOWN_SLACK = 1  # days: a date line near the headline within this of the declared stamp is its local calendar day
+_LEAD_KEY = 40  # characters of the body's first paragraph that find it among the page's lines
+
+
+def _html_date(tree, title: str | None, paras: list[str], found: str | None, url: str | None) -> date | None:
+    """An HTML page's published date, only where the page states it.
+
+    - The stamp its markup declares (`clean_html_meta.declared_dates`, an article's JSON-LD first), as its own
+      calendar day. A stamp in UTC may be a day off the page's own: when a date line near the headline is within
+      SHOWN_SLACK days of it, that line is what the reader sees, and wins.
+    - Else the date line near the headline, found in the page's visible lines as in a text scrape (`_find_date`).
+    - Else htmldate's pick (`found`), only when the page's text or its URL also states that date: its other sources
+      (a script's data, a D/M versus M/D guess) are not the page saying so.
+    """
+    declared = _declared_date(declared_dates(tree))
+    lines = visible_lines(tree)
+    shown = _shown_date(lines, title, paras)
+    if declared and shown:
+        return shown if abs((shown - declared).days) <= SHOWN_SLACK else declared
+    if declared or shown:
+        return declared or shown
+    guess = _parse_date(found or "")
+    if guess is None:
+        return None
+    in_url = bool(url) and any(guess.strftime(f) in url for f in ("/%Y/%m/%d/", "%Y-%m-%d", "/%Y%m%d"))
+    return guess if in_url or any(_line_date(line) == guess for line in lines) else None
+
+
+# A stamp in UTC: "...T04:58:46Z", "...+00:00", "+0000".
+_UTC_STAMP = re.compile(r"\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?:Z|[+-]00:?00|GMT|UTC)\s*$", re.I)
+
+
+def _declared_date(stamps: list[str]) -> date | None:
+    """The calendar day of the most trusted stamp that reads as a date. A UTC stamp may fall on the next day (or the
+    day before) of the publisher's own; another stamp within SHOWN_SLACK days that is written in local time (an
+    offset or none) says which."""
+    dated = [(d, bool(_UTC_STAMP.search(s))) for s, d in ((s, _parse_date(s)) for s in stamps) if d]
+    if not dated:
+        return None
+    first, utc = dated[0]
+    if utc:
+        local = next((d for d, u in dated if not u and abs((d - first).days) <= SHOWN_SLACK), None)
+        return local or first
+    return first
+
+
+def _shown_date(lines: list[str], title: str | None, paras: list[str]) -> date | None:
+    """The date stated near the headline among the page's visible lines: the headline's last showing before the
+    body's first paragraph (a site's sticky header repeats it higher up, beside the masthead's "today"); without the
+    headline, near that paragraph."""
+    keys = [_key(line) for line in lines]
+    lead = _key(paras[0])[:_LEAD_KEY] if paras else ""
+    body_at = next((i for i, k in enumerate(keys) if lead and k.startswith(lead)), None)
+    heads = [i for i, k in enumerate(keys) if title and k == _key(title)]
+    above = [i for i in heads if body_at is None or i <= body_at]
+    anchor = above[-1] if above else heads[0] if heads else body_at
+    return _find_date(lines, anchor, [0] * len(lines)) if anchor is not None else None
 
 
 def clean_json(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:

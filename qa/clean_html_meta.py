@@ -1,0 +1,94 @@
+"""What an HTML page states about its own date: the stamps its markup declares, and its text as a reader sees it.
+
+A page declares when it was published in machine-readable markup: schema.org JSON-LD (`datePublished` of the
+article), Open Graph and Dublin Core `<meta>` tags, microdata (`itemprop="datePublished"`) and `<time pubdate>`.
+The reader sees a date line near the headline. `clean.clean_html` weighs the two (`clean._html_date`); this module
+only finds them. Nothing here knows any site: only the vocabularies these standards and common publishing tools use.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+# <meta> names and properties, and microdata itemprops, that state a page's publication time (Open Graph's article:,
+# Dublin Core, schema.org microdata, and the tags publishing tools and analytics scripts read: Parse.ly, Sailthru,
+# Google Scholar's citation_*). Compared in lower case.
+PUBLISHED_NAMES = frozenset("""
+    article:published_time article:published article:published_date og:published_time og:article:published_time
+    og:pubdate datepublished pubdate publishdate publish_date publish-date published published_time publication_date
+    pub_date dc.date dc.date.issued dc.date.created dcterms.issued dcterms.created dcterms.date date
+    parsely-pub-date sailthru.date citation_publication_date citation_date
+""".split())
+MAX_STAMP = 80  # characters: longer "date" text is prose, not a stamp
+_ARTICLE_TYPE = re.compile(r"Article|Posting|Report|Blog|News")
+# JSON-LD wrapped for old parsers: "<!--", "<![CDATA[", "//<![CDATA[" ... and their ends.
+_LD_WRAP = re.compile(r"^\s*(?://\s*)?(?:<!--|<!\[CDATA\[)|(?://\s*)?(?:-->|\]\]>)\s*$")
+_LD_NESTED_IN = ("@graph", "mainEntity", "mainEntityOfPage")
+
+
+def parse_page(raw: str):
+    """The page as an lxml tree, or None when there is nothing to parse. The text is handed over as UTF-8 bytes:
+    lxml refuses a str that still carries an XML encoding declaration."""
+    import lxml.html  # lazy: only HTML pages need it (trafilatura's own dependency)
+    from lxml.etree import ParserError
+
+    try:
+        return lxml.html.document_fromstring(raw.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
+    except (ParserError, ValueError):
+        return None
+
+
+def _ld_objects(data: Any):
+    """Every JSON-LD object of a script, with those in @graph and an article's mainEntity."""
+    if isinstance(data, list):
+        for item in data:
+            yield from _ld_objects(item)
+    elif isinstance(data, dict):
+        yield data
+        for key in _LD_NESTED_IN:
+            if isinstance(data.get(key), (dict, list)):
+                yield from _ld_objects(data[key])
+
+
+def declared_dates(tree) -> list[str]:
+    """The publication stamps the page's markup declares, most trusted first: an article's JSON-LD `datePublished`;
+    then <meta> tags, microdata and <time pubdate> in page order; then other JSON-LD objects' `datePublished`
+    (a WebPage's); then JSON-LD `dateCreated`. Stamps as written; the caller reads their calendar day."""
+    if tree is None:
+        return []
+    ranked: list[tuple[int, str]] = []
+    for script in tree.xpath("//script[contains(translate(@type, 'LDJSON', 'ldjson'), 'ld+json')]"):
+        try:
+            data = json.loads(_LD_WRAP.sub("", (script.text or "").strip()))
+        except ValueError:
+            continue
+        for obj in _ld_objects(data):
+            kind = obj.get("@type")
+            kind = " ".join(map(str, kind)) if isinstance(kind, list) else str(kind or "")
+            if isinstance(obj.get("datePublished"), str):
+                ranked.append((0 if _ARTICLE_TYPE.search(kind) else 2, obj["datePublished"]))
+            if isinstance(obj.get("dateCreated"), str):
+                ranked.append((3, obj["dateCreated"]))
+    for el in tree.xpath("//meta | //*[@itemprop] | //time[@pubdate]"):
+        names = {(el.get(a) or "").strip().lower() for a in ("property", "name", "itemprop")}
+        if names & PUBLISHED_NAMES or (el.tag == "time" and el.get("pubdate") is not None):
+            value = el.get("content") or el.get("datetime")
+            if value is None and el.tag != "meta":  # microdata on an element that shows the date as its text
+                value = el.text_content()
+            if value and value.strip() and len(value) <= MAX_STAMP:
+                ranked.append((1, value.strip()))
+    ranked.sort(key=lambda r: r[0])  # stable: page order within a rank
+    return [stamp for _, stamp in ranked]
+
+
+def visible_lines(tree) -> list[str]:
+    """The page's text as a browser lays it out (html-text: one line per block element; scripts, styles and
+    hidden markup dropped), whitespace collapsed, empty lines left out."""
+    if tree is None:
+        return []
+    import html_text  # lazy: only HTML pages need it
+
+    body = tree.find("body")  # not the <head>'s <title>, which a browser shows in its tab, not in the page
+    text = html_text.extract_text(body if body is not None else tree, guess_layout=True)
+    return [line for line in (" ".join(raw.split()) for raw in text.splitlines()) if line]
