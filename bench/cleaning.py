@@ -120,10 +120,13 @@ def run_old(mod, pages):
 
 def run_html(pages, *, alone: bool = False):
     """The cleaner's HTML path (trafilatura, its headline checked against the page's <h1> and site name:
-    qa.clean_headline, its date against what the page declares and shows: clean._html_date); with `alone`,
-    trafilatura's own title and date, as before those checks (reference)."""
-    checked = clean.headline, clean._html_date
+    qa.clean_headline, its date against what the page declares and shows: clean._html_date, its authors read from
+    the article's JSON-LD or trafilatura's field: clean._author_names); with `alone`, trafilatura's own title, date
+    and author names, as before those checks (reference)."""
+    checked = clean.headline, clean._html_date, clean._author_names, clean.declared_authors
     if alone:
+        clean._author_names = lambda fields: ([f for f in fields if f], [])
+        clean.declared_authors = lambda tree: []
         from htmldate import find_date
         from trafilatura.settings import set_date_params
 
@@ -138,7 +141,7 @@ def run_html(pages, *, alone: bool = False):
             ms.append((time.perf_counter() - t) * 1000)
             out.append(c.article if c else None)
     finally:
-        clean.headline, clean._html_date = checked
+        clean.headline, clean._html_date, clean._author_names, clean.declared_authors = checked
     return out, ms
 
 
@@ -182,7 +185,7 @@ def main() -> int:
         print(row(f"{name}, {n}: text, whole scrape (reference)", pages, raw, []))
         if any(p.html for p in pages):
             html, html_ms = run_html(pages)
-            print(row(f"{name}, {n}: HTML, trafilatura, headline and date checked", pages, html, html_ms, from_text=False))
+            print(row(f"{name}, {n}: HTML, trafilatura, metadata checked", pages, html, html_ms, from_text=False))
             html, html_ms = run_html(pages, alone=True)
             print(row(f"{name}, {n}: HTML, trafilatura alone (reference)", pages, html, html_ms, from_text=False))
             js, js_ms = run_json(pages)
@@ -197,7 +200,7 @@ def main() -> int:
     for name, part in (("dev (fitted)", "dev"), ("TEST (held out)", "test")):
         pages = load_headlines(part)
         runs = (("text, new cleaner", run_new(pages), True), (f"text, previous cleaner ({args.baseline})",
-                run_old(old, pages), True), ("HTML, trafilatura, headline and date checked", run_html(pages), False),
+                run_old(old, pages), True), ("HTML, trafilatura, metadata checked", run_html(pages), False),
                 ("HTML, trafilatura alone (reference)", run_html(pages, alone=True), False),
                 ("JSON, trafilatura --json output", run_json(pages), False),
                 ("Markdown (whole page)", run_md(pages), True))

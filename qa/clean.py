@@ -26,7 +26,7 @@ from .clean_lines import norm_line as _norm_line
 from .clean_lines import words as _words
 from .clean_charset import decode
 from .clean_headline import choose_headline, headline, reads_as_headline, title_as_shown
-from .clean_html_meta import declared_dates, parse_page, visible_lines
+from .clean_html_meta import declared_authors, declared_dates, parse_page, visible_lines
 from .clean_json import markup_text, read_json
 from .clean_markdown import TITLE_KEYS, URL_KEYS, read_markdown
 from .clean_saved import saved_page
@@ -335,9 +335,10 @@ def _find_date(lines: list[str], anchor: int, repeats: list[int]) -> date | None
 
 
 _HANDLE = re.compile(r"\s*@\w+.*$|\d+$")
-# A job title glued to the name by the scrape ("Meg JamesStaff Writer") or after it ("Jane Doe, Senior Writer").
+# A job title glued to the name by the scrape ("Meg JamesStaff Writer": told by its case, so not "AP Sports Writer")
+# or after it ("Jane Doe, Senior Writer").
 _JOB_TITLE = re.compile(
-    r"(?<=[a-z])(?=[A-Z][a-z]+\s+(?:Writer|Reporter|Editor|Correspondent|Columnist|Contributor))"
+    r"(?-i:(?<=[a-z])(?=[A-Z][a-z]+\s+(?:Writer|Reporter|Editor|Correspondent|Columnist|Contributor)))"
     r"|\s*[,|–-]?\s*\b(?:(?:senior|staff|chief|deputy|managing|executive|contributing|associate)\s+(?:[a-z]+\s+)?)?"
     r"(?:writer|reporter|editor|correspondent|columnist|contributor|technologist|analyst|director|officer|manager|"
     r"producer|strategist|consultant)\b.*$",
@@ -365,11 +366,6 @@ _NAME_PARTICLES = ("de", "van", "von", "al", "bin", "da", "di")
 _GENERIC_BYLINE = re.compile(r"^(?:(?:staff|wire|news|services?|reports?|desk|editors?|agenc(?:y|ies))\s*)+$", re.I)
 
 
-def _listed_names(names: str) -> list[str]:
-    """An author field that _split_names finds no person in, split at ";", "," and "and" as it stands."""
-    return [a.strip() for a in re.split(r";|,|\band\b", names) if a.strip()]
-
-
 def _split_names(names: str) -> tuple[list[str], list[str]]:
     """'A and B, The X news desk' -> (['A', 'B'], ['The X'])."""
     people, orgs = [], []
@@ -380,12 +376,13 @@ def _split_names(names: str) -> tuple[list[str], list[str]]:
             if _JOB_TITLE.search(raw):
                 break  # "Jane Doe, Senior Staff Technologist, Example Project": only a job title; the employer follows
             continue
+        acronym = not part.isupper() and re.search(r"\b[A-Z]{2,}\b", part)
         if part != raw.strip(" .,-–|·") and _JOB_TITLE.search(raw):
             # "Jane Doe, Senior Writer, Example Project": what follows a job title is the employer, not more people.
-            if len(part.split()) >= 2:
+            if len(part.split()) >= 2 and not acronym:  # "AP Sports Writer": an agency's desk
                 people.append(part.title() if part.isupper() else part)
             break
-        if not part.isupper() and re.search(r"\b[A-Z]{2,}\b", part):
+        if acronym:
             orgs.append(part)  # "Example NEWS Business": an acronym names an organisation, not a person
             continue
         org = _ORG_WORDS.sub("", part)
@@ -395,9 +392,11 @@ def _split_names(names: str) -> tuple[list[str], list[str]]:
             continue
         if _GENERIC_BYLINE.match(part):
             continue
-        tokens = part.split()
-        if 2 <= len(tokens) <= 4 and all(
-            t[0].isupper() and t.lower() not in stop for t in tokens if t.lower() not in _NAME_PARTICLES
+        tokens = [t for t in part.split() if t.lower() not in _NAME_PARTICLES]
+        # Capitalised words, not mostly function words: "About Us" is not a name, but "Dan Evon", "Stella Kim" and
+        # "Will Smith" are, though "dan", "kim" and "will" are function words in one of the stopword lists.
+        if 2 <= len(part.split()) <= 4 and tokens and all(t[0].isupper() for t in tokens) and (
+            2 * sum(t.lower() in stop for t in tokens) <= len(tokens)
         ):
             # "JANE DOE" as the page shouts it is "Jane Doe".
             people.append(part.title() if part.isupper() else part)
@@ -460,7 +459,8 @@ def _bare_name(line: str, page_lower_words: set[str]) -> list[str]:
             break
         tokens.append(w)
     stop = stopwords()
-    if any((w.lower() in stop or w.lower() in page_lower_words) and w.lower() not in _NAME_PARTICLES for w in tokens):
+    named = [w.lower() for w in tokens if w.lower() not in _NAME_PARTICLES]
+    if any(w in page_lower_words for w in named) or 2 * sum(w in stop for w in named) > len(named):
         return []
     name = " ".join(tokens)
     people, orgs = _split_names(name)
@@ -472,13 +472,14 @@ def _extract_meta(lines: list[str], body: set[int], full_text: str, span: range,
     around it) or a bare name just under the headline, and a "Source:" label, on lines that are not body."""
     meta = _Meta()
     anchor = title_at if title_at is not None else span.start
+    lower = {w for w in _words(full_text) if w.islower()}  # words the page writes in lower case: no name's
     bylines = []
     for i, line in enumerate(lines):
         if i in body:
             continue
         if i in span and _AUTHOR_LABEL.match(line):
             j = next((j for j in range(i + 1, min(len(lines), i + 3)) if lines[j].strip()), None)
-            if j is not None and j not in body and (people := _bare_name(lines[j], set())):
+            if j is not None and j not in body and (people := _bare_name(lines[j], lower)):
                 bylines.append((abs(j - anchor), (people, [], None)))
             continue
         by = _parse_byline(line) if i in span else None
@@ -494,7 +495,6 @@ def _extract_meta(lines: list[str], body: set[int], full_text: str, span: range,
         people, orgs, _ = min(named, key=lambda b: b[0])[1]
         meta.people, meta.orgs = list(dict.fromkeys(people)), list(dict.fromkeys(orgs))
     if not meta.people and title_at is not None:
-        lower = {w for w in _words(full_text) if w.islower()}
         for i in range(title_at + 1, min(len(lines), title_at + 1 + NAME_BELOW_TITLE)):
             if i not in body and (people := _bare_name(lines[i], lower)):
                 meta.people = people
@@ -761,11 +761,12 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
     paras = [p for p in paras if p and not (title and _key(p) == _key(title))]  # trafilatura keeps the <h1>
     if _size(paras) < MIN_BODY_WORDS:
         return None
-    people, orgs = _split_names(get("author") or "")
-    if not people and get("author"):
-        people = _listed_names(get("author"))
+    tree = parse_page(raw)
+    # trafilatura joins the names it finds with "; ".
+    people, orgs = _author_names(re.split(r"\s*;\s*", get("author") or ""))
+    people = _author_names(declared_authors(tree))[0] or people
     url = get("url") or None
-    published = _html_date(parse_page(raw), title, paras, get("date"), url)
+    published = _html_date(tree, title, paras, get("date"), url)
     article = Article(
         doc_id=doc_id,
         title=title,
@@ -777,6 +778,24 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
         url=url,
     )
     return Cleaned(article, "")
+
+
+# A date glued after a name in an author field: "Jeff Foust Monday", "Joshua Sokol May".
+_DATE_WORDS_TAIL = re.compile(
+    r"(?:\s+(?:%s)\b\.?)+\s*$" % "|".join(sorted(_WEEKDAYS | set(_MONTH_NAMES), key=len, reverse=True)), re.I)
+
+
+def _author_names(fields: list[str]) -> tuple[list[str], list[str]]:
+    """People and organisations in a page's author fields ("By JANE DOE, AP Sports Writer", "Jane Doe Monday"), each
+    person once whatever the case it is written in."""
+    people: dict[str, str] = {}
+    orgs: list[str] = []
+    for field in fields:
+        found, found_orgs = _split_names(_DATE_WORDS_TAIL.sub("", _BY.sub("", field)))
+        orgs += found_orgs
+        for name in found:
+            people.setdefault(name.casefold(), name)
+    return list(people.values()), orgs
 
 
 SHOWN_SLACK = 1  # days: a date line near the headline within this of the declared stamp is its local calendar day
@@ -856,10 +875,7 @@ def clean_json(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
     people = [n for n in map(_plain_name, found.authors) if n]
     orgs: list[str] = []
     if found.byline and not people:
-        byline = _BY.sub("", found.byline)
-        people, orgs = _split_names(byline)
-        if not people and not orgs:
-            people = _listed_names(byline)
+        people, orgs = _author_names(re.split(r"\s*;\s*", found.byline))  # trafilatura joins names with "; "
     host = found.host or (urlsplit(found.url).hostname if found.url else None)
     site = found.publisher or (orgs[0] if orgs else None)
     # The scraper's title may carry the site's name ("Headline | Site"); its text often starts with the headline.

@@ -1,9 +1,10 @@
-"""What an HTML page states about its own date: the stamps its markup declares, and its text as a reader sees it.
+"""What an HTML page states about itself: the dates and authors its markup declares, and its text as a reader sees it.
 
 A page declares when it was published in machine-readable markup: schema.org JSON-LD (`datePublished` of the
 article), Open Graph and Dublin Core `<meta>` tags, microdata (`itemprop="datePublished"`) and `<time pubdate>`.
 The reader sees a date line near the headline. `clean.clean_html` weighs the two (`clean._html_date`); this module
-only finds them. Nothing here knows any site: only the vocabularies these standards and common publishing tools use.
+only finds them. The article's JSON-LD also names its authors. Nothing here knows any site: only the vocabularies
+these standards and common publishing tools use.
 """
 from __future__ import annotations
 
@@ -51,6 +52,40 @@ def _ld_objects(data: Any):
                 yield from _ld_objects(data[key])
 
 
+def _json_ld(tree):
+    """Every JSON-LD object the page holds (its scripts' JSON, with their @graph and mainEntity), in page order."""
+    for script in tree.xpath("//script[contains(translate(@type, 'LDJSON', 'ldjson'), 'ld+json')]"):
+        try:
+            data = json.loads(_LD_WRAP.sub("", (script.text or "").strip()))
+        except ValueError:
+            continue
+        yield from _ld_objects(data)
+
+
+def _kind(obj: dict) -> str:
+    kind = obj.get("@type")
+    return " ".join(map(str, kind)) if isinstance(kind, list) else str(kind or "")
+
+
+def _person_names(value: Any) -> list[str]:
+    """Names in a JSON-LD `author`: a string, a Person ({"name": ...}) or a list of them; not an Organization."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [name for item in value for name in _person_names(item)]
+    if isinstance(value, dict) and "Organization" not in _kind(value):
+        return _person_names(value.get("name"))
+    return []
+
+
+def declared_authors(tree) -> list[str]:
+    """The authors the page's JSON-LD names for its article (its first object of an article type), as written."""
+    if tree is None:
+        return []
+    article = next((obj for obj in _json_ld(tree) if _ARTICLE_TYPE.search(_kind(obj))), None)
+    return [name for name in _person_names(article.get("author")) if name.strip()] if article else []
+
+
 def declared_dates(tree) -> list[str]:
     """The publication stamps the page's markup declares, most trusted first: an article's JSON-LD `datePublished`;
     then <meta> tags, microdata and <time pubdate> in page order; then other JSON-LD objects' `datePublished`
@@ -58,18 +93,11 @@ def declared_dates(tree) -> list[str]:
     if tree is None:
         return []
     ranked: list[tuple[int, str]] = []
-    for script in tree.xpath("//script[contains(translate(@type, 'LDJSON', 'ldjson'), 'ld+json')]"):
-        try:
-            data = json.loads(_LD_WRAP.sub("", (script.text or "").strip()))
-        except ValueError:
-            continue
-        for obj in _ld_objects(data):
-            kind = obj.get("@type")
-            kind = " ".join(map(str, kind)) if isinstance(kind, list) else str(kind or "")
-            if isinstance(obj.get("datePublished"), str):
-                ranked.append((0 if _ARTICLE_TYPE.search(kind) else 2, obj["datePublished"]))
-            if isinstance(obj.get("dateCreated"), str):
-                ranked.append((3, obj["dateCreated"]))
+    for obj in _json_ld(tree):
+        if isinstance(obj.get("datePublished"), str):
+            ranked.append((0 if _ARTICLE_TYPE.search(_kind(obj)) else 2, obj["datePublished"]))
+        if isinstance(obj.get("dateCreated"), str):
+            ranked.append((3, obj["dateCreated"]))
     for el in tree.xpath("//meta | //*[@itemprop] | //time[@pubdate]"):
         names = {(el.get(a) or "").strip().lower() for a in ("property", "name", "itemprop")}
         if names & PUBLISHED_NAMES or (el.tag == "time" and el.get("pubdate") is not None):

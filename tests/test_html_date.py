@@ -1,4 +1,5 @@
-"""An HTML page's published date: what its markup declares, what it shows near the headline, never a guess."""
+"""An HTML page's published date (what its markup declares, what it shows near the headline, never a guess) and
+its authors (the article's JSON-LD, else trafilatura's author field)."""
 from __future__ import annotations
 
 from datetime import date
@@ -6,7 +7,7 @@ from datetime import date
 import pytest
 
 from qa.clean import clean_html
-from qa.clean_html_meta import declared_dates, parse_page, visible_lines
+from qa.clean_html_meta import declared_authors, declared_dates, parse_page, visible_lines
 
 BODY = """<p>The city council voted on Tuesday to extend the tram line by four stops to the northern suburbs,
 after two years of consultation with residents and businesses along the route.</p>
@@ -42,7 +43,8 @@ def test_a_declared_stamp_is_its_own_calendar_day_not_utcs():
 
 def test_a_utc_stamp_gives_way_to_a_stamp_in_local_time_a_day_before():
     raw = page(head="""<meta name="sailthru.date" content="2019-11-18 20:58:46">
-        <script type="application/ld+json">{"@type": "NewsArticle", "datePublished": "2019-11-19T04:58:46Z"}</script>""")
+        <script type="application/ld+json">{"@type": "NewsArticle", "datePublished": "2019-11-19T04:58:46Z"}
+        </script>""")
     assert clean_html(raw, "tram").article.published == date(2019, 11, 18)
     only_utc = page(head='<meta property="article:published_time" content="2019-11-19T02:34:30Z">')
     assert clean_html(only_utc, "tram").article.published == date(2019, 11, 19)
@@ -89,3 +91,24 @@ def test_a_date_the_url_states_is_the_articles():
 
 def test_a_page_lxml_cannot_parse_has_no_declared_date_or_lines():
     assert declared_dates(parse_page("")) == [] and visible_lines(parse_page("")) == []
+
+
+@pytest.mark.parametrize("meta_author, want", [
+    ("Jane Example; John Roe", ("Jane Example", "John Roe")),  # trafilatura joins the names it finds with "; "
+    ("Jeff Example Monday; November", ("Jeff Example",)),  # the date line glued after the name
+    ("Jane Example; JANE EXAMPLE", ("Jane Example",)),  # one person, whatever the case
+    ("Username", ()),  # a form's label, not a name
+])
+def test_authors_from_the_author_field(meta_author, want):
+    raw = page(head=f'<meta name="author" content="{meta_author}">')
+    assert clean_html(raw, "tram").article.authors == want
+
+
+def test_the_articles_json_ld_names_its_authors_first():
+    ld = """<script type="application/ld+json">[{"@type": "WebPage", "author": "Site Team"},
+        {"@type": "NewsArticle", "author": [{"@type": "Person", "name": "By GREG EXAMPLE, AP Sports Writer"},
+         {"@type": "Organization", "name": "Example Gazette"}, "Dan Roe"]}]</script>"""
+    tree = parse_page(page(head=ld))
+    assert declared_authors(tree) == ["By GREG EXAMPLE, AP Sports Writer", "Dan Roe"]
+    raw = page(head=ld + '<meta name="author" content="Someone Else">')
+    assert clean_html(raw, "tram").article.authors == ("Greg Example", "Dan Roe")
