@@ -806,8 +806,9 @@ def _html_date(tree, title: str | None, paras: list[str], found: str | None, url
     """An HTML page's published date, only where the page states it.
 
     - The stamp its markup declares (`clean_html_meta.declared_dates`, an article's JSON-LD first), as its own
-      calendar day. A stamp in UTC may be a day off the page's own: when a date line near the headline is within
-      SHOWN_SLACK days of it, that line is what the reader sees, and wins.
+      calendar day (`_declared_date`: a UTC stamp gives way to a local-time one within a day of it). A stamp in UTC
+      may still be a day off the page's own: when a date line near the headline is within SHOWN_SLACK days of it,
+      that line is what the reader sees, and wins.
     - Else the date line near the headline, found in the page's visible lines as in a text scrape (`_find_date`).
     - Else htmldate's pick (`found`), only when the page's text or its URL also states that date: its other sources
       (a script's data, a D/M versus M/D guess) are not the page saying so.

@@ -29,13 +29,14 @@ _LD_NESTED_IN = ("@graph", "mainEntity", "mainEntityOfPage")
 
 
 def parse_page(raw: str):
-    """The page as an lxml tree, or None when there is nothing to parse. The text is handed over as UTF-8 bytes:
-    lxml refuses a str that still carries an XML encoding declaration."""
+    """The page as an lxml tree, or None when there is nothing to parse. The text is handed over as UTF-8 bytes
+    (lxml refuses a str that still carries an XML encoding declaration); a lone surrogate becomes "?"."""
     import lxml.html  # lazy: only HTML pages need it (trafilatura's own dependency)
     from lxml.etree import ParserError
 
     try:
-        return lxml.html.document_fromstring(raw.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
+        data = raw.encode("utf-8", errors="replace")
+        return lxml.html.document_fromstring(data, parser=lxml.html.HTMLParser(encoding="utf-8"))
     except (ParserError, ValueError):
         return None
 

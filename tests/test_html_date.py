@@ -89,6 +89,11 @@ def test_a_date_the_url_states_is_the_articles():
     assert clean_html(raw, "tram").article.published == date(2015, 3, 18)
 
 
+def test_a_lone_surrogate_in_the_text_does_not_hide_the_markup():
+    raw = page(head='<meta property="article:published_time" content="2023-05-02">', below="<p>Caf\udce9</p>")
+    assert declared_dates(parse_page(raw)) == ["2023-05-02"]
+
+
 def test_a_page_lxml_cannot_parse_has_no_declared_date_or_lines():
     assert declared_dates(parse_page("")) == [] and visible_lines(parse_page("")) == []
 
