@@ -33,7 +33,7 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa import clean  # noqa: E402
+from qa import clean, clean_html_meta  # noqa: E402
 from qa.clean_model import CARD_FILE  # noqa: E402
 from qa.clean_eval import (  # noqa: E402
     body_score, load_corpus, load_headlines, load_wcxb, meta_checks, page_score,
@@ -123,15 +123,15 @@ def run_html(pages, *, alone: bool = False):
     qa.clean_headline, its date against what the page declares and shows: clean._html_date, its authors read from
     the article's JSON-LD or trafilatura's field: clean._author_names); with `alone`, trafilatura's own title, date
     and author names, as before those checks (reference)."""
-    checked = clean.headline, clean._html_date, clean._author_names, clean.declared_authors
+    checked = clean.headline, clean._html_date, clean._author_names, clean.declared
     if alone:
         clean._author_names = lambda fields: ([f for f in fields if f], [])
-        clean.declared_authors = lambda tree: []
+        clean.declared = lambda tree: clean_html_meta.Declared()  # no JSON-LD authors (its dates: _html_date's)
         from htmldate import find_date
         from trafilatura.settings import set_date_params
 
         clean.headline = lambda title, raw, site=None, host=None: title
-        clean._html_date = lambda tree, title, paras, found, url: clean._parse_date(
+        clean._html_date = lambda tree, stamps, title, paras, found, url: clean._parse_date(
             (find_date(tree, url=url, **set_date_params()) if tree is not None else None) or "")
     out, ms = [], []
     try:
@@ -141,7 +141,7 @@ def run_html(pages, *, alone: bool = False):
             ms.append((time.perf_counter() - t) * 1000)
             out.append(c.article if c else None)
     finally:
-        clean.headline, clean._html_date, clean._author_names, clean.declared_authors = checked
+        clean.headline, clean._html_date, clean._author_names, clean.declared = checked
     return out, ms
 
 

@@ -26,7 +26,7 @@ from .clean_lines import norm_line as _norm_line
 from .clean_lines import words as _words
 from .clean_charset import decode
 from .clean_headline import choose_headline, headline, reads_as_headline, title_as_shown
-from .clean_html_meta import declared_authors, declared_dates, parse_page, visible_lines
+from .clean_html_meta import declared, parse_page, visible_lines
 from .clean_json import markup_text, read_json
 from .clean_markdown import TITLE_KEYS, URL_KEYS, read_markdown
 from .clean_saved import saved_page
@@ -762,11 +762,12 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
     if _size(paras) < MIN_BODY_WORDS:
         return None
     tree = parse_page(raw)
+    marks = declared(tree)
     # trafilatura joins the names it finds with "; ".
     people, orgs = _author_names(re.split(r"\s*;\s*", get("author") or ""))
-    people = _author_names(declared_authors(tree))[0] or people
+    people = _author_names(list(marks.authors))[0] or people
     url = get("url") or None
-    published = _html_date(tree, title, paras, get("date"), url)
+    published = _html_date(tree, marks.dates, title, paras, get("date"), url)
     article = Article(
         doc_id=doc_id,
         title=title,
@@ -802,10 +803,11 @@ SHOWN_SLACK = 1  # days: a date line near the headline within this of the declar
 _LEAD_KEY = 40  # characters of the body's first paragraph that find it among the page's lines
 
 
-def _html_date(tree, title: str | None, paras: list[str], found: str | None, url: str | None) -> date | None:
+def _html_date(tree, stamps: tuple[str, ...], title: str | None, paras: list[str], found: str | None,
+               url: str | None) -> date | None:
     """An HTML page's published date, only where the page states it.
 
-    - The stamp its markup declares (`clean_html_meta.declared_dates`, an article's JSON-LD first), as its own
+    - The stamp its markup declares (`stamps`: `clean_html_meta.Declared.dates`, most trusted first), as its own
       calendar day (`_declared_date`: a UTC stamp gives way to a local-time one within a day of it). A stamp in UTC
       may still be a day off the page's own: when a date line near the headline is within SHOWN_SLACK days of it,
       that line is what the reader sees, and wins.
@@ -813,7 +815,7 @@ def _html_date(tree, title: str | None, paras: list[str], found: str | None, url
     - Else htmldate's pick (`found`), only when the page's text or its URL also states that date: its other sources
       (a script's data, a D/M versus M/D guess) are not the page saying so.
     """
-    declared = _declared_date(declared_dates(tree))
+    declared = _declared_date(list(stamps))
     lines = visible_lines(tree)
     shown = _shown_date(lines, title, paras)
     if declared and shown:

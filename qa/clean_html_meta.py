@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 # <meta> names and properties, and microdata itemprops, that state a page's publication time (Open Graph's article:,
@@ -79,24 +80,31 @@ def _person_names(value: Any) -> list[str]:
     return []
 
 
-def declared_authors(tree) -> list[str]:
-    """The authors the page's JSON-LD names for its article (its first object of an article type), as written."""
-    if tree is None:
-        return []
-    article = next((obj for obj in _json_ld(tree) if _ARTICLE_TYPE.search(_kind(obj))), None)
-    return [name for name in _person_names(article.get("author")) if name.strip()] if article else []
+@dataclass(frozen=True)
+class Declared:
+    """What a page's markup declares about its article, as written.
+
+    `dates`: the publication stamps, most trusted first: an article's JSON-LD `datePublished`; then <meta> tags,
+    microdata and <time pubdate> in page order; then other JSON-LD objects' `datePublished` (a WebPage's); then
+    JSON-LD `dateCreated`. The caller reads their calendar day.
+    `authors`: the names the JSON-LD gives as its article's `author` (its first object of an article type)."""
+
+    dates: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
 
 
-def declared_dates(tree) -> list[str]:
-    """The publication stamps the page's markup declares, most trusted first: an article's JSON-LD `datePublished`;
-    then <meta> tags, microdata and <time pubdate> in page order; then other JSON-LD objects' `datePublished`
-    (a WebPage's); then JSON-LD `dateCreated`. Stamps as written; the caller reads their calendar day."""
+def declared(tree) -> Declared:
+    """The page's declared dates and authors, from one pass over its JSON-LD and one over its tags."""
     if tree is None:
-        return []
+        return Declared()
     ranked: list[tuple[int, str]] = []
+    article = None
     for obj in _json_ld(tree):
+        is_article = bool(_ARTICLE_TYPE.search(_kind(obj)))
+        if is_article and article is None:
+            article = obj
         if isinstance(obj.get("datePublished"), str):
-            ranked.append((0 if _ARTICLE_TYPE.search(_kind(obj)) else 2, obj["datePublished"]))
+            ranked.append((0 if is_article else 2, obj["datePublished"]))
         if isinstance(obj.get("dateCreated"), str):
             ranked.append((3, obj["dateCreated"]))
     for el in tree.xpath("//meta | //*[@itemprop] | //time[@pubdate]"):
@@ -108,7 +116,8 @@ def declared_dates(tree) -> list[str]:
             if value and value.strip() and len(value) <= MAX_STAMP:
                 ranked.append((1, value.strip()))
     ranked.sort(key=lambda r: r[0])  # stable: page order within a rank
-    return [stamp for _, stamp in ranked]
+    authors = [name for name in _person_names(article.get("author")) if name.strip()] if article else []
+    return Declared(tuple(stamp for _, stamp in ranked), tuple(authors))
 
 
 def visible_lines(tree) -> list[str]:

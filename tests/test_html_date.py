@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from qa.clean import clean_html
-from qa.clean_html_meta import declared_authors, declared_dates, parse_page, visible_lines
+from qa.clean_html_meta import declared, parse_page, visible_lines
 
 BODY = """<p>The city council voted on Tuesday to extend the tram line by four stops to the northern suburbs,
 after two years of consultation with residents and businesses along the route.</p>
@@ -31,7 +31,7 @@ def test_declared_stamps_article_json_ld_first_then_tags_in_page_order():
           {"@type": "WebPage", "datePublished": "2023-05-01"},
           {"@type": "NewsArticle", "datePublished": "2023-05-02T21:15:00-07:00", "dateCreated": "2023-04-30"}]}
         //]]></script>""", below='<time itemprop="datePublished" datetime="2023-05-04">4 May</time>')
-    assert declared_dates(parse_page(raw)) == [
+    assert list(declared(parse_page(raw)).dates) == [
         "2023-05-02T21:15:00-07:00", "2023-05-03T09:00:00+00:00", "2023-05-04", "2023-05-01", "2023-04-30"]
 
 
@@ -91,11 +91,11 @@ def test_a_date_the_url_states_is_the_articles():
 
 def test_a_lone_surrogate_in_the_text_does_not_hide_the_markup():
     raw = page(head='<meta property="article:published_time" content="2023-05-02">', below="<p>Caf\udce9</p>")
-    assert declared_dates(parse_page(raw)) == ["2023-05-02"]
+    assert list(declared(parse_page(raw)).dates) == ["2023-05-02"]
 
 
 def test_a_page_lxml_cannot_parse_has_no_declared_date_or_lines():
-    assert declared_dates(parse_page("")) == [] and visible_lines(parse_page("")) == []
+    assert declared(parse_page("")).dates == () and visible_lines(parse_page("")) == []
 
 
 @pytest.mark.parametrize("meta_author, want", [
@@ -114,6 +114,6 @@ def test_the_articles_json_ld_names_its_authors_first():
         {"@type": "NewsArticle", "author": [{"@type": "Person", "name": "By GREG EXAMPLE, AP Sports Writer"},
          {"@type": "Organization", "name": "Example Gazette"}, "Dan Roe"]}]</script>"""
     tree = parse_page(page(head=ld))
-    assert declared_authors(tree) == ["By GREG EXAMPLE, AP Sports Writer", "Dan Roe"]
+    assert list(declared(tree).authors) == ["By GREG EXAMPLE, AP Sports Writer", "Dan Roe"]
     raw = page(head=ld + '<meta name="author" content="Someone Else">')
     assert clean_html(raw, "tram").article.authors == ("Greg Example", "Dan Roe")
