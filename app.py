@@ -732,8 +732,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(os.environ.get("QA_PORT", "7860")), help="port (default 7860; $QA_PORT)")
     parser.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
     parser.add_argument("--seeds", metavar="FOLDER", default=None,
-                        help="a folder of .txt/.html/.md/.mhtml/.json articles: build its index (or bring it up to "
-                             "date), then serve it")
+                        help="a folder of .txt/.html/.md/.mhtml/.json/.jsonl articles: build its index (or bring it "
+                             "up to date), then serve it")
     parser.add_argument("--index", metavar="DIR|URI", default=None,
                         help="the index to serve (default $QA_INDEX_URI, then $QA_INDEX_DIR, then embeddings/); "
                              "with --seeds, where to build it (default: a folder of its own under ~/.cache/qa/indexes)")

@@ -14,7 +14,7 @@ from .errors import (
 from .answer import ask
 from .builder import build
 from .cluster_build import RayBuild
-from .clean import CleanedLine, CleanResult, clean_file, clean_folder
+from .clean import CleanedLine, CleanResult, clean_file, clean_folder, clean_records
 from .examples import example_questions
 from .retrieve import get_article, index_info, retrieve
 from .settings import Abstention, Settings
@@ -66,6 +66,7 @@ __all__ = [
     "build",
     "clean_file",
     "clean_folder",
+    "clean_records",
     "example_questions",
     "get_article",
     "index_info",

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import config, tokens
 from .chunk import chunk_article, split_sentences
-from .clean import (CleanCache, clean_collection, cleaner_version, fork_context, list_seed_files, read_seed,
+from .clean import (CleanCache, clean_collection, cleaner_version, fork_context, list_seed_files, read_articles,
                     seed_name, usable_cores)
 from .embed import encoder_identity
 from .errors import BuildError, BuildLockedError, IndexError_
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 def _seed_paths(seeds: Path) -> tuple[list[Path], list[Skipped]]:
     if not seeds.exists():
         raise BuildError(f"The seeds folder {seeds} does not exist. Create it and put article files (.txt, .html, "
-                         ".md, .mhtml, .json) in it.")
+                         ".md, .mhtml, .json, .jsonl) in it.")
     if not seeds.is_dir():
         raise BuildError(f"{seeds} is not a folder. Pass the folder holding the article files with --seeds.")
     paths, skipped = [], []
@@ -292,7 +292,7 @@ def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool
     """Build or update the index from a folder of articles.
 
     Args:
-        seeds_dir: folder of .txt/.html/.md/.mhtml/.json articles (default: the repository's seeds/).
+        seeds_dir: folder of .txt/.html/.md/.mhtml/.json/.jsonl articles (default: the repository's seeds/).
         index_dir: where to write the index (default: the repository's embeddings/).
         force: re-embed every article even when its text is unchanged.
         progress: show progress bars (with an ETA) while cleaning and embedding many articles.
@@ -341,15 +341,16 @@ def _build(seeds: Path, out: Path, paths: list[Path], skipped: list[Skipped], ru
     skipped += clashes
     if not articles:
         reasons = ("; ".join(f"{Path(s.path).name}: {s.reason}" for s in skipped)
-                   or "no .txt, .html, .md, .mhtml or .json files")
+                   or "no .txt, .html, .md, .mhtml, .json or .jsonl files")
         raise BuildError(f"No usable article in {seeds} ({reasons}).")
-    sources = {a.source for a in articles}
+    # an article's source is its file's name, "#<n>" after it for record n of a JSON file of several
+    files = {a.source for a in articles} | {a.source.rsplit("#", 1)[0] for a in articles}
     by_name = {}
     for p in paths:
-        if (name := seed_name(p, seeds)) in sources:
-            r = read_seed(p, name)
-            if not isinstance(r, Skipped):
-                by_name[name] = r.sha256
+        if (name := seed_name(p, seeds)) in files:
+            for r in read_articles(p, name):
+                if not isinstance(r, Skipped):
+                    by_name[r.shown] = r.sha256
     hashes = {a.doc_id: by_name.get(a.source) for a in articles}
 
     if out.exists() and not out.is_dir():

@@ -27,7 +27,7 @@ from .clean_lines import words as _words
 from .clean_charset import decode
 from .clean_headline import choose_headline, headline, reads_as_headline, title_as_shown
 from .clean_html_meta import declared, parse_page, visible_lines
-from .clean_json import markup_text, read_json
+from .clean_json import json_records, markup_text, read_json
 from .clean_markdown import TITLE_KEYS, URL_KEYS, read_markdown
 from .clean_saved import saved_page
 from .clean_model import LineModel, load_model
@@ -106,6 +106,8 @@ _DOMAIN = re.compile(r"\b([A-Za-z][\w-]*\.(?:[a-z]{2,6}))\b")
 # Larger files are skipped unread: real articles are a few KB, and a stray dump or video renamed .txt must not
 # be loaded into memory whole.
 MAX_SEED_BYTES = 10 * 1024 * 1024
+# A JSON file may hold a scraper's whole feed export (qa.clean_json.json_records), thousands of articles.
+MAX_JSON_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,12 @@ class RawDoc:
     source: str
     encoding: str = "UTF-8"  # how the bytes were read (qa.clean_charset.Decoded.describe)
     url: str | None = None  # where a saved page came from, when its file says (.mhtml, .webarchive)
+    record: int | None = None  # in a JSON file of several article records, which one (from 1); its id ends "#<n>"
+
+    @property
+    def shown(self) -> str:
+        """Where the article is: its file's path in the folder, and "#<n>" for one record of several."""
+        return self.source if self.record is None else f"{self.source}#{self.record}"
 
     @property
     def is_markdown(self) -> bool:
@@ -140,22 +148,22 @@ def _opened(path: Path):
         yield f, os.fstat(f.fileno())
 
 
-def _read_capped(path: Path) -> tuple[bytes | None, str | None]:
-    """(bytes, None), or (None, reason) for a file that is not regular or is larger than MAX_SEED_BYTES."""
+def _read_capped(path: Path, limit: int = MAX_SEED_BYTES) -> tuple[bytes | None, str | None]:
+    """(bytes, None), or (None, reason) for a file that is not regular or is larger than `limit`."""
     with _opened(path) as (f, st):
         if not stat.S_ISREG(st.st_mode):
             return None, "not a regular file"
-        if st.st_size > MAX_SEED_BYTES:
-            return None, _too_large(st.st_size)
+        if st.st_size > limit:
+            return None, _too_large(st.st_size, limit)
         # Read one byte past the limit: a file that grew since fstat is still caught without reading it all.
-        data = f.read(MAX_SEED_BYTES + 1)
-    if len(data) > MAX_SEED_BYTES:
-        return None, _too_large(len(data))
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        return None, _too_large(len(data), limit)
     return data, None
 
 
-def _too_large(size: int) -> str:
-    return f"file too large ({size / 2**20:.1f} MB; the limit is {MAX_SEED_BYTES // 2**20} MB)"
+def _too_large(size: int, limit: int) -> str:
+    return f"file too large ({size / 2**20:.1f} MB; the limit is {limit // 2**20} MB)"
 
 
 # How a saved web page begins, after a byte-order mark, white space and comments.
@@ -196,7 +204,8 @@ def read_seed(path: Path, name: str | None = None) -> RawDoc | Skipped:
         # The id would carry undecodable bytes into the index, citations and the UI; renaming fixes it.
         return Skipped(str(path), "file name is not valid UTF-8; rename the file")
     try:
-        data, reason = _read_capped(path)
+        limit = MAX_JSON_BYTES if path.suffix.lower() in config.JSON_SUFFIXES else MAX_SEED_BYTES
+        data, reason = _read_capped(path, limit)
     except OSError as exc:
         return Skipped(str(path), f"unreadable: {exc.strerror or exc}")
     if data is None:
@@ -223,7 +232,8 @@ def read_seed(path: Path, name: str | None = None) -> RawDoc | Skipped:
     if not got.text.strip():
         return Skipped(str(path), "empty file")
     if suffix in config.JSON_SUFFIXES and not is_html:
-        found = read_json(got.text)
+        records = json_records(got.text)
+        found = records if isinstance(records, str) else read_json(records[0]) if len(records) == 1 else None
         if isinstance(found, str):
             return Skipped(str(path), found)
     if got.how:
@@ -232,8 +242,31 @@ def read_seed(path: Path, name: str | None = None) -> RawDoc | Skipped:
     return RawDoc(doc_id, path, got.text, is_html, sha256, name, got.describe(), url)
 
 
-def _read_named(job: tuple[Path, str]) -> RawDoc | Skipped:
-    return read_seed(*job)
+def read_articles(path: Path, name: str | None = None) -> list[RawDoc | Skipped]:
+    """Read one seed file as the articles it holds (`read_seed`): one, or for a JSON file of several records (a JSON
+    list, JSON Lines: qa.clean_json.json_records) one per record, in the file's order. Record n (from 1) is the
+    article "<the file's id>#<n>"; a record that is not an article is skipped with its reason, as "<path>#<n>"."""
+    r = read_seed(path, name)
+    if isinstance(r, Skipped) or not r.is_json:
+        return [r]
+    records = json_records(r.text)
+    if isinstance(records, str):
+        return [r]
+    if len(records) == 1:  # one object, or the one article of a list: the file's own article
+        return [r if records[0] is r.text else replace(r, text=records[0])]
+    out: list[RawDoc | Skipped] = []
+    for n, record in enumerate(records, 1):
+        found = read_json(record)
+        if isinstance(found, str):
+            out.append(Skipped(f"{path}#{n}", found))
+            continue
+        sha256 = hashlib.sha256(record.encode("utf-8")).hexdigest()
+        out.append(replace(r, doc_id=f"{r.doc_id}#{n}", text=record, sha256=sha256, record=n))
+    return out
+
+
+def _read_named(job: tuple[Path, str]) -> list[RawDoc | Skipped]:
+    return read_articles(*job)
 
 
 # ---------------------------------------------------------------------------
@@ -973,9 +1006,10 @@ class CleanedLine:
 
 @dataclass(frozen=True)
 class CleanResult:
-    """What the cleaner made of one file: the article, or the reason there is none, and (text scrapes) each line's fate."""
+    """What the cleaner made of one file (or one record of a JSON file of several): the article, or the reason there
+    is none, and (text scrapes) each line's fate."""
 
-    source: str  # the file's path
+    source: str  # the file's path; "<path>#<n>" for record n of a JSON file of several
     article: Article | None
     reason: str | None = None  # why there is no article
     lines: tuple[CleanedLine, ...] = ()
@@ -1008,7 +1042,7 @@ def _clean_page(job: tuple[RawDoc, list[int] | None]) -> Cleaned | None:
             c = replace(c, article=replace(c.article, url=r.url))
         return c
     if r.is_json:
-        return clean_json(r.text, r.doc_id, source=r.source)
+        return clean_json(r.text, r.doc_id, source=r.shown)
     if r.is_markdown:
         c = clean_markdown(r.text, r.doc_id, repeats=repeats, source=r.source)
         scrape = read_markdown(r.text).text if c is None else ""
@@ -1150,8 +1184,9 @@ class CleanCache:
 
 def _results(paths: list[Path], pmap=None, progress: bool = False, cache: CleanCache | None = None,
              root: Path | None = None) -> list[CleanResult]:
-    """Clean every file, using the collection itself to spot site chrome; one result per path, in order. `root`:
-    the folder they were listed from (the articles' ids are their paths in it), else each file's name is its id.
+    """Clean every file, using the collection itself to spot site chrome; one result per article a file holds (one,
+    or one per record of a JSON file of several: read_articles), in order. `root`: the folder they were listed from
+    (the articles' ids are their paths in it), else each file's name is its id.
 
     `pmap(fn, items)`, when given, applies fn to each item and returns the results in order: the per-file steps
     (reading, cleaning a page) go through it, so a Ray build runs them across a cluster (qa.cluster_build). Without
@@ -1159,7 +1194,9 @@ def _results(paths: list[Path], pmap=None, progress: bool = False, cache: CleanC
     duplicates, publishers) run here.
     """
     jobs = [(p, seed_name(p, root)) for p in paths]
-    read = pmap(_read_named, jobs) if pmap is not None else [_read_named(j) for j in jobs]
+    per_file = pmap(_read_named, jobs) if pmap is not None else [_read_named(j) for j in jobs]
+    units = [(p, r) for p, got in zip(paths, per_file) for r in got]
+    read = [r for _, r in units]
     docs = [r for r in read if not isinstance(r, Skipped)]
     repeats = _collection_repeats(docs)
     jobs = [(d, repeats.get(d.doc_id)) for d in docs]
@@ -1190,19 +1227,20 @@ def _results(paths: list[Path], pmap=None, progress: bool = False, cache: CleanC
         if body_key in seen:
             reasons[i] = f"duplicate of {seen[body_key]}"
         else:
-            seen[body_key] = r.source
+            seen[body_key] = r.shown
         cleaned[i] = c
     # A publisher named by one page's byline is recognised in the chrome of its sister pages.
     known = sorted(
         {c.article.publisher for i, c in cleaned.items() if i not in reasons and c.article.publisher}, key=len, reverse=True
     )
     out = []
-    for i, path in enumerate(paths):
+    for i, (path, r) in enumerate(units):
         c = cleaned.get(i)
         lines = tuple(CleanedLine(t, v.kept, v.score, v.reason) for t, v in c.lines) if c else ()
-        encoding = None if isinstance(read[i], Skipped) else read[i].encoding
+        encoding = None if isinstance(r, Skipped) else r.encoding
+        where = r.path if isinstance(r, Skipped) else str(path) if r.record is None else f"{path}#{r.record}"
         if i in reasons:
-            out.append(CleanResult(str(path), None, reasons[i], lines, encoding))
+            out.append(CleanResult(where, None, reasons[i], lines, encoding))
             continue
         a = c.article
         if a.publisher is None:
@@ -1211,7 +1249,7 @@ def _results(paths: list[Path], pmap=None, progress: bool = False, cache: CleanC
                 if re.search(rf"\b{re.escape(bare)}\b", c.chrome, re.I):
                     a = replace(a, publisher=name)
                     break
-        out.append(CleanResult(str(path), a, None, lines, encoding))
+        out.append(CleanResult(where, a, None, lines, encoding))
     return out
 
 
@@ -1231,7 +1269,8 @@ def clean_collection(
 
 
 def clean_file(path: str | Path) -> CleanResult:
-    """Clean one article file (.txt, .html, .md, .mhtml, .json...) on its own, without embedding anything.
+    """Clean one article file (.txt, .html, .md, .mhtml, .json...) on its own, without embedding anything (a file
+    that holds several articles: `clean_records`).
 
     Args:
         path: the file.
@@ -1242,22 +1281,37 @@ def clean_file(path: str | Path) -> CleanResult:
 
     Raises:
         FileNotFoundError: the path does not exist or is a folder (use `clean_folder`).
+        ValueError: the file holds several articles (a JSON list or JSON Lines; use `clean_records`).
+    """
+    results = clean_records(path)
+    if len(results) > 1:
+        raise ValueError(f"{path} holds {len(results)} records; use clean_records for one result each")
+    return results[0]
+
+
+def clean_records(path: str | Path) -> list[CleanResult]:
+    """Clean every article one file holds, without embedding anything: one result for most files, one per record
+    for a JSON file of several (a JSON list such as Scrapy's `-o items.json`, JSON Lines, or a response that lists
+    its articles), in the file's order, each `source` ending "#<n>". A folder of such files: `clean_folder`.
+
+    Raises:
+        FileNotFoundError: the path does not exist or is a folder (use `clean_folder`).
     """
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p} is not a file; pass an article file, or use clean_folder for a folder")
-    return _results([p])[0]
+    return _results([p])
 
 
 def clean_folder(folder: str | Path) -> list[CleanResult]:
-    """Clean every .txt/.html/.md/.mhtml/.json file in `folder` and its sub-folders as `qa build` would (lines repeated
-    across the folder's pages count as site chrome), without embedding anything.
+    """Clean every .txt/.html/.md/.mhtml/.json/.jsonl file in `folder` and its sub-folders as `qa build` would (lines
+    repeated across the folder's pages count as site chrome), without embedding anything.
 
     Args:
         folder: the folder of articles.
 
     Returns:
-        One result per file, sorted by its path in the folder.
+        One result per file, sorted by its path in the folder (one per record for a JSON file of several).
 
     Raises:
         FileNotFoundError: the folder does not exist or is not a folder.
@@ -1265,5 +1319,5 @@ def clean_folder(folder: str | Path) -> list[CleanResult]:
     f = Path(folder)
     if not f.is_dir():
         raise FileNotFoundError(
-            f"{f} is not a folder; pass a folder of .txt/.html/.md/.mhtml/.json articles, or use clean_file")
+            f"{f} is not a folder; pass a folder of .txt/.html/.md/.mhtml/.json/.jsonl articles, or use clean_file")
     return _results(list_seed_files(f), root=f)

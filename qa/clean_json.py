@@ -1,6 +1,7 @@
-"""An article a scraper saved as JSON (.json) -> its text and metadata fields.
+"""Articles a scraper saved as JSON (.json, .jsonl) -> their text and metadata fields.
 
-News scrapers write one article per file as JSON: news-please (`maintext`, `date_publish`, `authors`), trafilatura's
+News scrapers write each article as a JSON record, one to a file or many to one (a JSON list, JSON Lines, a
+response that lists them): news-please (`maintext`, `date_publish`, `authors`), trafilatura's
 `--json` output (`text`, `date`, `author`, `source`), newspaper (`text`, `publish_date`), Zyte's article extraction
 and schema.org's NewsArticle (`articleBody`, `headline`, `datePublished`), Readability.js and Mercury/Postlight
 (`textContent` or `content` as HTML, `byline`, `siteName`), NewsAPI (`content`, `publishedAt`, `source.name`),
@@ -129,19 +130,48 @@ def _author_names(value) -> tuple[tuple[str, ...], str | None]:
     return (), _name(value)
 
 
-def read_json(raw: str) -> JsonArticle | str:
-    """The article a scraper's JSON file describes, or the reason it describes none (a str)."""
+def _listed_records(data: dict) -> list | None:
+    """The records of a response that lists articles under one key (NewsAPI's {"status": ..., "articles": [...]},
+    a feed's {"items": [...]}): the first list whose objects hold article text. None if there is none."""
+    for value in data.values():
+        if isinstance(value, list) and any(_article_record(v) is not None for v in value):
+            return value
+    return None
+
+
+def json_records(raw: str) -> list[str] | str:
+    """The records a scraper's JSON file holds, each as its JSON text: the file itself when it is one object; each
+    member of a JSON list (Scrapy's `-o items.json`), each line of JSON Lines (`.jsonl`), or each article of a
+    response that lists them (NewsAPI's "articles"). A line of JSON Lines that is not valid JSON stays a record of its
+    own, which `read_json` then reports. A str is the reason the file holds no record."""
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
-        if exc.msg == "Extra data":
-            return ("JSON Lines (one record per line): qa reads one article per .json file; write each record to "
-                    "a file of its own")
-        return f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        if exc.msg != "Extra data":
+            return f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        return [line.strip() for line in raw.splitlines() if line.strip()]
+    if isinstance(data, dict):
+        listed = _listed_records(data) if _article_record(data) is None else None
+        if listed is None:
+            return [raw]
+        data = listed
     if isinstance(data, list):
-        n = len(data)
-        return (f"a JSON list of {n} record{'s' if n != 1 else ''}: qa reads one article per .json file; write each "
-                "record to a file of its own")
+        if not data:
+            return "an empty JSON list: no article records"
+        return [json.dumps(r, ensure_ascii=False) for r in data]
+    return [raw]
+
+
+def read_json(raw: str) -> JsonArticle | str:
+    """The article one JSON record describes, or the reason it describes none (a str). A file of several records
+    (`json_records`) is read one record at a time."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    if isinstance(data, list) or (isinstance(data, dict) and _article_record(data) is None
+                                  and _listed_records(data) is not None):
+        return "several article records: read them one at a time (json_records)"
     record = _article_record(data)
     if record is None:
         return ("JSON without an article text (no field such as articleBody, maintext, text, textContent, content "

@@ -99,7 +99,7 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; pass an article file or a folder of them")
-    results = qa.clean_folder(path) if path.is_dir() else [qa.clean_file(path)]
+    results = qa.clean_folder(path) if path.is_dir() else qa.clean_records(path)
     for r in results:
         if args.json:
             d = r.to_dict()
@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="clean, chunk and embed the articles into the index")
     b.add_argument("--seeds", default=None,
-                   help=f"folder of .txt/.html/.md/.mhtml/.json articles, sub-folders included "
+                   help=f"folder of .txt/.html/.md/.mhtml/.json/.jsonl articles, sub-folders included "
                         f"(default {config.DEFAULT_SEEDS_DIR})")
     b.add_argument("--index", default=None, help="index folder, or a milvus:// URI (default $QA_INDEX_URI, then $QA_INDEX_DIR, then embeddings/)")
     b.add_argument("--force", action="store_true", help="re-embed every article, even unchanged ones")
@@ -183,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--index", default=None, help="index folder, or a milvus:// URI (default $QA_INDEX_URI, then $QA_INDEX_DIR, then embeddings/)")
     a.set_defaults(func=_cmd_ask)
     c = sub.add_parser("clean", help="print what the cleaner keeps of an article file or folder (nothing is embedded)")
-    c.add_argument("path", help="a .txt/.html/.md/.mhtml/.json article, or a folder of them (sub-folders included)")
+    c.add_argument("path", help="a .txt/.html/.md/.mhtml/.json/.jsonl article (a .json/.jsonl file may hold many), "
+                                "or a folder of them (sub-folders included)")
     c.add_argument("--json", action="store_true", help="one JSON object per file")
     c.add_argument("-v", "--verbose", dest="lines", action="store_true", help="also show each dropped line and why")
     c.set_defaults(func=_cmd_clean)

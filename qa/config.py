@@ -46,7 +46,7 @@ MARKDOWN_SUFFIXES = (".md", ".markdown")  # Markdown scrapes: read as text scrap
 # Pages a browser saved as one file (qa.clean_saved): MHTML and Safari's Web Archive, read as the HTML they hold.
 SAVED_PAGE_SUFFIXES = (".mhtml", ".mht", ".webarchive")
 # A scraper's output, one article per file (qa.clean_json): news-please, trafilatura --json, schema.org NewsArticle...
-JSON_SUFFIXES = (".json",)
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")  # one article record, or several (qa.clean_json.json_records)
 SEED_SUFFIXES = (".txt", ".html", ".htm") + MARKDOWN_SUFFIXES + SAVED_PAGE_SUFFIXES + JSON_SUFFIXES
 
 

@@ -2,6 +2,7 @@
 the swap, and ray kept off the default path. Ray tests share one local runtime with 2 CPUs."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,7 +18,7 @@ import pytest
 
 import qa
 from qa.index import load_index
-from tests.conftest import ROOT, SEEDS, require_cluster_extra
+from tests.conftest import HARBOUR_ARTICLE, ROOT, SEEDS, require_cluster_extra
 
 CORPORA = ROOT / "tests" / "corpora"
 ENCODER_BUSY = "ray::MapWorker(MapBatches(_Encoder)).submit"  # an encoder actor's process title while it encodes
@@ -35,13 +36,17 @@ def ray_runtime():
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
-    """The seeds plus every 12th text scrape of the two development corpora (a few dozen real pages)."""
+    """The seeds plus every 12th text scrape of the two development corpora (a few dozen real pages), and a JSON
+    Lines file of two articles (read into two records on the workers)."""
     d = tmp_path_factory.mktemp("ray-seeds")
     for p in SEEDS.iterdir():
         shutil.copy(p, d / p.name)
     for corpus in ("aeb-dev", "readability"):
         for p in sorted((CORPORA / corpus / "txt").iterdir())[::12]:
             shutil.copy(p, d / p.name)
+    records = [{"title": f"Dredging of the {place}", "text": HARBOUR_ARTICLE.replace("harbour", place)}
+               for place in ("harbour", "canal")]
+    (d / "feed.jsonl").write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
     return d
 
 
@@ -106,6 +111,7 @@ def test_ray_build_equals_single_process_build(ray_runtime, folder, serial, tmp_
     got = qa.build(folder, tmp_path, ray=qa.RayBuild(articles_per_batch=4))
     assert (got.articles, got.passages, got.skipped) == (report.articles, report.passages, report.skipped)
     assert sorted(got.embedded) == sorted(report.embedded) and got.reused == ()
+    assert {"feed#1", "feed#2"} <= set(want.articles)  # the JSON Lines file's records, read on the workers
     assert_same_index(want, load_index(tmp_path))
     questions = list(qa.example_questions(3, index_dir=want.path))
     questions += [f"What do the articles say about {want.articles[d].title}?" for d in want.order[:: len(want.order) // 3]]

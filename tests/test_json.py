@@ -9,9 +9,9 @@ from datetime import date
 import pytest
 
 import qa
-from qa.clean import clean_html, clean_json, read_seed
+from qa.clean import clean_html, clean_json, read_articles, read_seed
 from qa.clean_eval import body_score, load_corpus, page_score
-from qa.clean_json import read_json
+from qa.clean_json import json_records, read_json
 from qa.types import Skipped
 
 PARAS = [
@@ -122,8 +122,7 @@ def test_a_crawled_page_record_is_cleaned_as_its_html(tmp_path):
 
 
 @pytest.mark.parametrize("content, reason", [
-    ('[{"title": "a", "text": "b"}, {"title": "c", "text": "d"}]', "a JSON list of 2 records"),
-    ('{"title": "a", "text": "b"}\n{"title": "c", "text": "d"}\n', "JSON Lines"),
+    ("[]", "an empty JSON list"),
     ('{"title": "a", ', "not valid JSON"),
     ('{"name": "my-package", "version": "1.0.0", "dependencies": {}}', "JSON without an article text"),
 ])
@@ -155,3 +154,71 @@ def test_json_articles_are_built_and_cited_beside_other_files(tmp_path):
     hit = qa.retrieve("How long will the river road take the traffic?", k=1, index_dir=tmp_path / "index")[0]
     assert hit.doc_id == "streets" and hit.published == date(2019, 11, 19) and hit.authors == ("Jane Doe",)
     assert qa.get_article("streets", index_dir=tmp_path / "index").url == "https://example-news.org/s"
+
+
+def _story(i: int) -> dict:
+    """A scraper's record of one of three different stories."""
+    town = ("Aral", "Balkash", "Caspian")[i]
+    paras = [p.replace("The city", f"The city of {town}").replace("40,000", f"{40 + i},000") for p in PARAS]
+    return {"url": f"https://example-news.org/2019/11/{town.lower()}-festival",
+            "title": f"{town} closes streets for its festival", "text": "\n".join(paras), "date": f"2019-11-1{i}",
+            "author": ("Anna Berg", "Omar Haddad", "Lena Park")[i]}
+
+
+def test_a_feed_export_is_one_article_per_record_and_a_bad_record_is_reported(tmp_path):
+    # Scrapy's `-o items.jsonl`: JSON Lines; one line is cut short.
+    p = tmp_path / "items.jsonl"
+    p.write_text("\n".join(json.dumps(_story(i)) for i in range(3)) + '\n{"title": "cut\n', encoding="utf-8")
+    results = qa.clean_records(p)
+    assert [r.source for r in results] == [f"{p}#{n}" for n in (1, 2, 3, 4)]
+    assert [r.article.doc_id for r in results[:3]] == ["items#1", "items#2", "items#3"]
+    assert [r.article.title for r in results[:3]] == [_story(i)["title"] for i in range(3)]
+    assert [r.article.published for r in results[:3]] == [date(2019, 11, 10 + i) for i in range(3)]
+    assert results[1].article.authors == ("Omar Haddad",) and "41,000" in results[1].article.text
+    assert results[1].article.source == "items.jsonl#2"
+    assert results[3].article is None and "not valid JSON" in results[3].reason
+    with pytest.raises(ValueError, match="clean_records"):
+        qa.clean_file(p)
+    got = read_articles(p)
+    assert isinstance(got[3], Skipped) and got[3].path == f"{p}#4"
+
+
+@pytest.mark.parametrize("layout", ["list", "listed"])
+def test_a_json_list_and_a_response_that_lists_articles_are_read_record_by_record(tmp_path, layout):
+    stories = [_story(i) for i in range(3)]
+    data = stories if layout == "list" else {"status": "ok", "totalResults": 3, "articles": stories}
+    (tmp_path / "feed.json").write_text(json.dumps(data), encoding="utf-8")
+    results = qa.clean_folder(tmp_path)
+    assert [r.article.title for r in results] == [s["title"] for s in stories]
+    assert len(json_records(json.dumps(data))) == 3 and isinstance(read_json(json.dumps(data)), str)
+
+
+def test_a_list_of_one_record_is_the_files_own_article(tmp_path):
+    (tmp_path / "one.json").write_text(json.dumps([_story(0)]), encoding="utf-8")
+    r = qa.clean_file(tmp_path / "one.json")
+    assert r.source == str(tmp_path / "one.json") and r.article.doc_id == "one"
+    assert r.article.title == _story(0)["title"]
+
+
+def test_cli_clean_prints_every_record(tmp_path):
+    import subprocess
+    import sys
+
+    p = tmp_path / "items.jsonl"
+    p.write_text("\n".join(json.dumps(_story(i)) for i in range(2)), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "qa", "clean", str(p), "--json"], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert [json.loads(line)["article"]["doc_id"] for line in out] == ["items#1", "items#2"]
+
+
+def test_a_feed_export_past_the_text_file_limit_is_read_whole(tmp_path):
+    from qa.clean import MAX_JSON_BYTES, MAX_SEED_BYTES
+
+    line = json.dumps(_story(0))
+    n = MAX_SEED_BYTES // len(line) + 50  # past the 10 MB a text file may have, within the JSON limit
+    p = tmp_path / "big.jsonl"
+    p.write_text("\n".join(line.replace("2019-11-10", f"2019-11-10T{k % 24:02d}:00:00") for k in range(n)),
+                 encoding="utf-8")
+    assert MAX_SEED_BYTES < p.stat().st_size < MAX_JSON_BYTES
+    got = read_articles(p)
+    assert len(got) == n and not any(isinstance(r, Skipped) for r in got) and got[-1].doc_id == f"big#{n}"

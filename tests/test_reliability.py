@@ -200,7 +200,8 @@ def test_articles_in_sub_folders_are_read_and_named_by_their_path(tmp_path):
         ("saved_files", "the files saved with saved.html, not articles"),
         ("linked", "symlinked folder, not followed"),
         ("seeds", "2 files of other kinds not read (.docx 1, no suffix 1); articles are .txt, .html, .htm, .md, "
-                  ".markdown, .mhtml, .mht, .webarchive, .json files, or web pages saved under another name"),
+                  ".markdown, .mhtml, .mht, .webarchive, .json, .jsonl, .ndjson files, or web pages saved under "
+                  "another name"),
     ]
     top = qa.retrieve("How many steppe eagle nests were counted?", k=1, index_dir=index)[0]
     assert top.doc_id == "2023/04/story" and qa.get_article(top.doc_id, index_dir=index).source == "2023/04/story.txt"
@@ -243,7 +244,7 @@ def test_a_wget_mirror_pages_saved_under_their_urls_names_are_articles(tmp_path)
     assert sorted(load_index(index).articles) == ids
     assert [s.reason for s in report.skipped] == [
         "4 files of other kinds not read (no suffix 3, .ico 1); articles are .txt, .html, .htm, .md, .markdown, "
-        ".mhtml, .mht, .webarchive, .json files, or web pages saved under another name"]
+        ".mhtml, .mht, .webarchive, .json, .jsonl, .ndjson files, or web pages saved under another name"]
     top = qa.retrieve("How many steppe eagle nests were counted?", k=1, index_dir=index)[0]
     assert top.doc_id == ids[1] and top.title == "Steppe eagles return"
     a = qa.get_article(ids[0], index_dir=index)
@@ -351,7 +352,7 @@ def test_unusable_seed_folder_is_a_build_error_that_leaves_the_index_alone(tiny_
     with pytest.raises(qa.BuildError) as err:
         qa.build(seeds, out)
     msg = str(err.value)
-    assert {"missing": "does not exist", "empty": "no .txt, .html, .md, .mhtml or .json files",
+    assert {"missing": "does not exist", "empty": "no .txt, .html, .md, .mhtml, .json or .jsonl files",
             "only bad files": "image.txt: binary"}[make_seeds] in msg
     assert _snapshot(out) == before
 
@@ -695,7 +696,7 @@ def test_cli_build_bad_seed_folders(capsys, tmp_path):
     _assert_one_line_error(_cli(capsys, "build", "--seeds", str(tmp_path / "missing"), "--index", str(tmp_path / "i")), "does not exist")
     (tmp_path / "empty").mkdir()
     _assert_one_line_error(_cli(capsys, "build", "--seeds", str(tmp_path / "empty"), "--index", str(tmp_path / "i")),
-                           "no .txt, .html, .md, .mhtml or .json files")
+                           "no .txt, .html, .md, .mhtml, .json or .jsonl files")
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "image.txt").write_bytes(PNG)

@@ -205,3 +205,27 @@ def test_encoding_on_several_processes_gives_the_same_index(tiny_seeds, tmp_path
     np.testing.assert_array_equal(np.asarray(a.tokens.block(rows).codes), np.asarray(b.tokens.block(rows).codes))
     np.testing.assert_array_equal(np.asarray(a.tokens.refs), np.asarray(b.tokens.refs))
     assert _answers(tmp_path / "1") == _answers(tmp_path / "2")
+
+
+def _records(stories: list[str]) -> str:
+    """A scraper's JSON Lines export of these stories."""
+    return "\n".join(json.dumps({"title": s.splitlines()[0], "text": s, "date": "2019-11-19"}) for s in stories) + "\n"
+
+
+def test_one_changed_record_of_a_feed_export_is_all_an_update_re_embeds(tmp_path):
+    stories = [HARBOUR_ARTICLE.replace("harbour", place) for place in ("harbour", "airport", "railway station")]
+    seeds, out = tmp_path / "seeds", tmp_path / "idx"
+    seeds.mkdir()
+    (seeds / "feed.jsonl").write_text(_records(stories), encoding="utf-8")
+    first = qa.build(seeds, out)
+    assert set(first.embedded) == {"feed#1", "feed#2", "feed#3"}
+    assert _manifest(out)["articles"]["feed#2"]["source"] == "feed.jsonl#2"
+    stories[1] = stories[1].replace("airport", "ferry terminal")
+    (seeds / "feed.jsonl").write_text(_records(stories), encoding="utf-8")
+    r = qa.build(seeds, out)
+    assert r.embedded == ("feed#2",) and set(r.reused) == {"feed#1", "feed#3"}
+    assert "ferry terminal" in qa.get_article("feed#2", index_dir=out).text
+    (seeds / "feed.jsonl").write_text(_records(stories[:2]), encoding="utf-8")  # the third record is gone
+    r = qa.build(seeds, out)
+    assert r.changed and r.embedded == () and "feed#3" not in _manifest(out)["articles"]
+    assert {p.doc_id for p in qa.retrieve("railway station", k=20, index_dir=out)} <= {"feed#1", "feed#2"}
