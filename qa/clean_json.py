@@ -37,6 +37,7 @@ _BLOCK_END = re.compile(r"<\s*(?:br|hr)\b[^>]*>|</\s*(?:p|div|h[1-6]|li|blockquo
                         r"header|pre|dd|dt)\s*>", re.I)
 _DROPPED = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>", re.I | re.S)
 _TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s*")
 
 
 @dataclass(frozen=True)
@@ -139,17 +140,32 @@ def _listed_records(data: dict) -> list | None:
     return None
 
 
+def _values(raw: str) -> list[str]:
+    """The JSON texts of a run of JSON values (JSON Lines, or objects written one after another over several lines
+    each); raises json.JSONDecodeError where one is not valid."""
+    decoder, out, at = json.JSONDecoder(), [], 0
+    while (at := _SPACE.match(raw, at).end()) < len(raw):
+        _, end = decoder.raw_decode(raw, at)
+        out.append(raw[at:end])
+        at = end
+    return out
+
+
 def json_records(raw: str) -> list[str] | str:
     """The records a scraper's JSON file holds, each as its JSON text: the file itself when it is one object; each
-    member of a JSON list (Scrapy's `-o items.json`), each line of JSON Lines (`.jsonl`), or each article of a
-    response that lists them (NewsAPI's "articles"). A line of JSON Lines that is not valid JSON stays a record of its
-    own, which `read_json` then reports. A str is the reason the file holds no record."""
+    member of a JSON list (Scrapy's `-o items.json`), each line of JSON Lines (`.jsonl`) or each of several objects
+    written one after another, or each article of a response that lists them (NewsAPI's "articles"). A line of JSON
+    Lines that is not valid JSON stays a record of its own, which `read_json` then reports. A str is the reason the
+    file holds no record."""
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         if exc.msg != "Extra data":
             return f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
-        return [line.strip() for line in raw.splitlines() if line.strip()]
+        try:
+            return _values(raw)
+        except json.JSONDecodeError:  # JSON Lines with a bad line: every other line is still an article
+            return [line.strip() for line in raw.splitlines() if line.strip()]
     if isinstance(data, dict):
         listed = _listed_records(data) if _article_record(data) is None else None
         if listed is None:

@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("clean", help="print what the cleaner keeps of an article file or folder (nothing is embedded)")
     c.add_argument("path", help="a .txt/.html/.md/.mhtml/.json/.jsonl article (a .json/.jsonl file may hold many), "
                                 "or a folder of them (sub-folders included)")
-    c.add_argument("--json", action="store_true", help="one JSON object per file")
+    c.add_argument("--json", action="store_true", help="one JSON object per article (per file, or per record)")
     c.add_argument("-v", "--verbose", dest="lines", action="store_true", help="also show each dropped line and why")
     c.set_defaults(func=_cmd_clean)
     e = sub.add_parser("eval", help="measure retrieval and answer quality against a naive baseline")

@@ -222,3 +222,10 @@ def test_a_feed_export_past_the_text_file_limit_is_read_whole(tmp_path):
     assert MAX_SEED_BYTES < p.stat().st_size < MAX_JSON_BYTES
     got = read_articles(p)
     assert len(got) == n and not any(isinstance(r, Skipped) for r in got) and got[-1].doc_id == f"big#{n}"
+
+
+def test_objects_written_one_after_another_are_records_too(tmp_path):
+    # `jq . items.jsonl > items.json` writes each record over several lines, one after another.
+    p = tmp_path / "items.json"
+    p.write_text("\n".join(json.dumps(_story(i), indent=2) for i in range(3)), encoding="utf-8")
+    assert [r.article.title for r in qa.clean_records(p)] == [_story(i)["title"] for i in range(3)]
