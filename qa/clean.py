@@ -76,8 +76,9 @@ _DATE_DMY = re.compile(
 )
 _DATE_ISO = re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)(?:[T ][\d:.]+Z?)?")
 
-_BY = re.compile(r"^\s*(?:by|written by|posted by)\b:?\s*", re.I)
-_BYLINE = re.compile(r"^(?:by|written by|posted by)\b:?\s+(?P<rest>[A-Z].*)$", re.I)
+_BY_WORDS = r"(?:by|written by|posted by)\b:?"
+_BY = re.compile(rf"^\s*{_BY_WORDS}\s*", re.I)  # a "By" before an author field's names
+_BYLINE = re.compile(rf"^{_BY_WORDS}\s+(?P<rest>[A-Z].*)$", re.I)
 # A date or time stamp, then "by" and names: "Posted on March 3, 2023 by Jane Doe", "Nov 18, 2019 7:45 am by J. Doe".
 _DATED_BYLINE = re.compile(r"^(?P<when>.{6,60}?)\s+by:?\s+(?P<rest>[A-Z][^|·]{2,60})$")
 _LABELLED = re.compile(
@@ -195,8 +196,18 @@ def seed_name(path: Path, root: Path | None = None) -> str:
 
 
 def read_seed(path: Path, name: str | None = None) -> RawDoc | Skipped:
-    """Read one seed file; return a Skipped with the reason when it is not usable text. `name`: its seed_name
-    (default: the file name)."""
+    """Read one seed file; return a Skipped with the reason when it is not usable text (for JSON: not an article).
+    `name`: its seed_name (default: the file name). A JSON file of several records is one RawDoc (`read_articles`
+    gives one per record)."""
+    r = _read_file(path, name)
+    if isinstance(r, Skipped) or not r.is_json:
+        return r
+    docs = _json_articles(r)
+    return docs[0] if len(docs) == 1 else r
+
+
+def _read_file(path: Path, name: str | None) -> RawDoc | Skipped:
+    """A seed file's bytes read and decoded (a saved page's HTML taken out of its archive), or why they cannot be."""
     name = path.name if name is None else name
     try:
         name.encode("utf-8")
@@ -231,11 +242,6 @@ def read_seed(path: Path, name: str | None = None) -> RawDoc | Skipped:
         return Skipped(str(path), got)
     if not got.text.strip():
         return Skipped(str(path), "empty file")
-    if suffix in config.JSON_SUFFIXES and not is_html:
-        records = json_records(got.text)
-        found = records if isinstance(records, str) else read_json(records[0]) if len(records) == 1 else None
-        if isinstance(found, str):
-            return Skipped(str(path), found)
     if got.how:
         log.info("%s read as %s", path, got.describe())
     doc_id = name if sniffed else name[: len(name) - len(path.suffix)]
@@ -246,19 +252,25 @@ def read_articles(path: Path, name: str | None = None) -> list[RawDoc | Skipped]
     """Read one seed file as the articles it holds (`read_seed`): one, or for a JSON file of several records (a JSON
     list, JSON Lines: qa.clean_json.json_records) one per record, in the file's order. Record n (from 1) is the
     article "<the file's id>#<n>"; a record that is not an article is skipped with its reason, as "<path>#<n>"."""
-    r = read_seed(path, name)
-    if isinstance(r, Skipped) or not r.is_json:
-        return [r]
+    r = _read_file(path, name)
+    return [r] if isinstance(r, Skipped) or not r.is_json else _json_articles(r)
+
+
+def _json_articles(r: RawDoc) -> list[RawDoc | Skipped]:
+    """A JSON file's articles (its text parsed once into records): the file's own, or one per record; a Skipped
+    with the reason for a file, or a record, that is not an article."""
     records = json_records(r.text)
     if isinstance(records, str):
-        return [r]
+        return [Skipped(str(r.path), records)]
     if len(records) == 1:  # one object, or the one article of a list: the file's own article
-        return [r if records[0] is r.text else replace(r, text=records[0])]
+        found = read_json(records[0])
+        return [Skipped(str(r.path), found) if isinstance(found, str)
+                else r if records[0] is r.text else replace(r, text=records[0])]
     out: list[RawDoc | Skipped] = []
     for n, record in enumerate(records, 1):
         found = read_json(record)
         if isinstance(found, str):
-            out.append(Skipped(f"{path}#{n}", found))
+            out.append(Skipped(f"{r.path}#{n}", found))
             continue
         sha256 = hashlib.sha256(record.encode("utf-8")).hexdigest()
         out.append(replace(r, doc_id=f"{r.doc_id}#{n}", text=record, sha256=sha256, record=n))
