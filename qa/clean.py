@@ -78,11 +78,16 @@ _DATE_ISO = re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)(?:[
 
 _BY_WORDS = r"(?:by|written by|posted by)\b:?"
 _BY = re.compile(rf"^\s*{_BY_WORDS}\s*", re.I)  # a "By" before an author field's names
-_BYLINE = re.compile(rf"^{_BY_WORDS}\s+(?P<rest>[A-Z].*)$", re.I)
+# "Analysis by", "Von", "Par", "Por", "Door": a byline's opening word in other places and languages, taken only before
+# a capitalised name ("Par ailleurs" is French prose, not a byline).
+_BY_OTHER = (r"(?:(?:analysis|story|review|opinion|commentary|text|words|column|interview)\s+by|"
+             r"von|par|por|door)\b:?")
+_BYLINE = re.compile(rf"^(?:[/|•·–—-]+\s*)?(?:(?P<other>{_BY_OTHER})|{_BY_WORDS})\s+(?P<rest>[^\W\d_].*)$", re.I)
 # A date or time stamp, then "by" and names: "Posted on March 3, 2023 by Jane Doe", "Nov 18, 2019 7:45 am by J. Doe".
 _DATED_BYLINE = re.compile(r"^(?P<when>.{6,60}?)\s+by:?\s+(?P<rest>[A-Z][^|·]{2,60})$")
 _LABELLED = re.compile(
-    r"^(?P<label>authors?|by|written by|created|published|updated|posted|date|source|credits?)\s*:\s*(?P<value>.*)$",
+    r"^(?P<label>authors?|by|written by|created|published|updated|posted|date|source|credits?|"
+    r"text|texto|texte|autor|auteur|autore|автор|текст)\s*:\s*(?P<value>.*)$",
     re.I,
 )
 _ORG_WORDS = re.compile(
@@ -448,9 +453,23 @@ def _split_names(names: str) -> tuple[list[str], list[str]]:
     return people, orgs
 
 
+# Labels whose value is the author: "Author: Jane Doe", "Text: Jane Doe", "Автор: ...".
+_AUTHOR_LABELS = frozenset(
+    ("author", "authors", "by", "written by", "text", "texto", "texte", "autor", "auteur", "autore", "автор", "текст")
+)
+# Where the names in a byline end: a date, a time, a separator, a "published" word.
+_NAMES_END = re.compile(
+    rf"(\b{_MONTH_RE}\.?\s+\d|\b\d{{1,2}}\.?\s+{_MONTH_RE}\b|\b(?:19|20)\d\d-\d\d|(?<!\d)\d{{1,2}}[:/.]\d\d|[|·⋅•]|"
+    r"\s(?:published|posted|publiziert|veröffentlicht|publié|publicado|pubblicato)\b)",
+    re.I,
+)
+
+
 def _parse_byline(line: str) -> tuple[list[str], list[str], date | None] | None:
     """Names, organisations and date from a byline such as 'by A and B February 5, 2024 3:30 PM'."""
     m = _BYLINE.match(line)
+    if m and m.group("other") and not m.group("rest")[0].isupper():
+        return None
     if m:
         rest = m.group("rest")
     elif (m := _DATED_BYLINE.match(line)) and (when := _parse_date(m.group("when"))):
@@ -459,13 +478,13 @@ def _parse_byline(line: str) -> tuple[list[str], list[str], date | None] | None:
         return (people, orgs, when) if people else None
     else:
         m = _LABELLED.match(line)
-        if not m or m.group("label").lower() not in ("author", "authors", "by", "written by"):
+        if not m or m.group("label").lower() not in _AUTHOR_LABELS:
             return None
         rest = m.group("value")
     if len(_words(rest)) > 25:
         return None
     when = _parse_date(rest)
-    cut = re.search(rf"(\b{_MONTH_RE}\.?\s+\d|\b\d{{1,2}}\s+{_MONTH_RE}\b|\b(?:19|20)\d\d-\d\d|\b\d{{1,2}}:\d\d|\||·)", rest, re.I)
+    cut = _NAMES_END.search(rest)
     names = rest[: cut.start()] if cut else rest
     names = re.sub(r"\s+(?:on|at|am|le|el|em|il)\s*$", "", names, flags=re.I)  # "Jane Doe on" (a date followed)
     people, orgs = _split_names(names)
@@ -512,12 +531,21 @@ def _bare_name(line: str, page_lower_words: set[str]) -> list[str]:
     return people if len(people) == 1 and not orgs else []
 
 
+_ADDRESS = re.compile(r"\S*(?:@|://|\bwww\.)\S*")
+
+
+def _lower_words(text: str) -> set[str]:
+    """The words the page writes in lower case, which are no name's. An address ("jane@example.com", a URL, an
+    "@handle") is not the page writing a word."""
+    return {w for w in _words(_ADDRESS.sub(" ", text)) if w.islower()}
+
+
 def _extract_meta(lines: list[str], body: set[int], full_text: str, span: range, title_at: int | None) -> _Meta:
     """Authors and organisations from bylines within `span` (the article's area, not the related stories' bylines
     around it) or a bare name just under the headline, and a "Source:" label, on lines that are not body."""
     meta = _Meta()
     anchor = title_at if title_at is not None else span.start
-    lower = {w for w in _words(full_text) if w.islower()}  # words the page writes in lower case: no name's
+    lower = _lower_words(full_text)
     bylines = []
     for i, line in enumerate(lines):
         if i in body:
@@ -646,6 +674,24 @@ def _headline_inside(lines: list[str], at: int) -> int:
     return best
 
 
+# A name followed by a handle or a separator ("Jane Doe @janedoe / 2 days", "Jane Doe | Nov 19"): a byline's shape.
+_NAME_TAGGED = re.compile(r"^[^\W\d_][\w.'’-]*(?:\s+[^\W\d_][\w.'’-]*){1,3}\s*(?:@\w|[/|·⋅•]\s)")
+
+
+def _name_under_headline(lines: list[str], verdicts: list[LineVerdict], title_at: int, raw: str) -> None:
+    """A kept line just under the headline that is a person's name with a handle or separator after it is the byline
+    however sure the model is that it belongs with the text."""
+    lower = None
+    for i in range(title_at + 1, min(len(lines), title_at + 1 + NAME_BELOW_TITLE)):
+        line, v = lines[i], verdicts[i]
+        if not v.kept or len(_words(line)) > BYLINE_MAX_WORDS or not _NAME_TAGGED.match(line):
+            continue
+        if lower is None:
+            lower = _lower_words(raw)
+        if _bare_name(line, lower):
+            verdicts[i] = LineVerdict(False, v.score, "byline")
+
+
 def _line_verdicts(
     raw: str, repeats: list[int] | None, model: LineModel | None = None, headlines: tuple[str, ...] = (),
     rejoin: bool = True,
@@ -696,6 +742,8 @@ def _line_verdicts(
         # "By Jane Doe" is the byline however sure the model is that it belongs with the text.
         if v.kept and len(_words(line)) <= BYLINE_MAX_WORDS and (by := _parse_byline(line)) and by[0]:
             verdicts[i] = LineVerdict(False, v.score, "byline")
+    if title_at is not None:
+        _name_under_headline(lines, verdicts, title_at, raw)
     if _size(line for line, v in zip(lines, verdicts) if v.kept) < MIN_BODY_WORDS:
         # Too little text is sure enough to be body (a site unlike any the model saw): keep what is half as sure
         # rather than reject a page that has an article.

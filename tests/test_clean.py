@@ -176,6 +176,17 @@ def test_a_date_under_an_updated_label_is_not_the_published_date():
         # a byline the scrape split over two lines, further under the headline than a bare name is looked for
         ("March 3, 2023\n5 min read\nShare this story\nWritten by\nJane Example", ("Jane Example",)),
         ("March 3, 2023\n5 min read\nShare this story\nAuthor:\n\nJane Example", ("Jane Example",)),
+        # bylines in other languages and shapes
+        ("Von Jane Example publiziert am 3. März 2023", ("Jane Example",)),
+        ("Par Jane Example", ("Jane Example",)),
+        ("Par ailleurs Jane Example", ()),  # French prose: "Par" before a lower-case word is no byline
+        ("// By Jane Example • Mar 3, 2023", ("Jane Example",)),
+        ("Analysis by Jane Example, EXN Editor-at-large", ("Jane Example",)),
+        ("Text: Jane Example·3 March 2023", ("Jane Example",)),
+        ("By Jane Example ⋅ Review", ("Jane Example",)),
+        ('"By Fair Means" is on at the lake theatre', ()),  # a quoted title, not a byline
+        # a bare name, though the page writes "jane" in lower case in an address
+        ("Jane Example\nMarch 3, 2023\nWrite to jane@example.com", ("Jane Example",)),
     ],
 )
 def test_authors_are_plain_names(byline, expected):
@@ -185,6 +196,18 @@ def test_authors_are_plain_names(byline, expected):
     a = clean_text(raw, "lake").article
     assert a.authors == expected
     assert a.publisher != "RD"
+
+
+def test_a_name_tagged_with_a_handle_under_the_headline_is_the_byline_even_when_the_model_keeps_it():
+    from qa import clean
+
+    lines = ["Lake levels fall to a ten-year low", "Jane Example @jexample / 2 days",
+             "Jane Example, 34, a fisher from the town, says her catches have halved.",
+             "Water levels in the lake fell to their lowest point in ten years this spring."]
+    verdicts = [clean.LineVerdict(False, 0.1, "headline")] + [clean.LineVerdict(True, 0.9, "body")] * 3
+    clean._name_under_headline(lines, verdicts, 0, "\n".join(lines))
+    assert [v.kept for v in verdicts] == [False, False, True, True]
+    assert verdicts[1].reason == "byline"
 
 
 def test_second_body_model_reads_the_block_that_stands_out_and_never_pulls_in_a_sure_non_body_line():
