@@ -11,8 +11,8 @@ import numpy as np
 
 from . import config, tokens
 from .chunk import chunk_article, split_sentences
-from .clean import (CleanCache, clean_collection, cleaner_version, fork_context, list_seed_files, read_articles,
-                    seed_name, usable_cores)
+from .clean import (CleanCache, articles_and_skipped, clean_results, cleaner_version, fork_context, list_seed_files,
+                    usable_cores)
 from .embed import encoder_identity
 from .errors import BuildError, BuildLockedError, IndexError_
 from .index import LoadedIndex, NeedsRewrite, chunker_settings, load_index, text_hash, update_index, write_index
@@ -335,7 +335,8 @@ def _build(seeds: Path, out: Path, paths: list[Path], skipped: list[Skipped], ru
     # in this process a big folder is cleaned on every core (qa.clean); on Ray, page by page across the cluster
     # pages whose cleaning depends on nothing that changed since the last build are taken from its cache
     cache = CleanCache(out, ignore=force)
-    articles, bad = clean_collection(paths, progress, None if isinstance(runner, _Serial) else runner.map, cache, seeds)
+    results = clean_results(paths, None if isinstance(runner, _Serial) else runner.map, progress, cache, seeds)
+    articles, bad = articles_and_skipped(results)
     skipped += bad
     articles, clashes = _unique_ids(articles, seeds)
     skipped += clashes
@@ -343,15 +344,9 @@ def _build(seeds: Path, out: Path, paths: list[Path], skipped: list[Skipped], ru
         reasons = ("; ".join(f"{Path(s.path).name}: {s.reason}" for s in skipped)
                    or "no .txt, .html, .md, .mhtml, .json or .jsonl files")
         raise BuildError(f"No usable article in {seeds} ({reasons}).")
-    # an article's source is its file's name, "#<n>" after it for record n of a JSON file of several
-    files = {a.source for a in articles} | {a.source.rsplit("#", 1)[0] for a in articles}
-    by_name = {}
-    for p in paths:
-        if (name := seed_name(p, seeds)) in files:
-            for r in read_articles(p, name):
-                if not isinstance(r, Skipped):
-                    by_name[r.shown] = r.sha256
-    hashes = {a.doc_id: by_name.get(a.source) for a in articles}
+    # the digest of what each article was read from (its file, or its record of a JSON file), taken when it was read
+    by_source = {r.article.source: r.sha256 for r in results if r.article is not None}
+    hashes = {a.doc_id: by_source.get(a.source) for a in articles}
 
     if out.exists() and not out.is_dir():
         raise BuildError(f"The index path {out} is a file, not a folder. Choose another with --index.")

@@ -1076,6 +1076,8 @@ class CleanResult:
     # How the file's bytes were read: "UTF-8", or e.g. "windows-1251 (declared by the page)", "Shift_JIS
     # (detected)"; None when it could not be read as text.
     encoding: str | None = None
+    # The sha256 of what the article was read from: the file's bytes, a JSON record's own text. None without one.
+    sha256: str | None = None
 
     def to_dict(self) -> dict:
         a = self.article
@@ -1242,8 +1244,8 @@ class CleanCache:
             log.warning("could not save the cleaning cache %s: %s", self.path, exc)
 
 
-def _results(paths: list[Path], pmap=None, progress: bool = False, cache: CleanCache | None = None,
-             root: Path | None = None) -> list[CleanResult]:
+def clean_results(paths: list[Path], pmap=None, progress: bool = False, cache: CleanCache | None = None,
+                  root: Path | None = None) -> list[CleanResult]:
     """Clean every file, using the collection itself to spot site chrome; one result per article a file holds (one,
     or one per record of a JSON file of several: read_articles), in order. `root`: the folder they were listed from
     (the articles' ids are their paths in it), else each file's name is its id.
@@ -1297,10 +1299,10 @@ def _results(paths: list[Path], pmap=None, progress: bool = False, cache: CleanC
     for i, (path, r) in enumerate(units):
         c = cleaned.get(i)
         lines = tuple(CleanedLine(t, v.kept, v.score, v.reason) for t, v in c.lines) if c else ()
-        encoding = None if isinstance(r, Skipped) else r.encoding
+        encoding, sha = (None, None) if isinstance(r, Skipped) else (r.encoding, r.sha256)
         where = r.path if isinstance(r, Skipped) else str(path) if r.record is None else f"{path}#{r.record}"
         if i in reasons:
-            out.append(CleanResult(where, None, reasons[i], lines, encoding))
+            out.append(CleanResult(where, None, reasons[i], lines, encoding, sha))
             continue
         a = c.article
         if a.publisher is None:
@@ -1309,7 +1311,7 @@ def _results(paths: list[Path], pmap=None, progress: bool = False, cache: CleanC
                 if re.search(rf"\b{re.escape(bare)}\b", c.chrome, re.I):
                     a = replace(a, publisher=name)
                     break
-        out.append(CleanResult(where, a, None, lines, encoding))
+        out.append(CleanResult(where, a, None, lines, encoding, sha))
     return out
 
 
@@ -1321,7 +1323,11 @@ def clean_collection(
     A big folder is cleaned on every core; `progress` shows a bar with an ETA on stderr; `pmap`: see _results;
     `cache`: pages cleaned by earlier builds, re-used when nothing their cleaning depends on changed; `root`: the
     folder the paths were listed from (list_seed_files), which names the articles."""
-    results = _results(paths, pmap, progress, cache, root)
+    return articles_and_skipped(clean_results(paths, pmap, progress, cache, root))
+
+
+def articles_and_skipped(results: list[CleanResult]) -> tuple[list[Article], list[Skipped]]:
+    """The articles of `clean_results`, and what was skipped and why (logged)."""
     skipped = [Skipped(r.source, r.reason) for r in results if r.article is None]
     for s in skipped:
         log.info("skipped %s: %s", s.path, s.reason)
@@ -1360,7 +1366,7 @@ def clean_records(path: str | Path) -> list[CleanResult]:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p} is not a file; pass an article file, or use clean_folder for a folder")
-    return _results([p])
+    return clean_results([p])
 
 
 def clean_folder(folder: str | Path) -> list[CleanResult]:
@@ -1380,4 +1386,4 @@ def clean_folder(folder: str | Path) -> list[CleanResult]:
     if not f.is_dir():
         raise FileNotFoundError(
             f"{f} is not a folder; pass a folder of .txt/.html/.md/.mhtml/.json/.jsonl articles, or use clean_file")
-    return _results(list_seed_files(f), root=f)
+    return clean_results(list_seed_files(f), root=f)

@@ -3,6 +3,7 @@ pages is made in the test; the other scrapers' records are written in the layout
 (news-please, Zyte's article extraction, schema.org NewsArticle, Readability.js, a crawler's page record)."""
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date
 
@@ -154,6 +155,10 @@ def test_json_articles_are_built_and_cited_beside_other_files(tmp_path):
     hit = qa.retrieve("How long will the river road take the traffic?", k=1, index_dir=tmp_path / "index")[0]
     assert hit.doc_id == "streets" and hit.published == date(2019, 11, 19) and hit.authors == ("Jane Doe",)
     assert qa.get_article("streets", index_dir=tmp_path / "index").url == "https://example-news.org/s"
+    # the manifest's digest of each article is that of the bytes it was read from
+    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
+    assert manifest["articles"]["streets"]["content_sha256"] == hashlib.sha256(
+        (seeds / "streets.json").read_bytes()).hexdigest()
 
 
 def _story(i: int) -> dict:
@@ -181,6 +186,9 @@ def test_a_feed_export_is_one_article_per_record_and_a_bad_record_is_reported(tm
         qa.clean_file(p)
     got = read_articles(p)
     assert isinstance(got[3], Skipped) and got[3].path == f"{p}#4"
+    # each record's digest is its own text's, as read (a build's manifest and update compare these)
+    assert [r.sha256 for r in results[:3]] == [g.sha256 for g in got[:3]] and len({g.sha256 for g in got[:3]}) == 3
+    assert results[3].sha256 is None
 
 
 @pytest.mark.parametrize("layout", ["list", "listed"])
