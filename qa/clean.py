@@ -531,7 +531,7 @@ def _bare_name(line: str, page_lower_words: set[str]) -> list[str]:
     return people if len(people) == 1 and not orgs else []
 
 
-_ADDRESS = re.compile(r"\S*(?:@|://|\bwww\.)\S*")
+_ADDRESS = re.compile(r"(?<!\S)\S*?(?:@|://|www\.)\S*")  # a whole token from its start: one scan per token
 
 
 def _lower_words(text: str) -> set[str]:
