@@ -208,8 +208,9 @@ def test_held_out_wcxb_headline_floor():
 # WCXB's dates and authors (from each page's metadata) on its test part, just under/over bench/cleaning.py's: date
 # right 0.73 of the 141 pages whose scrape shows it, a date other than the article's on 0.059 of the 204 dated
 # pages (12; 10 before cleaner 5.7 moved the headline, the dates' anchor, on two pages; on WCXB's 567 dated dev pages
-# the same change went 29 -> 27), authors right 0.56 of the 161 pages whose scrape names them.
-WCXB_META_FLOORS = {"date": 0.71, "authors": 0.53}
+# the same change went 29 -> 27), authors right 0.615 of the 161 pages whose scrape names them (0.59 before cleaner
+# 5.13 read more byline shapes).
+WCXB_META_FLOORS = {"date": 0.71, "authors": 0.60}
 WCXB_WRONG_DATE_CEILING = 0.06
 
 
