@@ -288,6 +288,25 @@ def _encode_on_processes(passages: list[str], sentences: list[str], sizes: list[
     return vectors, blocks, encoded
 
 
+def _keep_the_sample_index(seeds_dir, index_dir, target) -> None:
+    """Refuse to build another folder into the repository's sample index (embeddings/, of seeds/) when no index was
+    named: `qa build --seeds ~/articles` would replace it without a word."""
+    if index_dir is not None or not isinstance(target, Path):
+        return
+    seeds = config.seeds_dir(seeds_dir)
+    try:
+        sample = target.resolve() == config.DEFAULT_INDEX_DIR.resolve()
+        other = seeds.expanduser().resolve() != config.DEFAULT_SEEDS_DIR.resolve()
+    except (OSError, RuntimeError):
+        return
+    if sample and other:
+        raise BuildError(
+            f"No index folder was given, and the default {config.DEFAULT_INDEX_DIR} holds the sample index of "
+            f"{config.DEFAULT_SEEDS_DIR}: building {seeds} there would replace it. Give this folder's index a "
+            "place of its own with --index DIR (index_dir= in Python), or set QA_INDEX_DIR."
+        )
+
+
 def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool = False, ray=None) -> BuildReport:
     """Build or update the index from a folder of articles.
 
@@ -309,6 +328,7 @@ def build(seeds_dir=None, index_dir=None, *, force: bool = False, progress: bool
     """
     t0 = time.perf_counter()
     target = config.index_target(index_dir)
+    _keep_the_sample_index(seeds_dir, index_dir, target)
     if isinstance(target, str):
         return _build_milvus(target, seeds_dir, force, progress, t0, ray)
     return _build_folder(seeds_dir, target, force, progress, ray, t0, append=True)

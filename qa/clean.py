@@ -1010,6 +1010,20 @@ def _collection_repeats(docs: list[RawDoc]) -> dict[str, list[int]]:
     return {d.doc_id: r for d, r in zip(text_docs, repeats)}
 
 
+_INDEX_MANIFEST_HEAD = re.compile(rb'^\{\s*"format":\s*\d+,\s*"model":')
+
+
+def _holds_an_index(folder: Path, files: list[str]) -> bool:
+    """Whether `folder` holds a qa index (`qa build --index` wrote its manifest.json there)."""
+    if "manifest.json" not in files:
+        return False
+    try:
+        with open(folder / "manifest.json", "rb") as f:
+            return bool(_INDEX_MANIFEST_HEAD.match(f.read(256)))
+    except OSError:
+        return False
+
+
 def list_seed_files(folder: Path, skipped: list[Skipped] | None = None) -> list[Path]:
     """Seed files (config.SEED_SUFFIXES: .txt, .html, .htm, .md, .markdown, .mhtml, .mht, .webarchive, .json), and
     web pages saved under another name (a file that begins as HTML: wget's "2019/11/19/story"), in `folder` and its
@@ -1029,6 +1043,13 @@ def list_seed_files(folder: Path, skipped: list[Skipped] | None = None) -> list[
     other: Counter[str] = Counter()
     for top, dirs, files in os.walk(folder, onerror=unreadable):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
+        if _holds_an_index(Path(top), files):
+            # a qa index kept in (or under) the articles' folder: its own files are never articles
+            dirs[:] = [d for d in dirs if not d.startswith("gen-")]
+            files = [f for f in files if f not in ("manifest.json", CleanCache.FILE)]
+            if skipped is not None:
+                skipped.append(Skipped(str(top), "a qa index's files (manifest.json, clean_cache.jsonl, gen-*), "
+                                                 "not articles"))
         # A browser's "Web page, complete" saves page.html beside page_files/, the page's images, scripts and frames
         pages = {Path(f).stem: f for f in files if Path(f).suffix.lower() in (".html", ".htm")}
         assets = [d for d in dirs if d.endswith("_files") and d[: -len("_files")] in pages]

@@ -329,6 +329,13 @@ def _new_tag() -> str:
     return time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
 
 
+# What a build names in the index folder: "gen-" + _new_tag(), and the temporary ".tmp-<tag>.json", ".tmp-gen-<tag>"
+# and ".tmp-clean_cache.jsonl"; a build removes old ones and nothing else (a user's folder "gen-photos" stays).
+_OUR_GENERATION = re.compile(
+    r"(?:\.tmp-)?gen-\d{8}T\d{6}-\d+-\d{6}|\.tmp-\d{8}T\d{6}-\d+-\d{6}\.json|\.tmp-clean_cache\.jsonl"
+)
+
+
 def write_index(
     index_dir: Path,
     articles: list[Article],
@@ -545,7 +552,7 @@ def collect_garbage(index_dir: Path, manifest: dict[str, Any]) -> None:
     (an update's replaced dense index, BM25 and wordpiece counts)."""
     keep = manifest["data_dir"]
     for p in index_dir.iterdir():
-        if p.name == keep or p.name in (MANIFEST, ".lock") or not (p.name.startswith("gen-") or p.name.startswith(".tmp-")):
+        if p.name == keep or not _OUR_GENERATION.fullmatch(p.name):
             continue
         _remove(p)
     data = index_dir / keep

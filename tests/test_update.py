@@ -229,3 +229,37 @@ def test_one_changed_record_of_a_feed_export_is_all_an_update_re_embeds(tmp_path
     r = qa.build(seeds, out)
     assert r.changed and r.embedded == () and "feed#3" not in _manifest(out)["articles"]
     assert {p.doc_id for p in qa.retrieve("railway station", k=20, index_dir=out)} <= {"feed#1", "feed#2"}
+
+
+@pytest.mark.parametrize("where", ["inside", "same"])
+def test_an_index_kept_in_the_articles_folder_is_never_read_as_articles(tmp_path, tiny_seeds, where):
+    seeds = tmp_path / "articles"
+    shutil.copytree(tiny_seeds, seeds)
+    out = seeds / "index" if where == "inside" else seeds
+    first = qa.build(seeds, out)
+    again = qa.build(seeds, out)
+    assert again.articles == first.articles == 3 and not again.changed
+    assert not [s for s in again.skipped if "duplicate" in s.reason or s.path.endswith((".jsonl", ".json"))]
+    assert any("a qa index's files" in s.reason for s in again.skipped)
+    assert {p.doc_id for p in qa.retrieve("lake water levels", k=20, index_dir=out)} <= {
+        "000_6870258d6367f5ae", "003_a38c060e4e498b4b", "lake"}
+
+
+def test_a_build_removes_its_own_old_generations_and_nothing_of_the_users(tmp_path, tiny_seeds):
+    out = tmp_path / "idx"
+    (out / "gen-photos").mkdir(parents=True)
+    (out / "gen-photos" / "holiday.txt").write_text("precious", encoding="utf-8")
+    qa.build(tiny_seeds, out)
+    qa.build(tiny_seeds, out, force=True)  # a whole new generation: the first is removed
+    gens = sorted(p.name for p in out.iterdir() if p.name.startswith("gen-"))
+    assert len(gens) == 2 and "gen-photos" in gens
+    assert (out / "gen-photos" / "holiday.txt").read_text(encoding="utf-8") == "precious"
+
+
+def test_building_another_folder_into_the_sample_index_is_refused(tmp_path, tiny_seeds, monkeypatch):
+    for var in ("QA_INDEX_DIR", "QA_INDEX_URI", "QA_SEEDS_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    before = (config.DEFAULT_INDEX_DIR / MANIFEST).read_bytes()
+    with pytest.raises(qa.BuildError, match=r"sample index .*--index DIR"):
+        qa.build(tiny_seeds)
+    assert (config.DEFAULT_INDEX_DIR / MANIFEST).read_bytes() == before
