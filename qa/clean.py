@@ -1302,7 +1302,7 @@ def clean_results(paths: list[Path], pmap=None, progress: bool = False, cache: C
             continue
         c = next(pages)
         if c is None or c.article is None:
-            reasons[i] = "no recognisable article text"
+            reasons[i] = f"no recognisable article text (fewer than {MIN_BODY_WORDS} words of it)"
             if c is not None:
                 cleaned[i] = c
             continue
@@ -1384,7 +1384,7 @@ def clean_records(path: str | Path) -> list[CleanResult]:
     Raises:
         FileNotFoundError: the path does not exist or is a folder (use `clean_folder`).
     """
-    p = Path(path)
+    p = Path(path).expanduser()
     if not p.is_file():
         raise FileNotFoundError(f"{p} is not a file; pass an article file, or use clean_folder for a folder")
     return clean_results([p])
@@ -1403,7 +1403,7 @@ def clean_folder(folder: str | Path) -> list[CleanResult]:
     Raises:
         FileNotFoundError: the folder does not exist or is not a folder.
     """
-    f = Path(folder)
+    f = Path(folder).expanduser()
     if not f.is_dir():
         raise FileNotFoundError(
             f"{f} is not a folder; pass a folder of .txt/.html/.md/.mhtml/.json/.jsonl articles, or use clean_file")

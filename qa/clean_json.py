@@ -185,9 +185,12 @@ def read_json(raw: str) -> JsonArticle | str:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         return f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    if isinstance(data, list) and not any(isinstance(r, dict) for r in data):
+        return "a JSON list of values, not an article record"
     if isinstance(data, list) or (isinstance(data, dict) and _article_record(data) is None
                                   and _listed_records(data) is not None):
-        return "several article records: read them one at a time (json_records)"
+        # a file of several is split into its records (json_records) before this; here, a record that nests them
+        return "several article records inside one record, not one article"
     record = _article_record(data)
     if record is None:
         return ("JSON without an article text (no field such as articleBody, maintext, text, textContent, content "

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import sys
 
@@ -68,8 +69,12 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         raise ValueError("the question is not valid UTF-8 text; check your terminal's encoding") from None
     filters = dict(since=args.since, until=args.until, publisher=args.publisher, index_dir=args.index)
     if args.json:
-        for p in qa.retrieve(args.question, k=args.k, **filters):
+        found = qa.retrieve(args.question, k=args.k, **filters)
+        for p in found:
             print(json.dumps(p.to_dict(), ensure_ascii=False))  # JSON escapes control characters itself
+        if not found:  # stdout stays JSON Lines (none); say why on stderr
+            print("qa: no passage matches the question" + (" within the filters" if any(
+                filters[k] for k in ("since", "until", "publisher")) else ""), file=sys.stderr)
         return 0
     answer = qa.ask(args.question, k=args.k, **filters)
     passages = answer.passages
@@ -96,10 +101,16 @@ def _cmd_clean(args: argparse.Namespace) -> int:
 
     import qa
 
-    path = Path(args.path)
+    path = Path(args.path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; pass an article file or a folder of them")
+    if not path.is_dir() and not path.is_file():
+        raise ValueError(f"{path} is not a regular file; pass an article file or a folder of them")
     results = qa.clean_folder(path) if path.is_dir() else qa.clean_records(path)
+    if not results:
+        print(f"qa: no article files in {_one_line(path)} (articles are {', '.join(config.SEED_SUFFIXES)} files, or "
+              "web pages saved under another name)", file=sys.stderr)
+        return 1
     for r in results:
         if args.json:
             d = r.to_dict()
@@ -209,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
+    except BrokenPipeError:
+        # the reader went away (`qa clean DIR | head`): stop quietly, as other command-line tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (QAError, ValueError, KeyError, OSError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"qa: error: {_one_line(msg)}", file=sys.stderr)

@@ -53,9 +53,9 @@ SEED_SUFFIXES = (".txt", ".html", ".htm") + MARKDOWN_SUFFIXES + SAVED_PAGE_SUFFI
 def index_dir(override: str | os.PathLike | None = None) -> Path:
     """The index folder: explicit argument, then $QA_INDEX_DIR, then the repository's embeddings/."""
     if override is not None:
-        return Path(override)
+        return Path(override).expanduser()
     env = os.environ.get("QA_INDEX_DIR")
-    return Path(env) if env else DEFAULT_INDEX_DIR
+    return Path(env).expanduser() if env else DEFAULT_INDEX_DIR
 
 
 def index_target(override: str | os.PathLike | None = None) -> str | Path:
@@ -83,9 +83,9 @@ def folder_index_dir(folder: str | os.PathLike) -> Path:
 
 def seeds_dir(override: str | os.PathLike | None = None) -> Path:
     if override is not None:
-        return Path(override)
+        return Path(override).expanduser()
     env = os.environ.get("QA_SEEDS_DIR")
-    return Path(env) if env else DEFAULT_SEEDS_DIR
+    return Path(env).expanduser() if env else DEFAULT_SEEDS_DIR
 
 # Retrieval and answering settings (weights, pools, bonuses, the abstention model) are a qa.Settings object; the
 # fitted values live in qa/fitted.json (bench/tune.py writes it).

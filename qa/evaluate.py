@@ -40,6 +40,8 @@ def load_questions(path: Path) -> list[dict[str, Any]]:
         if not isinstance(also, list) or not all(isinstance(a, str) and a.strip() for a in also):
             raise ValueError(f"{path}:{n}: 'also' must be a list of answer phrases")
         rows.append(row)
+    if not rows:
+        raise ValueError(f"{path} holds no questions (one JSON object a line, with 'kind' and 'question')")
     return rows
 
 

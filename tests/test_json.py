@@ -237,3 +237,13 @@ def test_objects_written_one_after_another_are_records_too(tmp_path):
     p = tmp_path / "items.json"
     p.write_text("\n".join(json.dumps(_story(i), indent=2) for i in range(3)), encoding="utf-8")
     assert [r.article.title for r in qa.clean_records(p)] == [_story(i)["title"] for i in range(3)]
+
+
+def test_a_record_that_is_no_article_says_what_it_is(tmp_path):
+    p = tmp_path / "feed.jsonl"
+    p.write_text(json.dumps(_story(0)) + "\n[1, 2, 3]\n" + json.dumps({"title": "Short", "text": "Too short."}) + "\n",
+                 encoding="utf-8")
+    results = qa.clean_records(p)
+    assert results[0].article is not None
+    assert results[1].reason == "a JSON list of values, not an article record"
+    assert results[2].reason.startswith("no recognisable article text (fewer than 15 words")

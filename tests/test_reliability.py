@@ -758,3 +758,33 @@ def test_python_m_qa_question_that_is_not_utf8(tmp_path):
     arg = os.fsdecode(b"Lake \xff Balkhash")  # what a Latin-1 terminal passes as argv
     r = subprocess.run([sys.executable, "-m", "qa", "ask", arg], capture_output=True, text=True, cwd=tmp_path, env=ENV, timeout=120)
     _assert_one_line_error(r, "not valid UTF-8")
+
+
+def test_cli_output_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path):
+    # `qa clean DIR | head -1`: head closes the pipe (the output is well past a pipe's buffer); qa stops without an
+    # error message
+    for n in range(12):
+        for f in SEEDS.glob("*.txt"):
+            shutil.copy(f, tmp_path / f"{n}_{f.name}")
+    cmd = f"{sys.executable} -m qa clean {tmp_path} | head -1"
+    r = subprocess.run(["bash", "-c", f"set -o pipefail; {cmd}"], capture_output=True, text=True, timeout=300)
+    assert r.stdout.startswith("== ") and "error" not in r.stderr and "Broken pipe" not in r.stderr, r.stderr
+
+
+def test_a_tilde_in_a_path_is_the_home_folder(tmp_path, tiny_seeds, monkeypatch, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    shutil.copytree(tiny_seeds, tmp_path / "articles")
+    assert _cli(capsys, "build", "--seeds", "~/articles", "--index", "~/idx").returncode == 0
+    assert (tmp_path / "idx" / "manifest.json").is_file()
+    assert _cli(capsys, "clean", "~/articles/lake.txt").stdout.startswith("== ")
+    assert qa.clean_folder("~/articles") and qa.clean_file("~/articles/lake.txt").article
+
+
+def test_nothing_to_show_is_said_not_left_blank(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    r = _cli(capsys, "clean", str(tmp_path / "empty"))
+    assert r.returncode == 1 and r.stdout == "" and "no article files in" in r.stderr
+    r = _cli(capsys, "ask", "lake water levels", "--json", "--since", "2090-01-01")
+    assert r.returncode == 0 and r.stdout == "" and "no passage matches the question within the filters" in r.stderr
+    (tmp_path / "none.jsonl").write_text("\n", encoding="utf-8")
+    _assert_one_line_error(_cli(capsys, "eval", str(tmp_path / "none.jsonl")), "holds no questions")
