@@ -335,9 +335,22 @@ def search(
     if within is not None:  # one article's passages, all of them
         rows = _article_rows(index, within, allowed)
         kw = np.asarray(index.keyword.scores(query), np.float64)[rows]
-    else:
-        stage1 = index.remote if index.remote is not None else EmbeddedStage1(index, allowed)
-        rows, kw = stage1.candidates(query, qvec, max(s.candidate_pool, k * 4), filters)
+        return _ranked(index, query, qvec, k, rows, kw, qtok, s)
+    stage1 = index.remote if index.remote is not None else EmbeddedStage1(index, allowed)
+    pool = max(s.candidate_pool, k * 4)
+    while True:
+        rows, kw = stage1.candidates(query, qvec, pool, filters)
+        hits = _ranked(index, query, qvec, k, rows, kw, qtok, s)
+        # Fewer than k once repeats are dropped (an article that says the same thing many times): a wider pool,
+        # until it holds every passage there is.
+        if len(hits) >= k or len(rows) < pool or pool >= len(index.chunks):
+            return hits
+        pool *= 4
+
+
+def _ranked(index: LoadedIndex, query: str, qvec: np.ndarray, k: int, rows: np.ndarray, kw: np.ndarray,
+            qtok: tuple[np.ndarray, np.ndarray] | None, s: Settings) -> list[Hit]:
+    """The candidates `rows` (with their keyword scores) fused, reranked and assembled into at most k hits."""
     if len(rows) == 0:
         return []
     _prefetch(index, rows, s.rerank and index.tokens is not None and qtok is not None)

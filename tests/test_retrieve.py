@@ -89,3 +89,16 @@ def test_import_qa_is_light():
     code = "import sys, qa; bad = [m for m in ('torch', 'sentence_transformers', 'transformers', 'gradio', 'faiss') if m in sys.modules]; print(bad)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     assert out == "[]"
+
+
+def test_k_passages_come_back_though_one_article_repeats_itself_past_the_candidate_pool(tmp_path, tiny_seeds):
+    import shutil
+
+    seeds = tmp_path / "seeds"
+    shutil.copytree(tiny_seeds, seeds)
+    line = "The city council debated the hospital budget again on Monday evening."
+    (seeds / "repeats.txt").write_text("Hospital budget debated\n\n" + "\n\n".join([line] * 3000), encoding="utf-8")
+    qa.build(seeds, tmp_path / "idx")
+    got = qa.retrieve("hospital budget", k=8, index_dir=tmp_path / "idx")
+    assert len(got) == 8  # the repeats are shown once; the other articles' passages fill the rest
+    assert len({(p.doc_id, p.start) for p in got}) == 8
