@@ -36,7 +36,7 @@ from pathlib import Path
 import qa, qa.builder, qa.embed
 phases = {"clean": 0.0, "encode": 0.0, "write": 0.0}
 WRAP = {
-    "clean": [("qa.builder", "clean_collection")],
+    "clean": [("qa.builder", "clean_collection"), ("qa.builder", "clean_results")],
     "encode": [("qa.builder", "_encode_new"), ("qa.embed", "encode_documents"), ("qa.embed", "encode_passage_tokens"),
                ("qa.embed", "encode_passages"), ("qa.embed", "encode_sentences"), ("qa.tokens", "compress")],
     "write": [("qa.builder", "write_index")],

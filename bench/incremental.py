@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PHASES = {  # qa.builder attribute -> the phase it times
-    "clean_collection": "read and clean the folder",
+    "clean_results": "read and clean the folder",
     "_previous_index": "load the previous index",
     "_encode_articles": "chunk and encode what changed",
     "update_index": "append, and re-write the dense index, BM25, wordpiece counts",

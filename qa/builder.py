@@ -296,7 +296,7 @@ def _keep_the_sample_index(seeds_dir, index_dir, target) -> None:
     seeds = config.seeds_dir(seeds_dir)
     try:
         sample = target.resolve() == config.DEFAULT_INDEX_DIR.resolve()
-        other = seeds.expanduser().resolve() != config.DEFAULT_SEEDS_DIR.resolve()
+        other = seeds.resolve() != config.DEFAULT_SEEDS_DIR.resolve()
     except (OSError, RuntimeError):
         return
     if sample and other:

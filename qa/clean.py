@@ -1341,7 +1341,7 @@ def clean_collection(
 ) -> tuple[list[Article], list[Skipped]]:
     """Clean every file, using the collection itself to spot site chrome; report what was skipped and why.
 
-    A big folder is cleaned on every core; `progress` shows a bar with an ETA on stderr; `pmap`: see _results;
+    A big folder is cleaned on every core; `progress` shows a bar with an ETA on stderr; `pmap`: see clean_results;
     `cache`: pages cleaned by earlier builds, re-used when nothing their cleaning depends on changed; `root`: the
     folder the paths were listed from (list_seed_files), which names the articles."""
     return articles_and_skipped(clean_results(paths, pmap, progress, cache, root))
