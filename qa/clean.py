@@ -85,9 +85,13 @@ _BY_OTHER = (r"(?:(?:analysis|story|review|opinion|commentary|text|words|column|
 _BYLINE = re.compile(rf"^(?:[/|•·–—-]+\s*)?(?:(?P<other>{_BY_OTHER})|{_BY_WORDS})\s+(?P<rest>[^\W\d_].*)$", re.I)
 # A date or time stamp, then "by" and names: "Posted on March 3, 2023 by Jane Doe", "Nov 18, 2019 7:45 am by J. Doe".
 _DATED_BYLINE = re.compile(r"^(?P<when>.{6,60}?)\s+by:?\s+(?P<rest>[A-Z][^|·]{2,60})$")
+# Labels whose value is the author: "Author: Jane Doe", "Text: Jane Doe", "Автор: ...".
+_AUTHOR_LABELS = frozenset(
+    ("author", "authors", "by", "written by", "text", "texto", "texte", "autor", "auteur", "autore", "автор", "текст")
+)
 _LABELLED = re.compile(
-    r"^(?P<label>authors?|by|written by|created|published|updated|posted|date|source|credits?|"
-    r"text|texto|texte|autor|auteur|autore|автор|текст)\s*:\s*(?P<value>.*)$",
+    r"^(?P<label>" + "|".join(sorted(_AUTHOR_LABELS, key=len, reverse=True))
+    + r"|created|published|updated|posted|date|source|credits?)\s*:\s*(?P<value>.*)$",
     re.I,
 )
 _ORG_WORDS = re.compile(
@@ -453,10 +457,6 @@ def _split_names(names: str) -> tuple[list[str], list[str]]:
     return people, orgs
 
 
-# Labels whose value is the author: "Author: Jane Doe", "Text: Jane Doe", "Автор: ...".
-_AUTHOR_LABELS = frozenset(
-    ("author", "authors", "by", "written by", "text", "texto", "texte", "autor", "auteur", "autore", "автор", "текст")
-)
 # Where the names in a byline end: a date, a time, a separator, a "published" word.
 _NAMES_END = re.compile(
     rf"(\b{_MONTH_RE}\.?\s+\d|\b\d{{1,2}}\.?\s+{_MONTH_RE}\b|\b(?:19|20)\d\d-\d\d|(?<!\d)\d{{1,2}}[:/.]\d\d|[|·⋅•]|"
@@ -501,7 +501,8 @@ class _Meta:
 
 
 # A line that is only a person's name, or a name before a date, handle or separator ("Jane Doe - Nov 19, 2019").
-_NAME_LINE = re.compile(r"^(?P<name>[^\W\d_][\w.'’-]*(?:\s+[^\W\d_][\w.'’-]*){1,3})(?:\s*(?:[-–—|·•/,@(]|\s\d).*)?$")
+_NAME = r"[^\W\d_][\w.'’-]*(?:\s+[^\W\d_][\w.'’-]*){1,3}"  # two to four words that start with a letter
+_NAME_LINE = re.compile(rf"^(?P<name>{_NAME})(?:\s*(?:[-–—|·•/,@(]|\s\d).*)?$")
 NAME_BELOW_TITLE = 3  # lines under the headline where a bare author name is looked for
 # A byline the scrape split in two: the label on its own line ("Written by", "Author", "By:"), the name on the next.
 _AUTHOR_LABEL = re.compile(r"^(?:(?:written|posted|words|text)\s+by|by|authors?|author\s+name)\s*:?$", re.I)
@@ -675,7 +676,7 @@ def _headline_inside(lines: list[str], at: int) -> int:
 
 
 # A name followed by a handle or a separator ("Jane Doe @janedoe / 2 days", "Jane Doe | Nov 19"): a byline's shape.
-_NAME_TAGGED = re.compile(r"^[^\W\d_][\w.'’-]*(?:\s+[^\W\d_][\w.'’-]*){1,3}\s*(?:@\w|[/|·⋅•]\s)")
+_NAME_TAGGED = re.compile(rf"^{_NAME}\s*(?:@\w|[/|·⋅•]\s)")
 
 
 def _name_under_headline(lines: list[str], verdicts: list[LineVerdict], title_at: int, raw: str) -> None:
