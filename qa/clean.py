@@ -322,13 +322,36 @@ def _parse_date(text: str) -> date | None:
 _URL_LINE = re.compile(r"^(?:https?://)?(?:[\w-]+\.)+[a-z]{2,}(?::\d+)?/\S+$", re.I)
 
 
-def _stated_url(raw: str) -> str | None:
-    """The first line of the scrape that is only an address (a shortened "..." one is not usable)."""
-    for line in raw.splitlines():
-        line = line.strip()
-        if _URL_LINE.match(line) and not line.endswith(("...", "…")):
+def _stated_url(raw: str, title: str | None = None) -> str | None:
+    """The page's own address, when the scrape states it on a line of its own: the first full address ("https://",
+    "www.") that is about this page. With the headline known, that is one over it or at most DATE_WINDOW lines
+    under it (a "share" line, a short link), or one whose path names a word of the headline (a share line at the
+    foot). A link further down that names none (a source the article cites, a related page, a code sample) is not
+    the page's address; nor is a shortened "..." one, one ending a citation ("...draft3-1,") or one of a list of
+    links. Without a headline, the first such line; with one the scrape does not hold as a line, one whose path
+    names a word of it."""
+    lines = [line.strip() for line in raw.splitlines() if line.strip()]
+    at = None if title is None else next((i for i, line in enumerate(lines) if title in line), None)
+    words = _url_words(title) if title else set()
+    is_url = [bool(_URL_LINE.match(line) and _FULL_URL.match(line)) for line in lines]
+    for i, line in enumerate(lines):
+        if not is_url[i] or line.endswith(("...", "…", ",", ";", ".", ")")):
+            continue
+        if any(is_url[j] for j in (i - 1, i + 1) if 0 <= j < len(lines)):
+            continue  # one of a list of links ("Sources & links"), not the page's own
+        near = at is not None and i <= at + DATE_WINDOW
+        if title is None or near or words & _url_words(urlsplit(line if "://" in line else "//" + line).path):
             return line
     return None
+
+
+_FULL_URL = re.compile(r"^(?:https?://|www\.)", re.I)
+
+
+def _url_words(text: str) -> set[str]:
+    """The words of four letters or more in a headline or an address's path, lower-cased, stopwords left out."""
+    stop = stopwords()
+    return {w for w in re.findall(r"[^\W\d_]{4,}", text.lower()) if w not in stop}
 
 
 # also glued to the dates around it ("December 22, 2022Updated: January 2, 2026", "UpdatedJanuary 25, 2026")
@@ -806,7 +829,7 @@ def clean_text(
         authors=tuple(meta.people),
         text="\n\n".join(body),
         source=source,
-        url=_stated_url(raw),
+        url=_stated_url(raw, meta.title),
     )
     return Cleaned(article, chrome, tuple(zip(lines, verdicts)))
 

@@ -294,6 +294,25 @@ def test_metadata_the_page_states(tmp_path):
     assert a.url == "https://example.org/news/lake-balkhash-low"
 
 
+@pytest.mark.parametrize("tail, expected", [
+    # the page's own address: at the foot, its path naming words of the headline
+    ("Share: https://example.org/news/x\n\nhttps://example.org/2023/03/balkhash-water-levels-fall", "balkhash"),
+    # a link the article cites, far under the headline, naming none of its words
+    ("Source:\n\nhttps://www.hydro.example.net/reports/annual-2022.pdf", None),
+    # one of a list of links
+    ("Sources\nhttps://example.org/news/lake-balkhash\nhttps://other.example.com/lake-levels", None),
+    # ending a citation, or without "https://" / "www." (a code sample, a link's text)
+    ("https://example.org/lake-balkhash-report,", None),
+    ("example.org/lake/balkhash", None),
+])
+def test_the_url_is_the_pages_own_not_a_link_it_cites(tmp_path, tail, expected):
+    page = TINY_ARTICLE.replace("Leave a comment", "More reading follows.\n\n" + "Filler line of text.\n\n" * 12 + tail)
+    f = tmp_path / "lake.txt"
+    f.write_text(page, encoding="utf-8")
+    url = qa.clean_file(f).article.url
+    assert url == (None if expected is None else tail.splitlines()[-1]), url
+
+
 def test_an_ambiguous_numeric_date_is_left_unset(tmp_path):
     page = TINY_ARTICLE.replace("By Jane Example March 3, 2023", "By Jane Example\n\n05/03/2023")
     f = tmp_path / "lake.txt"
