@@ -143,13 +143,25 @@ def summarize(records: list[Record]) -> dict[str, float | None]:
     }
 
 
+def _check_articles(questions: list[dict[str, Any]], held: set[str], where: str, fix: str) -> None:
+    """A ValueError when questions name articles `where` does not hold: each would silently count as a miss."""
+    unknown = sorted({q["doc_id"] for q in questions if q["kind"] != "unanswerable"} - held)
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise ValueError(f"{len(unknown)} article{'s' if len(unknown) > 1 else ''} the questions name "
+                         f"{'are' if len(unknown) > 1 else 'is'} not in {where} ({shown}): {fix}")
+
+
 def evaluate_system(
     questions: list[dict[str, Any]], index_dir=None, k: int = 5, settings=None, strict: bool = False
 ) -> list[Record]:
     """Run qa.ask on every question and record how it did. A passage or sentence is right when it holds the answer
     phrase or, unless strict, one of the question's `also` phrases."""
     from .answer import ask
+    from .retrieve import get_index
 
+    _check_articles(questions, set(get_index(index_dir).articles), "the index",
+                    "build the index from the folder the questions were written over")
     out = []
     for row in questions:
         # a follow-up comes after its earlier questions were really asked, as in the chat: their answers are history
@@ -200,6 +212,8 @@ def evaluate_baseline(questions: list[dict[str, Any]], seeds_dir=None, k: int = 
         raw = p.read_text(encoding="utf-8", errors="replace")
         doc_id = seed_name(p.with_suffix(""), folder)  # the article id a build gives the file
         windows += [(doc_id, raw[i : i + BASELINE_WINDOW]) for i in range(0, len(raw), BASELINE_WINDOW)]
+    _check_articles(questions, {d for d, _ in windows}, f"the baseline's folder {folder}",
+                    "pass the folder the index was built from as seeds_dir (qa eval --seeds DIR), or skip the baseline")
     vecs = np.concatenate([encode_queries([w for _, w in windows[i : i + 256]]) for i in range(0, len(windows), 256)])
     out = []
     for row in questions:

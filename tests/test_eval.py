@@ -8,6 +8,8 @@ import pytest
 from qa.cli import main
 from qa.evaluate import DEFAULT_EVAL_FILE, _norm, _rank, answer_phrases, evaluate_system, load_questions, summarize
 
+from .conftest import TINY_ARTICLE
+
 DATA = DEFAULT_EVAL_FILE.parent
 ROOT = DATA.parent.parent
 HOLDOUT_FILE = DEFAULT_EVAL_FILE.with_name("holdout.jsonl")
@@ -99,6 +101,22 @@ def test_bad_eval_file_is_a_clear_error(tmp_path, capsys, line, message):
     f.write_text(line + "\n")
     assert main(["eval", str(f)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_questions_about_articles_the_index_or_baseline_folder_lacks_are_an_error_not_misses(tmp_path, capsys):
+    row = json.loads(DEFAULT_EVAL_FILE.read_text().splitlines()[0])
+    f = tmp_path / "q.jsonl"
+    f.write_text(json.dumps({**row, "doc_id": "no-such-article"}) + "\n")
+    assert main(["eval", str(f), "--no-baseline"]) == 2
+    assert "1 article the questions name is not in the index (no-such-article)" in capsys.readouterr().err
+    # the questions are about the index's articles, but the baseline is asked to read another folder
+    f.write_text(json.dumps(row) + "\n")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "lake.txt").write_text(TINY_ARTICLE, encoding="utf-8")
+    assert main(["eval", str(f), "--seeds", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert f"not in the baseline's folder {other}" in err and "--seeds" in err
 
 
 def test_the_code_defaults_are_the_fitted_settings():
