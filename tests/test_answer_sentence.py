@@ -148,3 +148,16 @@ def test_asking_for_fewer_passages_does_not_change_the_answer(question):
     seen = {(a.outcome, a.sentence, round(a.confidence, 9)) for a in got}
     assert len(seen) == 1, [(a.outcome, a.confidence) for a in got]
     assert [p.text for p in got[0].passages] == [p.text for p in got[2].passages[:3]]
+
+
+@pytest.mark.parametrize("question", ["asdf qwerty zxcv", "a" * 500, "Zorblatt frimble?"])
+def test_a_question_none_of_whose_words_the_articles_hold_is_not_found(question):
+    ans = qa.ask(question)
+    assert (ans.outcome, ans.reason, ans.sentence, ans.confidence) == (qa.NOT_FOUND, qa.NO_MATCH, None, 0.0)
+    assert ans.passages  # the closest passages are still shown, as for any question not found
+
+
+def test_one_word_the_articles_hold_is_enough_to_be_judged_on_the_evidence():
+    """A question with an unknown word (a typo, a name spelt otherwise) and a known one is answered as usual."""
+    ans = qa.ask("Who replaced Smailov as prime minster xyzzyq?")
+    assert ans.outcome != qa.NOT_FOUND or ans.reason != qa.NO_MATCH or ans.confidence > 0.0
