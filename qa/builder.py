@@ -53,20 +53,6 @@ def _seed_paths(seeds: Path) -> tuple[list[Path], list[Skipped]]:
     return paths, skipped
 
 
-def _unique_ids(articles: list[Article], seeds: Path) -> tuple[list[Article], list[Skipped]]:
-    """Keep the first article per id: `a.txt` and `a.html` would both be article `a`, and one would silently
-    replace the other's text under the first one's passages."""
-    kept: dict[str, Article] = {}
-    clashes = []
-    for a in articles:
-        first = kept.setdefault(a.doc_id, a)
-        if first is not a:
-            clashes.append(
-                Skipped(str(seeds / a.source), f"same article id {a.doc_id!r} as {first.source}; rename one of them")
-            )
-    return list(kept.values()), clashes
-
-
 def _unchanged(old_manifest: dict, articles: list[Article], hashes: dict[str, str]) -> bool:
     old = old_manifest.get("articles", {})
     return (
@@ -358,8 +344,6 @@ def _build(seeds: Path, out: Path, paths: list[Path], skipped: list[Skipped], ru
     results = clean_results(paths, None if isinstance(runner, _Serial) else runner.map, progress, cache, seeds)
     articles, bad = articles_and_skipped(results)
     skipped += bad
-    articles, clashes = _unique_ids(articles, seeds)
-    skipped += clashes
     if not articles:
         reasons = ("; ".join(f"{Path(s.path).name}: {s.reason}" for s in skipped)
                    or "no .txt, .html, .md, .mhtml, .json or .jsonl files")

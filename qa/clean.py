@@ -1319,7 +1319,8 @@ def clean_results(paths: list[Path], pmap=None, progress: bool = False, cache: C
     pages = iter(pages_in_order)
     cleaned: dict[int, Cleaned] = {}
     reasons: dict[int, str] = {}
-    seen: dict[str, str] = {}
+    seen: dict[str, str] = {}  # an article's text -> where it was first read, and the same for its id
+    ids: dict[str, str] = {}
     for i, r in enumerate(read):
         if isinstance(r, Skipped):
             reasons[i] = r.reason
@@ -1333,8 +1334,11 @@ def clean_results(paths: list[Path], pmap=None, progress: bool = False, cache: C
         body_key = _key(c.article.text)
         if body_key in seen:
             reasons[i] = f"duplicate of {seen[body_key]}"
+        elif c.article.doc_id in ids:
+            # "a.txt" and "a.html" would both be article "a": one would silently replace the other's text
+            reasons[i] = f"same article id {c.article.doc_id!r} as {ids[c.article.doc_id]}; rename one of them"
         else:
-            seen[body_key] = r.shown
+            seen[body_key] = ids[c.article.doc_id] = r.shown
         cleaned[i] = c
     # A publisher named by one page's byline is recognised in the chrome of its sister pages.
     known = sorted(
@@ -1392,7 +1396,8 @@ def clean_file(path: str | Path) -> CleanResult:
 
     Raises:
         FileNotFoundError: the path does not exist or is a folder (use `clean_folder`).
-        ValueError: the file holds several articles (a JSON list or JSON Lines; use `clean_records`).
+        ValueError: the file holds several articles (a JSON list or JSON Lines; use `clean_records`), or is not of
+            a kind `qa build` reads.
     """
     results = clean_records(path)
     if len(results) > 1:
@@ -1407,10 +1412,15 @@ def clean_records(path: str | Path) -> list[CleanResult]:
 
     Raises:
         FileNotFoundError: the path does not exist or is a folder (use `clean_folder`).
+        ValueError: the file is not of a kind `qa build` reads (its suffix, and it is not a saved web page).
     """
     p = Path(path).expanduser()
     if not p.is_file():
         raise FileNotFoundError(f"{p} is not a file; pass an article file, or use clean_folder for a folder")
+    if p.suffix.lower() not in config.SEED_SUFFIXES and not _saved_page_without_suffix(p):
+        # what a build would leave out is not cleaned as if it were an article
+        raise ValueError(f"{p} is not a kind of file qa build reads: articles are {', '.join(config.SEED_SUFFIXES)} "
+                         "files, or web pages saved under another name")
     return clean_results([p])
 
 

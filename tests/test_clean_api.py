@@ -18,7 +18,7 @@ from qa.clean_lines import collection_repeats, page_lines
 from qa.clean_model import CARD_FILE, load_model
 from qa.cli import main
 
-from .conftest import SEEDS, TINY_ARTICLE, bench_module
+from .conftest import HARBOUR_ARTICLE, SEEDS, TINY_ARTICLE, bench_module
 
 
 def test_clean_file_keeps_the_article_and_says_why_each_line_was_dropped(tmp_path):
@@ -54,6 +54,25 @@ def test_clean_file_reports_a_page_without_an_article(tmp_path):
 def test_clean_file_rejects_what_is_not_a_file(tmp_path, bad):
     with pytest.raises(FileNotFoundError, match="clean_folder"):
         qa.clean_file(tmp_path / bad)
+
+
+@pytest.mark.parametrize("name", ["notes.rtf", "README"])
+def test_clean_file_refuses_a_kind_of_file_a_build_would_not_read(tmp_path, name):
+    f = tmp_path / name
+    f.write_text(TINY_ARTICLE, encoding="utf-8")
+    with pytest.raises(ValueError, match="not a kind of file qa build reads"):
+        qa.clean_file(f)
+    (tmp_path / "page").write_text("<!DOCTYPE html><html><head><title>Lake</title></head><body><p>"
+                                   + TINY_ARTICLE.replace("\n", "</p><p>") + "</p></body></html>", encoding="utf-8")
+    assert qa.clean_file(tmp_path / "page").article is not None  # a web page saved without a suffix is read
+
+
+def test_clean_folder_reports_files_a_build_would_give_the_same_id(tmp_path):
+    (tmp_path / "lake.txt").write_text(TINY_ARTICLE, encoding="utf-8")
+    (tmp_path / "lake.md").write_text(HARBOUR_ARTICLE, encoding="utf-8")
+    first, second = qa.clean_folder(tmp_path)
+    assert first.article is not None and second.article is None
+    assert second.reason == "same article id 'lake' as lake.md; rename one of them"
 
 
 def test_cli_clean_text_json_and_dropped_lines(tmp_path, capsys):
