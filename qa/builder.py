@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -374,13 +374,15 @@ def _write(out: Path, articles: list[Article], hashes: dict[str, str], runner, s
            append: bool, t0: float) -> BuildReport:
     """Bring the index in `out` in line with the cleaned articles: nothing to do, an update, or a whole write."""
     old = _previous_index(out)
+    # articles of the previous index no longer in the folder: their passages go with this build
+    gone = tuple(sorted(set(old.manifest.get("articles", {})) - {a.doc_id for a in articles})) if old else ()
     if old is not None and not force and _unchanged(old.manifest, articles, hashes):
         return BuildReport(str(out), len(articles), old.manifest["passages"], tuple(a.doc_id for a in articles), (), tuple(skipped), time.perf_counter() - t0, False)
     compatible = old is not None and not force and old.manifest.get("chunker") == chunker_settings()
     if compatible and append:
         report = _update(out, old, articles, hashes, runner, skipped, t0)
         if report is not None:
-            return report
+            return replace(report, removed=gone)
     reusable = _reusable(old) if compatible else {}
     del old  # its memory maps; the full write below replaces its files
     chunks, sentences, encoded, reused, embedded = _encode_articles(articles, reusable, runner)
@@ -393,7 +395,8 @@ def _write(out: Path, articles: list[Article], hashes: dict[str, str], runner, s
     except OSError as exc:
         # Read-only folder or file system, disk full, quota: write_index has already removed its partial files.
         raise BuildError(f"Cannot write the index folder {out}: {exc.strerror or exc}. Choose another with --index.") from exc
-    return BuildReport(str(out), len(articles), len(chunks), tuple(reused), tuple(embedded), tuple(skipped), time.perf_counter() - t0, True)
+    return BuildReport(str(out), len(articles), len(chunks), tuple(reused), tuple(embedded), tuple(skipped),
+                       time.perf_counter() - t0, True, gone)
 
 
 def _update(out: Path, old: LoadedIndex, articles: list[Article], hashes: dict[str, str], runner,
@@ -430,8 +433,6 @@ def _update(out: Path, old: LoadedIndex, articles: list[Article], hashes: dict[s
 def _build_milvus(uri: str, seeds_dir, force: bool, progress: bool, t0: float, ray=None) -> BuildReport:
     """Build the sidecar folder as an embedded index (re-using unchanged articles), then bring the collection in
     line with it: upsert the passages of new and changed articles, delete those of changed and removed ones."""
-    from dataclasses import replace
-
     from . import milvus_index
 
     try:

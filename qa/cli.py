@@ -52,6 +52,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
     print(f"  passages:    {report.passages}")
     print(f"  re-used:     {len(report.reused)}")
     print(f"  re-embedded: {len(report.embedded)}")
+    if report.removed:  # files deleted (or now skipped) since the last build: their passages are gone from the index
+        print(f"  removed:     {len(report.removed)}")
+        for doc_id in report.removed:
+            print(f"    - {_one_line(doc_id)}")
     print(f"  skipped:     {len(report.skipped)}")
     for s in report.skipped:
         print(f"    - {_one_line(s.path)}: {_one_line(s.reason)}")

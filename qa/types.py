@@ -131,6 +131,7 @@ class BuildReport:
     skipped: tuple[Skipped, ...]
     seconds: float
     changed: bool
+    removed: tuple[str, ...] = ()  # articles of the previous index no longer in the folder: their passages are gone
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ def test_a_deleted_file_removes_its_passages_and_compaction_reclaims_them(tiny_s
     monkeypatch.setattr(config, "COMPACT_DEAD_SHARE", 0.95)
     (seeds / "003_a38c060e4e498b4b.txt").unlink()
     r = qa.build(seeds, out)
-    assert r.changed and r.embedded == ()
+    assert r.changed and r.embedded == () and r.removed == ("003_a38c060e4e498b4b",)
     m = _manifest(out)
     assert m["rows"] == before["rows"] and m["passages"] == before["passages"] - gone
     assert "003_a38c060e4e498b4b" not in m["articles"]
@@ -106,7 +106,8 @@ def test_a_deleted_file_removes_its_passages_and_compaction_reclaims_them(tiny_s
     monkeypatch.setattr(config, "COMPACT_DEAD_SHARE", 0.0)
     lake = seeds / "lake.txt"
     lake.write_text(lake.read_text() + "\nA later paragraph.\n")
-    qa.build(seeds, out)
+    (seeds / "000_6870258d6367f5ae.txt").unlink()
+    assert qa.build(seeds, out).removed == ("000_6870258d6367f5ae",)  # a whole re-write says so too
     m = _manifest(out)
     assert m["data_dir"] != before["data_dir"] and m["rows"] == m["passages"]
     assert load_index(out).live is None
