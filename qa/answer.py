@@ -267,13 +267,15 @@ def _ask(question, history=(), k=config.DEFAULT_K, *, since=None, until=None, pu
     if isinstance(history, str) or not all(isinstance(h, (str, Answer)) for h in history):
         raise ValueError("history must be a sequence of earlier questions (strings) or Answers, most recent last")
     settings = settings or Settings.fitted()
+    index = get_index(index_dir)
     turns: list[Turn] = []
     for h in list(history)[-settings.history_turns :]:
         if isinstance(h, Answer):
-            turns.append(Turn(h.query, h.sentence, h.passage.doc_id if h.passage else None))
+            doc = h.passage.doc_id if h.passage else None
+            held = index.articles.get(doc) if doc is not None else None
+            turns.append(Turn(h.query, h.sentence, doc, held.text if held is not None else None))
         elif h.strip():  # an earlier question may itself have been a follow-up: resolve it the same way
             turns.append(Turn(rewrite(h.strip(), turns)))
-    index = get_index(index_dir)
     filters = check_filters(index, since, until, publisher)
     query = rewrite(q, turns)
     qvec, states, ids = encode_query_tokens(query)

@@ -24,11 +24,12 @@ _NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of|de|da|van|von|al|bin|the|la|l
 @dataclass(frozen=True)
 class Turn:
     """An earlier turn of the conversation: what was searched for it, the sentence given as its answer, and the
-    article that sentence is from."""
+    article that sentence is from (its id and text)."""
 
     query: str
     answer: str | None = None
     doc_id: str | None = None
+    article: str | None = None  # that article's text
 
 
 def _content_words(text: str) -> list[str]:
@@ -37,19 +38,41 @@ def _content_words(text: str) -> list[str]:
     return [w for w in words if w.lower() not in stop and w.lower() not in _QUESTION_WORDS and len(w) > 1]
 
 
-def names(text: str) -> list[str]:
+def names(text: str, context: str | None = None) -> list[str]:
     """Capitalised phrases of a text, in order, except a sentence's first word when it is a common word ("The",
-    "When") rather than a name."""
+    "When") rather than a name. A sentence's first word alone ("Seven decades later", "According to") is capitalised
+    whatever it is: given `context` (the article the text is from), it is taken for a name only when the article
+    also capitalises it inside a sentence, as an article does with the names it reports."""
     found = []
-    for m in _NAME.finditer(text):
-        name = m.group().strip(" .")
-        words = name.split()
-        at_start = m.start() == 0 or text[: m.start()].rstrip()[-1:] in ".?!:\"“"
+    for start, end in _spans(text):
+        words = text[start:end].strip(" .").split()
+        at_start = start == 0 or text[:start].rstrip()[-1:] in ".?!:\"“"
         if at_start and words[0].lower() in bm25.stopwords() | _QUESTION_WORDS:
             words = words[1:]
+        elif at_start and context is not None and len(words) == 1 and not _mid_sentence(words[0], context):
+            continue
         if words and not (len(words) == 1 and words[0].lower() in bm25.stopwords() | _QUESTION_WORDS):
             found.append(" ".join(words))
     return list(dict.fromkeys(found))
+
+
+def _spans(text: str):
+    """Where the capitalised phrases of `text` are, one sentence at a time: "Tokayev. Then Putin" is two."""
+    for m in _NAME.finditer(text):
+        start = m.start()
+        for cut in re.finditer(r"(?<=[^\W\d_]{4}\.)\s+", m.group()):
+            yield start, m.start() + cut.start()
+            start = m.start() + cut.end()
+        yield start, m.end()
+
+
+def _mid_sentence(word: str, text: str) -> bool:
+    """Whether `text` writes `word` capitalised somewhere a sentence does not start."""
+    for m in re.finditer(rf"(?<![\w'’-]){re.escape(word)}(?![\w'’-])", text):
+        before = text[: m.start()].rstrip()[-1:]
+        if before and before not in ".?!:\"“”‘'([–—-":
+            return True
+    return False
 
 
 def needs_context(question: str) -> bool:
@@ -86,7 +109,8 @@ def rewrite(question: str, history: Sequence[Turn]) -> str:
             dropped = {w.lower() for n in earlier_names for w in n.split()}
             terms = [w for w in terms if w.lower() not in dropped]
         elif turn.answer and re.match(r"^\W*(?:who|whom|what|which)\b", turn.query, re.I):
-            terms += [w for n in names(turn.answer)[:2] for w in n.split()]
+            terms += [w for n in names(turn.answer, turn.article)[:2] for w in n.split()
+                      if w.lower() not in bm25.stopwords()]  # "CEO of Vidyard"
         terms = [t for t in dict.fromkeys(terms) if t.lower() not in own]
         if terms:
             return f"{question} {' '.join(terms)}"

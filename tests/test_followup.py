@@ -39,6 +39,26 @@ def test_pronoun_resolved_from_the_earlier_answer_sentence():
     assert "Jane Doe" in rewrite("When did he take office?", [turn])
 
 
+ARTICLE = ("The port reopened on Monday. Seven decades after it was built, the harbour needed work, said Jane Roe. "
+           "According to Roe, the work took two years. Now the ships are back, and Roe is the port's director.")
+
+
+@pytest.mark.parametrize("sentence, wanted, not_wanted", [
+    ("Seven decades later, Roe runs the port.", "Roe", "Seven"),  # a sentence's first word, not a name
+    ("According to Roe, the work took two years.", "Roe", "According"),
+    ("Now the ships are back, says Jane Roe, the port's director.", "Jane Roe", "Now"),
+    ("Roe runs the port. Ships are back.", "Roe", "Ships"),  # a name the article writes mid-sentence stays
+])
+def test_a_sentences_first_word_is_taken_for_a_name_only_when_the_article_writes_it_so(sentence, wanted, not_wanted):
+    query = rewrite("What did she say?", [Turn("Who runs the port?", sentence, "port", ARTICLE)])
+    assert wanted in query and not_wanted not in query.split()
+
+
+def test_a_name_phrases_small_words_are_not_searched_for():
+    turn = Turn("Who is the director?", "Jane Roe is the Director of Ports.", "port", ARTICLE + " Director of Ports")
+    assert " of " not in rewrite("What did she say?", [turn])
+
+
 def test_a_new_name_replaces_the_old_one():
     query = rewrite("And in Peru?", [Turn("How many people died in Bolivia?")])
     assert "Bolivia" not in query and "died" in query
