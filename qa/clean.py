@@ -75,19 +75,25 @@ _DATE_DMY = re.compile(
     re.I,
 )
 _DATE_ISO = re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)(?:[T ][\d:.]+Z?)?")
+# Year first, as Chinese, Japanese and Korean pages write it ("2023年4月1日", "2023년 4월 1일", "2023. 4. 1.") and many
+# others with slashes or dots ("2023/4/1", "2023.04.01"): always year, month, day.
+_DATE_YMD = re.compile(
+    r"(?<![\d.])(?P<y>(?:19|20)\d\d)\s*(?:年|년|/|\.)\s*(?P<m>[01]?\d)\s*(?:月|월|/|\.)\s*(?P<d>[0-3]?\d)(?!\d|\.\d)"
+)
 
 _BY_WORDS = r"(?:by|written by|posted by)\b:?"
 _BY = re.compile(rf"^\s*{_BY_WORDS}\s*", re.I)  # a "By" before an author field's names
 # "Analysis by", "Von", "Par", "Por", "Door": a byline's opening word in other places and languages, taken only before
 # a capitalised name ("Par ailleurs" is French prose, not a byline).
-_BY_OTHER = (r"(?:(?:analysis|story|review|opinion|commentary|text|words|column|interview)\s+by|"
-             r"von|par|por|door)\b:?")
+_BY_OTHER = (r"(?:(?:analysis|story|review|opinion|commentary|text|words|column|interview|reported)\s+by|"
+             r"von|par|por|door|reporter|correspondent)\b:?")
 _BYLINE = re.compile(rf"^(?:[/|•·–—-]+\s*)?(?:(?P<other>{_BY_OTHER})|{_BY_WORDS})\s+(?P<rest>[^\W\d_].*)$", re.I)
 # A date or time stamp, then "by" and names: "Posted on March 3, 2023 by Jane Doe", "Nov 18, 2019 7:45 am by J. Doe".
 _DATED_BYLINE = re.compile(r"^(?P<when>.{6,60}?)\s+by:?\s+(?P<rest>[A-Z][^|·]{2,60})$")
 # Labels whose value is the author: "Author: Jane Doe", "Text: Jane Doe", "Автор: ...".
 _AUTHOR_LABELS = frozenset(
-    ("author", "authors", "by", "written by", "text", "texto", "texte", "autor", "auteur", "autore", "автор", "текст")
+    ("author", "authors", "by", "written by", "reporter", "reported by", "correspondent", "text", "texto", "texte",
+     "autor", "auteur", "autore", "автор", "текст")
 )
 _LABELLED = re.compile(
     r"^(?P<label>" + "|".join(sorted(_AUTHOR_LABELS, key=len, reverse=True))
@@ -307,7 +313,7 @@ def _parse_date(text: str) -> date | None:
                 found.append(date(y, day_month[1], day_month[0]))
             except ValueError:
                 pass
-    for rx in (_DATE_MDY, _DATE_DMY, _DATE_ISO, _DATE_DOTS):
+    for rx in (_DATE_MDY, _DATE_DMY, _DATE_ISO, _DATE_DOTS, _DATE_YMD):
         for m in rx.finditer(text):
             try:
                 month = m.group("m")

@@ -145,6 +145,12 @@ def test_duplicates_and_junk_are_skipped_not_fatal(tmp_path):
         ("April 18, 2023March 3, 2023 by Jane Example", date(2023, 3, 3)),
         ("by Jane ExampleMarch 3, 2023 | 6 comments", date(2023, 3, 3)),  # glued to the name in camel case
         ("By Jane Example UpdatedApril 18, 2023", None),  # only an update, glued to its cue
+        # year first: always year, month, day
+        ("公開日：2023年3月3日 10:00", date(2023, 3, 3)),
+        ("2023년 3월 3일", date(2023, 3, 3)),
+        ("Jane Example - 2023/3/3", date(2023, 3, 3)),
+        ("Published: 2023.03.03 | news", date(2023, 3, 3)),
+        ("Release 2023.3.3.1 notes", None),  # a version number, not a date
     ],
 )
 def test_published_date_is_the_articles_own_or_none(dateline, expected):
@@ -185,6 +191,10 @@ def test_a_date_under_an_updated_label_is_not_the_published_date():
         ("Text: Jane Example·3 March 2023", ("Jane Example",)),
         ("By Jane Example ⋅ Review", ("Jane Example",)),
         ('"By Fair Means" is on at the lake theatre', ()),  # a quoted title, not a byline
+        ("Reporter J. Example", ("J. Example",)),
+        ("Reported by Jane Example", ("Jane Example",)),
+        ("Correspondent: Jane Example", ("Jane Example",)),
+        ("Reporter reveals the lake's secrets", ()),  # a headline-like line, no name after the word
         # a bare name, though the page writes "jane" in lower case in an address
         ("Jane Example\nMarch 3, 2023\nWrite to jane@example.com", ("Jane Example",)),
     ],
