@@ -7,7 +7,8 @@ Corpora: the five seeds (the cleaner was fitted on them: training figures), and 
 (never fitted on: the held-out figures). The previous cleaner is read from git (`--baseline`, default the commit
 before the learned cleaner) and run in the same process, so the two are timed on the same machine state.
 Body score: the article-extraction-benchmark's token 4-gram F1 (qa.clean_eval). Metadata: against the hand labels
-(tests/corpora/<corpus>/meta.jsonl; for text scrapes what the scrape itself states). A second table: headlines
+(tests/corpora/<corpus>/meta.jsonl; for text scrapes what the scrape itself states); "URL wrong": the share of
+pages with a labelled address whose URL is given and is not the page's own. A second table: headlines
 right on tests/corpora/headlines/ (pages with a labelled headline only), dev part (fitted) beside its sealed test part.
 WCXB (tests/corpora/wcxb/, bench/wcxb_corpus.py) labels the body and the headline only: its test part is held out;
 its dev part is fitted on only by a model trained with `bench/train_cleaner.py --with-wcxb` (the row says which);
@@ -158,7 +159,8 @@ def row(name, pages, arts, ms, *, from_text=True):
     rejected = sum(a is None for a in arts)
     speed = f"{statistics.median(ms):.1f}" if ms else "-"
     return (f"| {name} | {s.f1:.3f} | {s.precision:.3f} | {s.recall:.3f} | {rejected} | {acc('title')} | {acc('date')} "
-            f"| {acc('date_wrong')} | {acc('authors')} | {acc('publisher')} | {speed} |")
+            f"| {acc('date_wrong')} | {acc('authors')} | {acc('publisher')} | {acc('url_wrong')} "
+            f"| {speed} |")
 
 
 def main() -> int:
@@ -173,8 +175,9 @@ def main() -> int:
     fitted = "wcxb" in json.loads(CARD_FILE.read_text(encoding="utf-8"))["training_pages"]
     sets.append((f"wcxb dev ({'fitted' if fitted else 'held out: not fitted on'})", load_wcxb("dev")))
     sets.append(("wcxb TEST (held out)", load_wcxb("test")))
-    print("| pages | F1 | P | R | rejected | title | date right | date wrong | authors | publisher | ms/page (median) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| pages | F1 | P | R | rejected | title | date right | date wrong | authors | publisher | URL wrong "
+          "| ms/page (median) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, pages in sets:
         n = len(pages)
         new, new_ms = run_new(pages)

@@ -229,6 +229,11 @@ def _stand_in_meta(g: dict) -> dict:
 # Metadata against the hand labels
 
 
+def _norm_url(url: str) -> str:
+    """An address without its scheme, "www.", query, fragment and final "/", lower-cased."""
+    return re.sub(r"^[a-z]+://|^www\d?\.|[?#].*$|/+$", "", url.strip().lower()).removeprefix("www.")
+
+
 def _norm_name(name: str) -> str:
     return norm_title(name).replace(".", "")
 
@@ -238,10 +243,11 @@ def meta_checks(article, meta: dict, *, from_text: bool) -> dict[str, bool | Non
 
     For a text scrape the truth is what the scrape itself states (`*_in_text`: a field the scrape does not state must
     come out None); for HTML it is the page's metadata. `date_wrong` is True when a date is given and it is not the
-    article's own (giving None where a date is stated is a miss, not a wrong date).
+    article's own (giving None where a date is stated is a miss, not a wrong date). `url_wrong` is True when a URL
+    is given and it is not the page's own (None where the page's address is not labelled).
     """
     if meta.get("stand_in"):
-        return {"title": None, "date": None, "date_wrong": None, "authors": None, "publisher": None}
+        return {"title": None, "date": None, "date_wrong": None, "authors": None, "publisher": None, "url_wrong": None}
     title = article.title if article else None
     published = article.published.isoformat() if article and article.published else None
     authors = list(article.authors) if article else []
@@ -261,6 +267,9 @@ def meta_checks(article, meta: dict, *, from_text: bool) -> dict[str, bool | Non
         "date_wrong": published is not None and published != want_date,
         "authors": sorted(map(_norm_name, authors)) == sorted(map(_norm_name, want_authors)),
         "publisher": norm_title(publisher) == norm_title(want_publisher),
+        # a URL given that is not the page's own (a link it cites, a share button's): a citation would link elsewhere
+        "url_wrong": (article is not None and article.url is not None
+                      and _norm_url(article.url) != _norm_url(meta["url"])) if meta.get("url") else None,
     }
     if meta.get("corpus_labels") == "partial":  # WCXB (load_wcxb): only some fields are labelled on each page
         if "published" not in meta:
