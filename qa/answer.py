@@ -346,10 +346,10 @@ def _decide(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, f
     if _unknown_words(index, query):
         return Answer(outcome=NOT_FOUND, confidence=0.0, reason=NO_MATCH, **base), None, []
     prepared = _prepare(index, query, qvec, states, ids)
-    # the answer is always among the passages returned
-    cands = _candidates(index, hits, prepared, replace(settings, answer_passages=min(k, settings.answer_passages)),
-                        kind, query)
-    if not cands:  # only when a kind of answer was asked for and no returned passage holds one
+    # Sought in the same passages whatever k: how many passages a user asks to see must not change the answer or
+    # how sure it is (below, the answer's passage is always among those returned).
+    cands = _candidates(index, hits, prepared, settings, kind, query)
+    if not cands:  # only when a kind of answer was asked for and none of the top passages holds one
         return Answer(outcome=NOT_FOUND, confidence=0.0, reason=MISSING_TYPE, **base), None, cands
     sent = max(cands, key=lambda c: c.score)  # the first of equals
     ev = evidence(index, hits, sent, prepared, kind, None if all_evidence else settings.abstention.features,
@@ -359,6 +359,8 @@ def _decide(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, f
         return Answer(outcome=NOT_FOUND, confidence=conf, reason=NO_MATCH, **base), ev, cands
     text = index.articles[sent.doc_id].text
     holder = next(h for h in hits if index.chunks[h.row].doc_id == sent.doc_id and h.start <= sent.start and sent.end <= h.end)
+    if not any(h is holder for h in hits[:k]):  # fewer passages asked for than the answer was sought in
+        base["passages"] = tuple(to_passage(index, h) for h in (*hits[: k - 1], holder))
     answered = conf >= settings.abstention.answer_threshold
     return Answer(
         outcome=ANSWERED if answered else UNSURE,

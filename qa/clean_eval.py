@@ -252,6 +252,7 @@ def meta_checks(article, meta: dict, *, from_text: bool) -> dict[str, bool | Non
     published = article.published.isoformat() if article and article.published else None
     authors = list(article.authors) if article else []
     publisher = article.publisher if article else None
+    url = getattr(article, "url", None)  # an older cleaner's Article has none
     if from_text:
         want_title = meta.get("title_in_text")
         want_date = meta.get("published") if meta.get("published_in_text") else None
@@ -268,8 +269,7 @@ def meta_checks(article, meta: dict, *, from_text: bool) -> dict[str, bool | Non
         "authors": sorted(map(_norm_name, authors)) == sorted(map(_norm_name, want_authors)),
         "publisher": norm_title(publisher) == norm_title(want_publisher),
         # a URL given that is not the page's own (a link it cites, a share button's): a citation would link elsewhere
-        "url_wrong": (article is not None and article.url is not None
-                      and _norm_url(article.url) != _norm_url(meta["url"])) if meta.get("url") else None,
+        "url_wrong": (url is not None and _norm_url(url) != _norm_url(meta["url"])) if meta.get("url") else None,
     }
     if meta.get("corpus_labels") == "partial":  # WCXB (load_wcxb): only some fields are labelled on each page
         if "published" not in meta:

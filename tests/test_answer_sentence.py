@@ -161,3 +161,14 @@ def test_one_word_the_articles_hold_is_enough_to_be_judged_on_the_evidence():
     """A question with an unknown word (a typo, a name spelt otherwise) and a known one is answered as usual."""
     ans = qa.ask("Who replaced Smailov as prime minster xyzzyq?")
     assert ans.outcome != qa.NOT_FOUND or ans.reason != qa.NO_MATCH or ans.confidence > 0.0
+
+
+@pytest.mark.parametrize("question", ["Who is Arman Shuraev?", "Nazarbayev age"])
+def test_how_many_passages_are_asked_for_changes_neither_the_answer_nor_its_confidence(question):
+    """The answer comes from the second passage here: asked for one passage, that passage is the one returned."""
+    full = qa.ask(question, k=5)
+    assert full.passage is not None and full.passage != full.passages[0]
+    for k in (1, 2, 3):
+        ans = qa.ask(question, k=k)
+        assert (ans.outcome, ans.sentence, ans.confidence) == (full.outcome, full.sentence, full.confidence)
+        assert len(ans.passages) == k and ans.passage in ans.passages
