@@ -672,10 +672,38 @@ SENTENCE_MIN_WORDS = 8
 def _never_headline(line: str) -> bool:
     """A caption ending in its photo credit, a line of prose, or a byline ("By Jane Doe March 3, 2023"): the headline
     model's best line is taken only among the others."""
-    if _CAPTION_TAIL.search(line) or _reads_as_sentence(line):
+    if _CAPTION_TAIL.search(line) or _reads_as_sentence(line) or _only_a_date(line):
         return True
     by = _parse_byline(line) if len(_words(line)) <= BYLINE_MAX_WORDS * 2 else None
     return bool(by and by[0])
+
+
+def _headline_over_byline(lines: list[str], verdicts: list[LineVerdict]) -> int | None:
+    """When the headline model found none: the body's first line, if it reads as a heading (3 to 20 words, no full
+    stop at the end) and a byline or a date line follows it (within two lines), as under a headline on most news
+    sites. Marked as the headline; None otherwise."""
+    first = next((i for i, v in enumerate(verdicts) if v.kept), None)
+    if first is None or not 3 <= len(_words(lines[first])) <= 20 or is_terminal(lines[first]):
+        return None
+    after = lines[first + 1 : first + 3]
+    if not any(_only_a_date(line) or (by := _parse_byline(line)) and by[0] for line in after):
+        return None
+    verdicts[first] = LineVerdict(False, verdicts[first].score, "headline")
+    return first
+
+
+def _only_a_date(line: str) -> bool:
+    """A line that states a date and little else ("June 30, 2025", "Monday 30 June 2025, 10:42 AM EDT"): at most one
+    word besides its date, weekday, time and time zone words."""
+    if _parse_date(line) is None:
+        return False
+    rest = _DATE_PARTS.sub(" ", line)
+    for rx in (_DATE_MDY, _DATE_DMY, _DATE_ISO, _DATE_DOTS, _DATE_SLASH, _DATE_YMD):
+        rest = rx.sub(" ", rest)
+    return len([w for w in _words(rest) if w.lower() not in _WEEKDAYS]) <= 1
+
+
+_DATE_PARTS = re.compile(r"\b\d{1,2}[:.h]\d\d\b|\b(?:[ap]\.?m\b\.?|(?-i:[A-Z]{1,4}T|UTC|GMT)\b)", re.I)
 
 
 def _reads_as_sentence(line: str) -> bool:
@@ -772,6 +800,8 @@ def _line_verdicts(
         # "By Jane Doe" is the byline however sure the model is that it belongs with the text.
         if v.kept and len(_words(line)) <= BYLINE_MAX_WORDS and (by := _parse_byline(line)) and by[0]:
             verdicts[i] = LineVerdict(False, v.score, "byline")
+    if title_at is None:
+        title_at = _headline_over_byline(lines, verdicts)
     if title_at is not None:
         _name_under_headline(lines, verdicts, title_at, raw)
     if _size(line for line, v in zip(lines, verdicts) if v.kept) < MIN_BODY_WORDS:

@@ -67,6 +67,7 @@ _HOLDER_LINE = re.compile(
     r"(?P<name>[^\W\d_][^.|,©/]{1,60}?)(?:,|\.(?:\s|$)|\s+all rights|\s+-\s|\s*\||\s+/|$)",
     re.I,
 )
+_YEAR_AFTER = re.compile(r"\s+(?:19|20)\d\d(?:\s*[-–]\s*(?:(?:19|20)\d\d)?)?$")
 # Narrower than _SUFFIX, and kept as it was for the same reason.
 _COMPANY_SUFFIX = re.compile(r"\s+(?:inc|llc|ltd|gmbh|company|corp(?:oration)?)\.?$", re.I)
 
@@ -78,7 +79,8 @@ def copyright_holder(lines: list[str]) -> str | None:
         m = _HOLDER_LINE.match(line)
         if not m or len(line) > 200:
             continue
-        name = _COMPANY_SUFFIX.sub("", m.group("name").strip(" -–"))
+        # "© Daily Planet 2025": the year after the name is not part of it
+        name = _COMPANY_SUFFIX.sub("", _YEAR_AFTER.sub("", m.group("name").strip(" -–")))
         if 1 <= len(name.split()) <= 6 and not re.match(r"(?:all rights|by\b|the author)", name, re.I):
             return name
     return None

@@ -317,3 +317,35 @@ def test_a_title_part_that_is_not_the_site_name_stays():
     shown = "Steppe eagles return to Kazakhstan"
     assert headline(None, _page("x", shown), None) == shown
     assert headline(None, raw, None) is None
+
+
+# a page a user-test helper wrote (the headline model rated its date line highest)
+SMALL_SITE_PAGE = """Orbit Weekly
+Space • Climate • Physics • Newsletter
+Subscribe to Orbit Weekly
+
+Tessera recovers from safe mode after software glitch
+
+By Dr. Helen Marsh
+June 30, 2025
+
+The Tessera asteroid probe has returned to normal operations after spending four days in safe mode, mission controllers at ESA's operations centre in Darmstadt said on Monday.
+
+The spacecraft entered safe mode on 25 June when a software error in its star tracker caused it to lose its orientation. Engineers uploaded a patch on 28 June, and the probe resumed its cruise toward asteroid 2019 KV4 the following day.
+
+Flight director Anja Vogel said the incident had no effect on the mission's timeline. Tessera is currently about 41 million kilometres from Earth.
+
+Comments are closed.
+Share: X Facebook LinkedIn
+Orbit Weekly © 2025
+"""
+
+
+def test_a_date_line_is_never_the_headline_and_the_line_over_the_byline_is():
+    a = clean_text(SMALL_SITE_PAGE, "probe").article
+    assert a.title == "Tessera recovers from safe mode after software glitch"
+    assert not a.text.startswith("Tessera recovers")  # the headline is not body text
+    assert a.published == date(2025, 6, 30) and a.authors == ("Dr. Helen Marsh",)
+    from qa.clean import _only_a_date
+
+    assert _only_a_date("Monday 30 June 2025, 10:42 AM EDT") and not _only_a_date("Launch set for June 30, 2025")

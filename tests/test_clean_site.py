@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import qa
-from qa.clean_site import site_name
+from qa.clean_site import copyright_holder, site_name
 
 from .conftest import TINY_ARTICLE
 
@@ -48,3 +48,9 @@ def test_clean_file_gives_the_site_as_publisher(tmp_path):
     f = tmp_path / "lake.txt"
     f.write_text(page, encoding="utf-8")
     assert qa.clean_file(f).article.publisher == "The Lake Gazette"
+
+
+def test_the_year_after_a_copyright_holder_is_not_part_of_its_name():
+    assert copyright_holder(["© Lake Gazette 2025"]) == "Lake Gazette"
+    assert copyright_holder(["Copyright © Lake Gazette 2010-2025. All rights reserved."]) == "Lake Gazette"
+    assert copyright_holder(["© 2025 Lake Gazette 2"]) == "Lake Gazette 2"  # a number that is no year stays
