@@ -83,10 +83,12 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     answer = qa.ask(args.question, k=args.k, **filters)
     passages = answer.passages
     scope = f" ({answer.filters.description})" if answer.filters.active else ""
+    # which of the passages below the sentence is from: not always the first
+    at = next((f", from [{i}]" for i, p in enumerate(passages, 1) if p == answer.passage), "")
     if answer.outcome == qa.ANSWERED:
-        print(f"Answer{scope}, confidence {answer.confidence:.2f}: {_show(answer.sentence)}\n")
+        print(f"Answer{scope}, confidence {answer.confidence:.2f}{at}: {_show(answer.sentence)}\n")
     elif answer.outcome == qa.UNSURE:
-        print(f"Unsure{scope}, confidence {answer.confidence:.2f}. {answer.explanation} The closest sentence:")
+        print(f"Unsure{scope}, confidence {answer.confidence:.2f}. {answer.explanation} The closest sentence{at}:")
         print(f"  {_show(answer.sentence)}\n")
     else:
         tail = " The closest passages:\n" if passages else ""
@@ -94,7 +96,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     for i, p in enumerate(passages, 1):
         print(f"[{i}] {_one_line(p.citation)}  (score {p.score:.2f}, {_one_line(p.doc_id)} chars {p.start}-{p.end})")
         if p.url:
-            print(f"    {_one_line(p.url)}")
+            print(f"    URL: {_one_line(p.url)}")
         body = "\n    ".join(line for line in _show(p.text).splitlines() if line.strip())
         print(f"    {body}\n")
     return 0

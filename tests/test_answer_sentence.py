@@ -172,3 +172,13 @@ def test_how_many_passages_are_asked_for_changes_neither_the_answer_nor_its_conf
         ans = qa.ask(question, k=k)
         assert (ans.outcome, ans.sentence, ans.confidence) == (full.outcome, full.sentence, full.confidence)
         assert len(ans.passages) == k and ans.passage in ans.passages
+
+
+def test_the_cli_says_which_passage_the_answer_is_from(capsys):
+    from qa.cli import main
+
+    ans = qa.ask("Nazarbayev age", k=3)
+    n = ans.passages.index(ans.passage) + 1
+    assert n > 1  # not the first: the marker is needed
+    assert main(["ask", "Nazarbayev age", "-k", "3"]) == 0
+    assert f", from [{n}]" in capsys.readouterr().out.splitlines()[0]
