@@ -375,7 +375,7 @@ def _write(out: Path, articles: list[Article], hashes: dict[str, str], runner, s
     """Bring the index in `out` in line with the cleaned articles: nothing to do, an update, or a whole write."""
     old = _previous_index(out)
     # articles of the previous index no longer in the folder: their passages go with this build
-    gone = tuple(sorted(set(old.manifest.get("articles", {})) - {a.doc_id for a in articles})) if old else ()
+    gone = () if old is None else tuple(sorted(set(old.manifest.get("articles", {})) - {a.doc_id for a in articles}))
     if old is not None and not force and _unchanged(old.manifest, articles, hashes):
         return BuildReport(str(out), len(articles), old.manifest["passages"], tuple(a.doc_id for a in articles), (), tuple(skipped), time.perf_counter() - t0, False)
     compatible = old is not None and not force and old.manifest.get("chunker") == chunker_settings()

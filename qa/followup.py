@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 from . import bm25
@@ -29,7 +29,7 @@ class Turn:
     query: str
     answer: str | None = None
     doc_id: str | None = None
-    article: str | None = None  # that article's text
+    article: str | None = field(default=None, repr=False)  # that article's text
 
 
 def _content_words(text: str) -> list[str]:
@@ -69,8 +69,10 @@ def _spans(text: str):
 def _mid_sentence(word: str, text: str) -> bool:
     """Whether `text` writes `word` capitalised somewhere a sentence does not start."""
     for m in re.finditer(rf"(?<![\w'’-]){re.escape(word)}(?![\w'’-])", text):
-        before = text[: m.start()].rstrip()[-1:]
-        if before and before not in ".?!:\"“”‘'([–—-":
+        j = m.start() - 1
+        while j >= 0 and text[j].isspace():  # the character before it, without copying the text before it
+            j -= 1
+        if j >= 0 and text[j] not in ".?!:\"“”‘'([–—-":
             return True
     return False
 
