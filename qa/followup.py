@@ -57,7 +57,7 @@ def names(text: str, context: str | None = None) -> list[str]:
 
 
 def _spans(text: str):
-    """Where the capitalised phrases of `text` are, one sentence at a time: "Tokayev. Then Putin" is two."""
+    """Where the capitalised phrases of `text` are, one sentence at a time: "Jane Roe. Then Lind" is two."""
     for m in _NAME.finditer(text):
         start = m.start()
         for cut in re.finditer(r"(?<=[^\W\d_]{4}\.)\s+", m.group()):
