@@ -46,7 +46,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
     elif args.ray_workers is not None:
         raise ValueError("--ray-workers needs --ray")
     report = qa.build(args.seeds, args.index, force=args.force, progress=sys.stderr.isatty(), ray=ray)
-    status = "updated" if report.changed else "unchanged"
+    # "built": every article embedded anew (a first build, or --force); "updated": some re-used from the last build
+    status = "unchanged" if not report.changed else "updated" if report.reused else "built"
     print(f"Index {status}: {_one_line(report.index_dir)}")
     print(f"  articles:    {report.articles}")
     print(f"  passages:    {report.passages}")
@@ -72,15 +73,10 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         # argv bytes that are not UTF-8 arrive as lone surrogates, which the tokenizer rejects with a TypeError.
         raise ValueError("the question is not valid UTF-8 text; check your terminal's encoding") from None
     filters = dict(since=args.since, until=args.until, publisher=args.publisher, index_dir=args.index)
-    if args.json:
-        found = qa.retrieve(args.question, k=args.k, **filters)
-        for p in found:
-            print(json.dumps(p.to_dict(), ensure_ascii=False))  # JSON escapes control characters itself
-        if not found:  # stdout stays JSON Lines (none); say why on stderr
-            print("qa: no passage matches the question" + (" within the filters" if any(
-                filters[k] for k in ("since", "until", "publisher")) else ""), file=sys.stderr)
-        return 0
     answer = qa.ask(args.question, k=args.k, **filters)
+    if args.json:  # one object: the outcome, its reason, the sentence and every passage's fields
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))  # JSON escapes control characters itself
+        return 0
     passages = answer.passages
     scope = f" ({answer.filters.description})" if answer.filters.active else ""
     # which of the passages below the sentence is from: not always the first
@@ -193,7 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("ask", help="print the passages that best answer a question")
     a.add_argument("question")
     a.add_argument("-k", type=int, default=config.DEFAULT_K, help="number of passages (default %(default)s)")
-    a.add_argument("--json", action="store_true", help="one JSON object per passage, every field")
+    a.add_argument("--json", action="store_true", help="the answer as one JSON object: outcome, reason, confidence, sentence and "
+                   "its passages with every field")
     a.add_argument("--since", default=None, help="only articles published on or after this date (YYYY-MM-DD)")
     a.add_argument("--until", default=None, help="only articles published on or before this date (YYYY-MM-DD)")
     a.add_argument("--publisher", default=None, help="only articles from this publisher")

@@ -115,8 +115,10 @@ def test_cli_build_prints_no_library_debug_lines(tiny_seeds, tmp_path):
     cmd = [sys.executable, "-m", "qa", "build", "--seeds", str(tiny_seeds), "--index", str(tmp_path / "i")]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "Index updated" in r.stdout
+    assert "Index built" in r.stdout  # a first build says so, not "updated"
     assert "DEBUG" not in r.stdout + r.stderr, (r.stdout + r.stderr)[:2000]
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "Index unchanged" in again.stdout, again.stderr[-2000:]
 
 
 def test_build_killed_midway_leaves_old_index_loadable(tiny_seeds, tiny_index, tmp_path):

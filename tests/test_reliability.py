@@ -785,6 +785,8 @@ def test_nothing_to_show_is_said_not_left_blank(tmp_path, capsys):
     r = _cli(capsys, "clean", str(tmp_path / "empty"))
     assert r.returncode == 1 and r.stdout == "" and "no article files in" in r.stderr
     r = _cli(capsys, "ask", "lake water levels", "--json", "--since", "2090-01-01")
-    assert r.returncode == 0 and r.stdout == "" and "no passage matches the question within the filters" in r.stderr
+    assert r.returncode == 0 and r.stderr == ""
+    nothing = json.loads(r.stdout)  # still one JSON object, saying why there is no answer
+    assert nothing["outcome"] == "not_found" and nothing["reason"] == "filtered_out" and nothing["passages"] == []
     (tmp_path / "none.jsonl").write_text("\n", encoding="utf-8")
     _assert_one_line_error(_cli(capsys, "eval", str(tmp_path / "none.jsonl")), "holds no questions")

@@ -63,10 +63,16 @@ def test_index_dir_env_override(tiny_index, monkeypatch):
 
 def test_cli_ask_json(capsys):
     assert main(["ask", "Who is Samat Abish?", "-k", "3", "--json"]) == 0
-    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1  # one JSON object: the answer with its passages
+    answer = json.loads(out[0])
+    assert answer["outcome"] in {"answered", "unsure"} and "Abish" in answer["sentence"]
+    assert answer["question"] == "Who is Samat Abish?" and 0 <= answer["confidence"] <= 1
+    rows = answer["passages"]
     assert len(rows) == 3
     assert set(rows[0]) >= {"text", "score", "doc_id", "title", "publisher", "published", "authors", "start", "end", "chunk_id", "citation"}
     assert any("Abish" in r["text"] for r in rows)
+    assert answer["passage"] in rows
 
 
 def test_cli_reports_errors_without_traceback(tmp_path):
