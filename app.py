@@ -34,6 +34,7 @@ DATE_FORMAT = re.compile(r"\d{4}-\d{2}-\d{2}")
 VIEWER_EMPTY = "Ask a question, then open one of its sources ([1], [2]…) to read the whole article here."
 SOURCES_EMPTY = "The sources of an answer are listed here."
 RELATED_EMPTY = "No answer, so no source is open: the related passages are listed here."
+NO_QUESTION = "Type a question in the box, then press Enter or Ask."
 
 # After a reply, show it from its question down (Gradio's own autoscroll would jump past the answer to the last card).
 CHAT_SCROLL_JS = """
@@ -184,7 +185,7 @@ def _headline(answer: qa.Answer) -> str:
     if answer.reason == qa.FILTERED_OUT:
         return "No articles match these filters."
     scope = f" {answer.filters.description}" if answer.filters.active else ""
-    return f"Not in the articles{scope}."
+    return f"Not in the articles{scope}."  # "Not in the articles published on or after 2022-01-01."
 
 
 def _explanation(answer: qa.Answer) -> str:
@@ -362,7 +363,8 @@ def error_message(exc: BaseException) -> str:
     """A friendly, traceback-free sentence for anything qa.ask can raise; the question is always kept."""
     if isinstance(exc, ValueError):
         msg = str(exc).strip() or "That question can't be answered as asked."
-        return f"{msg[:1].upper()}{msg[1:]} Your question is still in the box."
+        stop = "" if msg[-1] in ".!?…" else "."  # the library's messages may end without one
+        return f"{msg[:1].upper()}{msg[1:]}{stop} Your question is still in the box."
     if isinstance(exc, qa.QAError):
         return f"The article index can’t be used. {index_problem(exc)}"
     return "Something went wrong while answering. Your question is still in the box: please try again; if it keeps happening, check the server log."
@@ -403,6 +405,7 @@ class Session:
     memory: tuple[qa.Answer, ...] = ()
     last: int | None = None  # the current topic's last turn: asked again when a filter changes
     shown: int | None = None  # the turn whose sources are listed
+    index_view: int | None = None  # hash of the status line and article list the page shows
 
 
 @dataclass(frozen=True)
@@ -464,7 +467,8 @@ def ask(session: Session, question: str, history: Sequence[qa.Answer], k=DEFAULT
         viewer = open_cite(cites[opened - 1], opened)
     note = ""
     if reask:  # asked again because a filter changed: say so in the question's bubble
-        note = f"asked again {answer.filters.description}" if answer.filters.active else "asked again without filters"
+        active = answer.filters.active
+        note = f"asked again, only articles {answer.filters.description}" if active else "asked again without filters"
     messages = (
         {"role": "user", "content": format_question(answer.question, note)},
         {"role": "assistant", "content": format_reply(answer, turn_no, k)},
@@ -542,6 +546,21 @@ def corpus_state():
             log.exception("reading the index failed")
         return format_banner(exc), format_banner(exc), format_filters(None), None
     return format_status(info), format_corpus(info), format_filters(info), info
+
+
+def index_news(session: Session) -> tuple[Session, str | None, str | None]:
+    """After a question: the status line and the article list anew, when they differ from what the page shows (a
+    `qa build` while it was open; an update in place can finish within the second its manifest's time names, so
+    what is shown is compared, not the build time); (session, None, None) when they do not."""
+    try:
+        info = qa.index_info()
+    except Exception:  # the question was answered; a problem with the index shows with the next one
+        return session, None, None
+    status, corpus = format_status(info), format_corpus(info)
+    view = hash((status, corpus))
+    if view == session.index_view:
+        return session, None, None
+    return replace(session, index_view=view), status, corpus
 
 
 # ---------------------------------------------------------------------------
@@ -648,17 +667,20 @@ def build_ui(gr=None):
 
         def respond(message, chat, k_value, since_value, until_value, publisher_value, state):
             text = message if isinstance(message, str) else ""
-            if not text.strip():  # an empty Enter does nothing at all
-                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            unchanged = (gr.skip(),) * 5
+            if not text.strip():  # nothing is asked; say what to do (spaces typed stay in the box)
+                return *unchanged, format_notice(NO_QUESTION), gr.skip(), gr.skip()
             try:
                 result = ask(state, text, state.memory, k_value, since_value, until_value, publisher_value)
             except (ValueError, qa.QAError) as exc:
-                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), format_notice(error_message(exc))
+                return *unchanged, format_notice(error_message(exc)), gr.skip(), gr.skip()
             except Exception as exc:  # a bug must not reach the page as a traceback, nor lose the question
                 log.exception("answering %r failed", text[:200])
-                return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), format_notice(error_message(exc))
+                return *unchanged, format_notice(error_message(exc)), gr.skip(), gr.skip()
             chat = [*(chat or []), *result.messages]
-            return "", chat, result.session, result.sources, result.viewer, format_notice()
+            state, new_status, new_corpus = index_news(result.session)  # a rebuild since the page loaded
+            fresh = [gr.skip() if html is None else html for html in (new_status, new_corpus)]
+            return "", chat, state, result.sources, result.viewer, format_notice(), *fresh
 
         def reask(chat, k_value, since_value, until_value, publisher_value, state):
             if state.last is None:
@@ -687,9 +709,9 @@ def build_ui(gr=None):
             value = evt.value
             return value.get("text", "") if isinstance(value, dict) else str(value)
 
-        def refresh():
-            status_html, corpus_html, filters_html, _ = corpus_state()
-            return status_html, corpus_html, filters_html
+        def refresh(state):
+            status_html, corpus_html, filters_html, info = corpus_state()
+            return status_html, corpus_html, filters_html, replace(state, index_view=hash((status_html, corpus_html)))
 
         def load_examples():
             _, _, _, info = corpus_state()
@@ -697,7 +719,7 @@ def build_ui(gr=None):
             return gr.Chatbot(examples=[{"text": q} for q in shown] or None)
 
         ask_inputs = [msg, chatbot, k, since, until, publisher, session]
-        ask_outputs = [msg, chatbot, session, sources, viewer, notice]
+        ask_outputs = [msg, chatbot, session, sources, viewer, notice, status, corpus]
         read_ask = READ_FILTERS_JS % (3, 4, 5)
         msg.submit(respond, ask_inputs, ask_outputs, js=read_ask, api_name="ask").then(None, js=CHAT_SCROLL_JS)
         send.click(respond, ask_inputs, ask_outputs, js=read_ask, api_visibility="private").then(None, js=CHAT_SCROLL_JS)
@@ -712,7 +734,7 @@ def build_ui(gr=None):
         topic.click(start_new_topic, [chatbot, session], [chatbot, session, sources, viewer, notice], api_visibility="private")
         chatbot.clear(cleared, None, [session, sources, viewer, notice], api_visibility="private")
         sheet.click(None, js="() => window.qaOpenSheet && window.qaOpenSheet(true)")
-        demo.load(refresh, None, [status, corpus, filters], api_visibility="private")
+        demo.load(refresh, [session], [status, corpus, filters, session], api_visibility="private")
         demo.load(load_examples, None, chatbot, api_visibility="private")
     return demo
 

@@ -78,7 +78,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))  # JSON escapes control characters itself
         return 0
     passages = answer.passages
-    scope = f" ({answer.filters.description})" if answer.filters.active else ""
+    scope = f" (articles {answer.filters.description})" if answer.filters.active else ""
     # which of the passages below the sentence is from: not always the first
     at = next((f", from [{i}]" for i, p in enumerate(passages, 1) if p == answer.passage), "")
     if answer.outcome == qa.ANSWERED:

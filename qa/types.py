@@ -148,15 +148,19 @@ class Filters:
 
     @property
     def description(self) -> str:
-        """`in Example News, 2022-01-01 → 2022-12-31`; empty when no filter is on."""
-        parts = []
-        if self.publisher:
-            parts.append(f"in {self.publisher}")
-        if self.since or self.until:
-            since = self.since.isoformat() if self.since else "…"
-            until = self.until.isoformat() if self.until else "…"
-            parts.append(f"{since} → {until}")
-        return ", ".join(parts)
+        """The filters as a phrase that follows "articles": `from Example News published between 2022-01-01 and
+        2022-12-31`, `published on or after 2022-01-01`; empty when no filter is on."""
+        parts = [f"from {self.publisher}"] if self.publisher else []
+        since, until = (d.isoformat() if d else None for d in (self.since, self.until))
+        if since and since == until:
+            parts.append(f"published on {since}")
+        elif since and until:
+            parts.append(f"published between {since} and {until}")
+        elif since:
+            parts.append(f"published on or after {since}")
+        elif until:
+            parts.append(f"published on or before {until}")
+        return " ".join(parts)
 
     def to_dict(self) -> dict:
         return {
@@ -223,7 +227,7 @@ class Answer:
         if self.outcome == ANSWERED:
             return ""
         if self.reason == FILTERED_OUT:
-            scope = f" ({self.filters.description})" if self.filters.active else ""
+            scope = f" (articles {self.filters.description})" if self.filters.active else ""
             return f"No articles match these filters{scope}."
         if self.reason == MISSING_TYPE and self.answer_type in ANSWER_TYPE_NAMES:
             return f"No passage gives {ANSWER_TYPE_NAMES[self.answer_type]} for this question."

@@ -107,11 +107,11 @@ def test_related_passages_are_capped_and_answers_cite_k():
 def test_filters_are_named_on_the_answer_and_empty_filters_have_their_own_message():
     f = qa.Filters(since=date(2022, 1, 1), until=date(2022, 12, 31), publisher="Merkur.de")
     answered = visible_text(app.format_reply(make_answer(filters=f)))
-    assert "Searched only articles in Merkur.de, 2022-01-01 → 2022-12-31" in answered
+    assert "Searched only articles from Merkur.de published between 2022-01-01 and 2022-12-31" in answered
     empty = visible_text(app.format_reply(make_answer(qa.NOT_FOUND, reason=qa.FILTERED_OUT, filters=f, n=0)))
     assert empty.startswith("No articles match these filters.") and "Not in the articles" not in empty
     scoped = visible_text(app.format_reply(make_answer(qa.NOT_FOUND, reason=qa.NO_MATCH, filters=f)))
-    assert scoped.startswith("Not in the articles in Merkur.de, 2022-01-01 → 2022-12-31.")
+    assert scoped.startswith("Not in the articles from Merkur.de published between 2022-01-01 and 2022-12-31.")
 
 
 def test_missing_kind_of_answer_is_the_reason_shown():
@@ -181,7 +181,7 @@ def test_a_date_that_is_not_a_date_is_refused_and_nothing_is_asked(since):
 def test_filters_apply_and_filters_that_exclude_everything_say_so():
     r = app.ask(app.Session(), "Who is Samat Abish?", (), publisher="Merkur.de")
     reply = visible_text(r.messages[1]["content"])
-    assert "Searched only articles in Merkur.de" in reply and "The Kyiv Independent" not in reply
+    assert "Searched only articles from Merkur.de" in reply and "The Kyiv Independent" not in reply
     r = app.ask(app.Session(), "Who is Samat Abish?", (), since="1990-01-01", until="1990-12-31")
     assert visible_text(r.messages[1]["content"]).startswith("No articles match these filters.")
 
@@ -194,7 +194,7 @@ def test_follow_up_memory_is_kept_per_topic_and_reask_does_not_grow_it():
     assert "Abish" in s.memory[1].query  # "he" was resolved from the earlier answer
     again = app.ask(s, s.turns[1].question, s.turns[1].history, publisher="Merkur.de", reask=True)
     assert again.session.memory == s.memory and len(again.session.turns) == 3
-    assert "asked again in Merkur.de" in visible_text(again.messages[0]["content"])
+    assert "asked again, only articles from Merkur.de" in visible_text(again.messages[0]["content"])
     fresh = app.new_topic(s)
     assert fresh.memory == () and fresh.last is None and fresh.turns == s.turns  # old citations still open
 
@@ -213,6 +213,47 @@ def test_unexpected_errors_and_index_problems_never_show_paths():
     problem = app.index_problem(qa.IndexNotFoundError("no index at /srv/secret/embeddings"))
     assert "/srv" not in problem and "`qa build`" in problem
     assert "<code>qa build</code>" in app.format_banner(qa.IndexNotFoundError("/srv/x"))
+
+
+@pytest.mark.parametrize("filters, phrase", [
+    (qa.Filters(publisher="Merkur.de"), "from Merkur.de"),
+    (qa.Filters(since=date(2022, 1, 1)), "published on or after 2022-01-01"),
+    (qa.Filters(until=date(2022, 1, 1)), "published on or before 2022-01-01"),
+    (qa.Filters(since=date(2022, 1, 1), until=date(2022, 1, 1)), "published on 2022-01-01"),
+    (qa.Filters(since=date(2022, 1, 1), until=date(2022, 3, 1), publisher="X"),
+     "from X published between 2022-01-01 and 2022-03-01"),
+])
+def test_filters_read_as_a_phrase_after_articles(filters, phrase):
+    assert filters.description == phrase
+    reply = visible_text(app.format_reply(make_answer(qa.NOT_FOUND, reason=qa.NO_MATCH, filters=filters)))
+    assert reply.startswith(f"Not in the articles {phrase}.") and "→" not in reply
+
+
+def test_error_messages_end_their_sentence_before_the_reassurance():
+    with pytest.raises(ValueError) as err:
+        app.ask(app.Session(), "???", ())
+    out = app.error_message(err.value)
+    assert re.search(r"[a-z]\. Your question is still in the box\.$", out), out
+    assert app.error_message(ValueError("Too long!")) == "Too long! Your question is still in the box."
+
+
+def test_a_rebuild_while_the_page_is_open_updates_its_counts(tiny_seeds, tiny_index, tmp_path, monkeypatch):
+    import shutil
+
+    index = shutil.copytree(tiny_index, tmp_path / "idx")
+    monkeypatch.setenv("QA_INDEX_DIR", str(index))
+    session, status, corpus = app.index_news(app.Session())  # the page has shown nothing yet
+    assert "3 articles" in visible_text(status) and corpus
+    assert app.index_news(session) == (session, None, None)  # nothing rebuilt: nothing to redraw
+    seeds = shutil.copytree(tiny_seeds, tmp_path / "seeds")
+    (seeds / "more.txt").write_text(
+        "Pond reopens after winter repairs\n\nBy Sam Writer May 5, 2023\n\n" + "The town's old pond reopened to "
+        "swimmers on Saturday after three months of repairs to its stone walls and drains, the council said. " * 3,
+        encoding="utf-8")
+    qa.build(seeds, index)
+    later, status, corpus = app.index_news(session)
+    assert "4 articles" in visible_text(status) and later.index_view != session.index_view
+    assert "Pond" in visible_text(corpus)
 
 
 def test_missing_index_is_explained_with_how_to_build_it(tmp_path, monkeypatch):
