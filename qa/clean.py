@@ -636,7 +636,7 @@ class Cleaned:
 
     article: Article | None  # None only in a rejected page's verdicts
     chrome: str
-    lines: tuple[tuple[str, LineVerdict], ...] = ()  # a text scrape's lines and their verdicts, for `qa clean -v`
+    lines: tuple[tuple[str, LineVerdict], ...] = ()  # the page's lines and their verdicts, for `qa clean -v`
 
 
 # A line also found on other pages of the folder is dropped unless the model is this sure it is body (lorem-ipsum
@@ -920,7 +920,8 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
     people, orgs = _author_names(re.split(r"\s*;\s*", get("author") or ""))
     people = _author_names(list(marks.authors))[0] or people
     url = get("url") or None
-    published = _html_date(tree, marks.dates, title, paras, get("date"), url)
+    lines = visible_lines(tree)
+    published = _html_date(lines, marks.dates, title, paras, get("date"), url)
     article = Article(
         doc_id=doc_id,
         title=title,
@@ -931,7 +932,26 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
         source=source,
         url=url,
     )
-    return Cleaned(article, "")
+    return Cleaned(article, "", _html_verdicts(lines, title, paras))
+
+
+def _html_verdicts(lines: list[str], title: str | None, paras: list[str]) -> tuple[tuple[str, LineVerdict], ...]:
+    """What became of each line a reader sees on an HTML page, for `qa clean -v`: trafilatura picks the body from
+    the markup, so a line is body when it is (part of) one of its paragraphs, and dropped otherwise. Scores are 1
+    and 0: trafilatura gives none."""
+    kept = {_key(p) for p in paras}
+    body = _key(" ".join(paras))
+    heading = _key(title) if title else None
+    out = []
+    for line in lines:
+        k = _key(line)
+        if k and k == heading:
+            out.append((line, LineVerdict(False, 0.0, "headline")))
+        elif k in kept or (len(k) >= _LEAD_KEY and k in body):  # short lines ("Share") only as a whole paragraph
+            out.append((line, LineVerdict(True, 1.0, "body")))
+        else:
+            out.append((line, LineVerdict(False, 0.0, "not in the article trafilatura extracted from the markup")))
+    return tuple(out)
 
 
 # A date glued after a name in an author field: "Jeff Foust Monday", "Joshua Sokol May".
@@ -956,7 +976,7 @@ SHOWN_SLACK = 1  # days: a date line near the headline within this of the declar
 _LEAD_KEY = 40  # characters of the body's first paragraph that find it among the page's lines
 
 
-def _html_date(tree, stamps: tuple[str, ...], title: str | None, paras: list[str], found: str | None,
+def _html_date(lines: list[str], stamps: tuple[str, ...], title: str | None, paras: list[str], found: str | None,
                url: str | None) -> date | None:
     """An HTML page's published date, only where the page states it.
 
@@ -964,12 +984,11 @@ def _html_date(tree, stamps: tuple[str, ...], title: str | None, paras: list[str
       calendar day (`_declared_date`: a UTC stamp gives way to a local-time one within a day of it). A stamp in UTC
       may still be a day off the page's own: when a date line near the headline is within SHOWN_SLACK days of it,
       that line is what the reader sees, and wins.
-    - Else the date line near the headline, found in the page's visible lines as in a text scrape (`_find_date`).
+    - Else the date line near the headline, found in the page's visible `lines` as in a text scrape (`_find_date`).
     - Else htmldate's pick (`found`), only when the page's text or its URL also states that date: its other sources
       (a script's data, a D/M versus M/D guess) are not the page saying so.
     """
     declared = _declared_date(list(stamps))
-    lines = visible_lines(tree)
     shown = _shown_date(lines, title, paras)
     if declared and shown:
         return shown if abs((shown - declared).days) <= SHOWN_SLACK else declared

@@ -89,6 +89,25 @@ def test_cli_clean_text_json_and_dropped_lines(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_cli_clean_shows_an_html_pages_dropped_lines(tmp_path, capsys):
+    body = "".join(f"<p>{p}</p>" for p in TINY_ARTICLE.split("\n\n")[2:])
+    (tmp_path / "lake.html").write_text(
+        "<!DOCTYPE html><html><head><title>Lake Balkhash water levels fall to a ten-year low</title></head><body>"
+        "<nav><ul><li>Home</li><li>World</li><li>Sport</li><li>Share this story</li></ul></nav>"
+        f"<article><h1>Lake Balkhash water levels fall to a ten-year low</h1>{body}</article>"
+        "<footer><p>Sign up for our newsletter to get the morning briefing every day</p></footer></body></html>",
+        encoding="utf-8")
+    lines = qa.clean_file(tmp_path / "lake.html").lines
+    fate = {x.text: (x.kept, x.reason) for x in lines}
+    assert fate["Lake Balkhash water levels fall to a ten-year low"] == (False, "headline")
+    assert fate["Share this story"][0] is False and "trafilatura" in fate["Share this story"][1]
+    assert not fate["Sign up for our newsletter to get the morning briefing every day"][0]
+    assert all(x.kept for x in lines if "Lake Balkhash fell" in x.text or "irrigation" in x.text)
+    assert main(["clean", "-v", str(tmp_path / "lake.html")]) == 0
+    out = capsys.readouterr().out
+    assert "dropped lines:" in out and "] Share this story" in out
+
+
 def test_cleaner_card_records_the_data_it_was_fitted_on():
     """A change to the training pages without a re-fit (python bench/train_cleaner.py) fails here."""
     train = bench_module("train_cleaner")
