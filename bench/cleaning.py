@@ -132,11 +132,12 @@ def run_html(pages, *, alone: bool = False):
         from trafilatura.settings import set_date_params
 
         clean.headline = lambda title, raw, site=None, host=None: title
-        clean._html_date = lambda tree, stamps, title, paras, found, url: clean._parse_date(
-            (find_date(tree, url=url, **set_date_params()) if tree is not None else None) or "")
-    out, ms = [], []
+        clean._html_date = lambda lines, stamps, title, paras, found, url: clean._parse_date(
+            find_date(page[0], url=url, **set_date_params()) or "")
+    out, ms, page = [], [], [""]
     try:
         for p in pages:
+            page[0] = p.html  # the page htmldate reads in the reference run
             t = time.perf_counter()
             c = clean.clean_html(p.html, p.id) if p.html else None
             ms.append((time.perf_counter() - t) * 1000)

@@ -25,6 +25,7 @@ from .clean_lines import reads_as_trail
 from .clean_lines import norm_line as _norm_line
 from .clean_lines import words as _words
 from .clean_charset import decode
+from .clean_headline import TITLE_SEP as _TITLE_SEP
 from .clean_headline import choose_headline, headline, reads_as_headline, title_as_shown
 from .clean_html_meta import declared, parse_page, visible_lines
 from .clean_json import json_records, markup_text, read_json
@@ -910,12 +911,13 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
     get = (lambda k: getattr(doc, k, None)) if not isinstance(doc, dict) else doc.get
     text = get("text") or ""
     paras = [_norm_line(p) for p in text.splitlines()]
-    title = headline(get("title") or None, raw, get("sitename"), get("hostname"))
+    tree = parse_page(raw)
+    marks = declared(tree)
+    site = _site_name(get("sitename")) or _site_name(marks.site)  # trafilatura's pick, else the page's og:site_name
+    title = headline(get("title") or None, raw, site, get("hostname"))
     paras = [p for p in paras if p and not (title and _key(p) == _key(title))]  # trafilatura keeps the <h1>
     if _size(paras) < MIN_BODY_WORDS:
         return None
-    tree = parse_page(raw)
-    marks = declared(tree)
     # trafilatura joins the names it finds with "; ".
     people, orgs = _author_names(re.split(r"\s*;\s*", get("author") or ""))
     people = _author_names(list(marks.authors))[0] or people
@@ -925,7 +927,8 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
     article = Article(
         doc_id=doc_id,
         title=title,
-        publisher=get("sitename") or (orgs[0] if orgs else None) or get("hostname") or None,
+        publisher=site or _title_site(_page_title(tree), title) or _site_name(marks.publisher) or (orgs[0] if orgs else None)
+        or get("hostname") or None,
         published=published,
         authors=tuple(people),
         text="\n\n".join(paras),
@@ -933,6 +936,43 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
         url=url,
     )
     return Cleaned(article, "", _html_verdicts(lines, title, paras))
+
+
+# A site name with its tagline or byline after a spaced separator: "Name - Breaking news", "NAME.COM | BY: ...".
+_NAME_TAIL = re.compile(r"\s+[-|–—·•:]\s+.*$")
+_HOST_NAME = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+")  # "en.example.org": an address (a brand: "Example.com")
+MAX_SITE_WORDS, MAX_SITE_CHARS = 5, 40  # the end of a page's <title> longer than this is not the site's name
+
+
+def _site_name(name: str | None) -> str | None:
+    """A site name as the page's markup gives it, without a tagline after it; None for an address ("http://...",
+    "en.example.org") or a social handle ("@example")."""
+    name = " ".join((name or "").split())
+    if not name or "://" in name or name.startswith("@") or _HOST_NAME.fullmatch(name):
+        return None
+    return _NAME_TAIL.sub("", name).rstrip(" -|–—·•:") or None  # "Name -" too
+
+
+def _page_title(tree) -> str | None:
+    """The text of the page's <title>, as a browser's tab shows it (trafilatura's title has the site's name cut)."""
+    el = tree.find(".//title") if tree is not None else None
+    if el is None:
+        return None
+    return " ".join(el.text_content().split()) or None
+
+
+def _title_site(meta_title: str | None, title: str | None) -> str | None:
+    """The site's name as the end of the page's <title> gives it ("Headline - Site", "Headline | Section | Site"):
+    its last part, when the title begins with the headline and that part is a few words and not a date."""
+    if not meta_title or not title:
+        return None
+    seps = list(_TITLE_SEP.finditer(meta_title))
+    end = meta_title[seps[-1].end():].strip() if seps else ""
+    if not end or len(end.split()) > MAX_SITE_WORDS or len(end) > MAX_SITE_CHARS or _only_a_date(end):
+        return None
+    if _key(end) == _key(title):  # "Site - Headline"
+        return None
+    return end if any(_key(meta_title[: sep.start()]) == _key(title) for sep in seps) else None
 
 
 def _html_verdicts(lines: list[str], title: str | None, paras: list[str]) -> tuple[tuple[str, LineVerdict], ...]:

@@ -19,7 +19,7 @@ _H1 = re.compile(r"<h1\b[^>]*>(.*?)</h1\s*>", re.S | re.I)
 _BREAK = re.compile(r"<br\b[^>]*>", re.I)
 _TAG = re.compile(r"<[^>]+>")
 # What stands between a title's parts: a spaced dash, bar, bullet, guillemet, slash or "::"; or a bar.
-_SEP = re.compile(r"\s+(?:[-|–—·•»/\\]|::)\s+|\s*\|\s*")
+TITLE_SEP = re.compile(r"\s+(?:[-|–—·•»/\\]|::)\s+|\s*\|\s*")
 _SEP_CHARS = " -|–—·•»/\\:"
 MIN_WORDS = 3  # an <h1> shorter than this (and with fewer CJK characters than MIN_CJK) is a label, not a headline
 MIN_CJK = 8
@@ -91,7 +91,7 @@ def title_as_shown(title: str | None, heads: list[str] | tuple[str, ...], site: 
     shown_as: dict[str, str] = {}
     for h in heads:
         shown_as.setdefault(_key(h), h)
-    parts, seps = (_SEP.split(title), _SEP.findall(title)) if title else ([], [])
+    parts, seps = (TITLE_SEP.split(title), TITLE_SEP.findall(title)) if title else ([], [])
     for i in range(len(parts)):  # the whole title first, then its runs of parts, longest first
         for j in range(len(parts), i, -1):
             run = parts[i] + "".join(seps[k - 1] + parts[k] for k in range(i + 1, j))
@@ -114,7 +114,7 @@ def choose_headline(title: str | None, heads: list[str] | tuple[str, ...], site:
     cut = _without_site_name(title, site)
     if cut:
         return cut
-    parts = _SEP.split(title)
+    parts = TITLE_SEP.split(title)
     if len(parts) > 1:
         if names_site(parts[-1], site, host) and _key(" ".join(parts[:-1])):
             return title[: title.rfind(parts[-1])].rstrip(_SEP_CHARS)

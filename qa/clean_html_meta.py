@@ -87,18 +87,32 @@ class Declared:
     `dates`: the publication stamps, most trusted first: an article's JSON-LD `datePublished`; then <meta> tags,
     microdata and <time pubdate> in page order; then other JSON-LD objects' `datePublished` (a WebPage's); then
     JSON-LD `dateCreated`. The caller reads their calendar day.
-    `authors`: the names the JSON-LD gives as its article's `author` (its first object of an article type)."""
+    `authors`: the names the JSON-LD gives as its article's `author` (its first object of an article type).
+    `site`: the site's name as its first `og:site_name` <meta> gives it.
+    `publisher`: the name of its article's JSON-LD `publisher` (an organisation: "Example Media Group, Inc.")."""
 
     dates: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()
+    site: str | None = None
+    publisher: str | None = None
+
+
+def _org_name(value: Any) -> str | None:
+    """The name in a JSON-LD `publisher`: a string, an Organization ({"name": ...}) or the first of a list."""
+    if isinstance(value, list):
+        return next((n for n in map(_org_name, value) if n), None)
+    if isinstance(value, dict):
+        value = value.get("name")
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def declared(tree) -> Declared:
-    """The page's declared dates and authors, from one pass over its JSON-LD and one over its tags."""
+    """The page's declared dates, authors, site name and publisher, from one pass over its JSON-LD and one over its
+    tags."""
     if tree is None:
         return Declared()
     ranked: list[tuple[int, str]] = []
-    article = None
+    article, site = None, None
     for obj in _json_ld(tree):
         is_article = bool(_ARTICLE_TYPE.search(_kind(obj)))
         if is_article and article is None:
@@ -109,6 +123,8 @@ def declared(tree) -> Declared:
             ranked.append((3, obj["dateCreated"]))
     for el in tree.xpath("//meta | //*[@itemprop] | //time[@pubdate]"):
         names = {(el.get(a) or "").strip().lower() for a in ("property", "name", "itemprop")}
+        if site is None and "og:site_name" in names and (el.get("content") or "").strip():
+            site = " ".join(el.get("content").split())
         if names & PUBLISHED_NAMES or (el.tag == "time" and el.get("pubdate") is not None):
             value = el.get("content") or el.get("datetime")
             if value is None and el.tag != "meta":  # microdata on an element that shows the date as its text
@@ -117,7 +133,8 @@ def declared(tree) -> Declared:
                 ranked.append((1, value.strip()))
     ranked.sort(key=lambda r: r[0])  # stable: page order within a rank
     authors = [name for name in _person_names(article.get("author")) if name.strip()] if article else []
-    return Declared(tuple(stamp for _, stamp in ranked), tuple(authors))
+    publisher = _org_name(article.get("publisher")) if article else None
+    return Declared(tuple(stamp for _, stamp in ranked), tuple(authors), site, publisher)
 
 
 def visible_lines(tree) -> list[str]:
