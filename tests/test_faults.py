@@ -153,7 +153,7 @@ def test_second_build_at_once_is_refused_and_the_first_one_finishes(seeds_new, t
         if first.poll() is None:
             first.kill()
     assert first.returncode == 0, stderr
-    assert "Index updated" in stdout and _articles(out) == NEW  # the old index's articles re-used
+    assert "Index built" in stdout and _articles(out) == NEW  # --force: every article embedded anew
 
 
 # ---------------------------------------------------------------------------
