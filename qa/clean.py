@@ -927,8 +927,8 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
     article = Article(
         doc_id=doc_id,
         title=title,
-        publisher=site or _title_site(_page_title(tree), title) or _site_name(marks.publisher) or (orgs[0] if orgs else None)
-        or get("hostname") or None,
+        publisher=site or _title_site(_page_title(tree), title) or _site_name(marks.publisher)
+        or (orgs[0] if orgs else None) or get("hostname") or None,
         published=published,
         authors=tuple(people),
         text="\n\n".join(paras),
@@ -987,7 +987,7 @@ def _html_verdicts(lines: list[str], title: str | None, paras: list[str]) -> tup
         k = _key(line)
         if k and k == heading:
             out.append((line, LineVerdict(False, 0.0, "headline")))
-        elif k in kept or (len(k) >= _LEAD_KEY and k in body):  # short lines ("Share") only as a whole paragraph
+        elif k and (k in kept or (len(k) >= _LEAD_KEY and k in body)):  # a short line ("Share") as a whole paragraph
             out.append((line, LineVerdict(True, 1.0, "body")))
         else:
             out.append((line, LineVerdict(False, 0.0, "not in the article trafilatura extracted from the markup")))

@@ -189,8 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("ask", help="print the passages that best answer a question")
     a.add_argument("question")
     a.add_argument("-k", type=int, default=config.DEFAULT_K, help="number of passages (default %(default)s)")
-    a.add_argument("--json", action="store_true", help="the answer as one JSON object: outcome, reason, confidence, sentence and "
-                   "its passages with every field")
+    a.add_argument("--json", action="store_true",
+                   help="the answer as one JSON object: outcome, reason, confidence, sentence and its passages")
     a.add_argument("--since", default=None, help="only articles published on or after this date (YYYY-MM-DD)")
     a.add_argument("--until", default=None, help="only articles published on or before this date (YYYY-MM-DD)")
     a.add_argument("--publisher", default=None, help="only articles from this publisher")
