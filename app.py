@@ -405,7 +405,7 @@ class Session:
     memory: tuple[qa.Answer, ...] = ()
     last: int | None = None  # the current topic's last turn: asked again when a filter changes
     shown: int | None = None  # the turn whose sources are listed
-    index_view: int | None = None  # hash of the status line and article list the page shows
+    index_view: int | None = None  # index_key of the index the page's status line and article list show
 
 
 @dataclass(frozen=True)
@@ -548,19 +548,23 @@ def corpus_state():
     return format_status(info), format_corpus(info), format_filters(info), info
 
 
+def index_key(info: qa.IndexInfo | None) -> int | None:
+    """What the status line and the article list show of an index, as one number (None: no index)."""
+    return None if info is None else hash((info.built_at, info.passages, info.articles))
+
+
 def index_news(session: Session) -> tuple[Session, str | None, str | None]:
-    """After a question: the status line and the article list anew, when they differ from what the page shows (a
-    `qa build` while it was open; an update in place can finish within the second its manifest's time names, so
-    what is shown is compared, not the build time); (session, None, None) when they do not."""
+    """After a question: the status line and the article list anew, when the index differs from the one the page
+    shows (a `qa build` while it was open; an update in place can finish within the second its manifest's time
+    names, so its articles are compared too); (session, None, None) when it does not. Nothing is rendered then."""
     try:
         info = qa.index_info()
     except Exception:  # the question was answered; a problem with the index shows with the next one
         return session, None, None
-    status, corpus = format_status(info), format_corpus(info)
-    view = hash((status, corpus))
-    if view == session.index_view:
+    key = index_key(info)
+    if key == session.index_view:
         return session, None, None
-    return replace(session, index_view=view), status, corpus
+    return replace(session, index_view=key), format_status(info), format_corpus(info)
 
 
 # ---------------------------------------------------------------------------
@@ -711,7 +715,7 @@ def build_ui(gr=None):
 
         def refresh(state):
             status_html, corpus_html, filters_html, info = corpus_state()
-            return status_html, corpus_html, filters_html, replace(state, index_view=hash((status_html, corpus_html)))
+            return status_html, corpus_html, filters_html, replace(state, index_view=index_key(info))
 
         def load_examples():
             _, _, _, info = corpus_state()
