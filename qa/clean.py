@@ -369,6 +369,10 @@ _UPDATED = re.compile(
 _UPDATED_LABEL = re.compile(r"^\W*(?:last\s+)?(?:updated?|modified|edited)(?:\s+(?:on|at))?\W*$", re.I)
 # "Founded February 28, 1998; 18 years ago": a fact about the subject (an infobox), not when the page was written.
 _AGE = re.compile(r"\b\d+\s+years?\s+ago\b|\(age\s+\d+\)", re.I)
+# When no line the first body model leaves out rates HEADLINE_FALLBACK_BELOW as a headline, a line it keeps that rates
+# HEADLINE_FALLBACK_MIN may be the headline (chosen on the dev sites' leave-site-out titles, bench/train_cleaner.py).
+HEADLINE_FALLBACK_BELOW = 0.3
+HEADLINE_FALLBACK_MIN = 0.3
 DATE_WINDOW = 8  # lines from the headline (or the body's first line) within which the article's date is stated
 # When no other date is found, a date this close over the headline is the article's (a dateline over the headline)
 # even when other pages of the folder share it; the masthead's "today" usually sits higher. Chosen on WCXB's dev pages
@@ -769,6 +773,10 @@ def _line_verdicts(
     # headline, once picked, is not body either.
     rated = model.title_proba(lines, x, first)
     title_p = np.where(first >= model.threshold, 0.0, rated)
+    if title_p.max(initial=0.0) < HEADLINE_FALLBACK_BELOW:
+        # No line the first model leaves out looks like a headline, while one it took for body (a headline the
+        # article's text repeats, a short page) looks like one: that line is the headline.
+        title_p = np.where((first >= model.threshold) & (rated >= HEADLINE_FALLBACK_MIN), rated, title_p)
     title_at = None
     for i in np.argsort(-title_p, kind="stable").tolist():  # the best line that may be a headline
         if title_p[i] < model.title_threshold:

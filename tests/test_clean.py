@@ -349,3 +349,34 @@ def test_a_date_line_is_never_the_headline_and_the_line_over_the_byline_is():
     from qa.clean import _only_a_date
 
     assert _only_a_date("Monday 30 June 2025, 10:42 AM EDT") and not _only_a_date("Launch set for June 30, 2025")
+
+
+# A short page whose headline the first body model keeps as text (0.47 against its 0.45 threshold): before cleaner
+# 5.18 the headline could only be a line it left out, so the title was the section link "Business".
+SHORT_PAGE = """Skip to main content
+Harbor Daily
+News
+Business
+Sports
+Opinion
+Subscribe
+City council approves new bike lanes on Main Street
+By Laura Chen
+March 3, 2024
+The city council voted 7-2 on Tuesday to add protected bike lanes along a two-mile stretch of Main Street, ending a debate that lasted more than a year.
+Construction is expected to begin in June and finish before the end of the year, according to the transportation department.
+Local business owners had raised concerns about losing parking spaces, but the final plan keeps most of the spots on side streets.
+The project will cost about $4.2 million, most of it paid by a state grant.
+Share this article
+Related
+Mayor announces budget plan
+© 2024 Harbor Daily
+"""
+
+
+def test_a_headline_the_body_model_keeps_is_the_title_when_no_left_out_line_reads_as_one():
+    a = clean_text(SHORT_PAGE, "probe").article
+    assert a.title == "City council approves new bike lanes on Main Street"
+    assert a.text.startswith("The city council voted")  # the headline is not body text
+    assert a.text.endswith("paid by a state grant.") and a.authors == ("Laura Chen",)
+    assert a.published == date(2024, 3, 3)

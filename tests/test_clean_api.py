@@ -259,7 +259,7 @@ def test_headline_corpus_is_labelled_from_its_scrapes_and_shares_no_site_with_th
     assert not other & {p.site.removeprefix("www.") for p in pages}
 
 
-WCXB_HEADLINE_FLOOR = 0.70  # of the wcxb test pages whose scrape holds the headline (bench/cleaning.py: 0.72)
+WCXB_HEADLINE_FLOOR = 0.725  # of the wcxb test pages whose scrape holds the headline: 147 of 201 (145 before 5.18)
 
 
 def test_held_out_wcxb_headline_floor():
