@@ -321,14 +321,20 @@ def format_corpus(info: qa.IndexInfo) -> str:
     return render("corpus.html", articles=articles, passages=info.passages, built=built_date(info))
 
 
-def format_filters(info: qa.IndexInfo | None = None) -> str:
-    """The filter form; with the index known, its publishers and the articles' date range."""
+def format_filters(info: qa.IndexInfo | None = None, since: str = "", until: str = "", publisher: str = "") -> str:
+    """The filter form; with the index known, its publishers and the articles' date range. `since`, `until` and
+    `publisher` are what the form holds (a form drawn anew after a rebuild keeps them, even a publisher the index
+    no longer has)."""
     first = info.first_published if info else None
     last = info.last_published if info else None
     undated = sum(1 for a in info.articles if not a.published) if info else 0
+    publishers = list(info.publishers) if info else []
+    if publisher and publisher not in publishers:
+        publishers.append(publisher)
     return render(
         "filters.html",
-        publishers=list(info.publishers) if info else [],
+        publishers=publishers,
+        chosen={"since": since or "", "until": until or "", "publisher": publisher or ""},
         first=first.isoformat() if first else "",
         last=last.isoformat() if last else "",
         first_human=human_date(first),
@@ -553,18 +559,23 @@ def index_key(info: qa.IndexInfo | None) -> int | None:
     return None if info is None else hash((info.built_at, info.passages, info.articles))
 
 
-def index_news(session: Session) -> tuple[Session, str | None, str | None]:
-    """After a question: the status line and the article list anew, when the index differs from the one the page
-    shows (a `qa build` while it was open; an update in place can finish within the second its manifest's time
-    names, so its articles are compared too); (session, None, None) when it does not. Nothing is rendered then."""
+def index_news(
+    session: Session, since: str = "", until: str = "", publisher: str = ""
+) -> tuple[Session, str | None, str | None, str | None]:
+    """After a question: the status line, the article list and the filter form (its publishers and date range,
+    holding `since`, `until` and `publisher` as the visitor left them) anew, when the index differs from the one the
+    page shows (a `qa build` while it was open; an update in place can finish within the second its manifest's time
+    names, so its articles are compared too); (session, None, None, None) when it does not. Nothing is rendered
+    then."""
     try:
         info = qa.index_info()
     except Exception:  # the question was answered; a problem with the index shows with the next one
-        return session, None, None
+        return session, None, None, None
     key = index_key(info)
     if key == session.index_view:
-        return session, None, None
-    return replace(session, index_view=key), format_status(info), format_corpus(info)
+        return session, None, None, None
+    form = format_filters(info, since, until, publisher)
+    return replace(session, index_view=key), format_status(info), format_corpus(info), form
 
 
 # ---------------------------------------------------------------------------
@@ -673,17 +684,18 @@ def build_ui(gr=None):
             text = message if isinstance(message, str) else ""
             unchanged = (gr.skip(),) * 5
             if not text.strip():  # nothing is asked; say what to do (spaces typed stay in the box)
-                return *unchanged, format_notice(NO_QUESTION), gr.skip(), gr.skip()
+                return *unchanged, format_notice(NO_QUESTION), gr.skip(), gr.skip(), gr.skip()
             try:
                 result = ask(state, text, state.memory, k_value, since_value, until_value, publisher_value)
             except (ValueError, qa.QAError) as exc:
-                return *unchanged, format_notice(error_message(exc)), gr.skip(), gr.skip()
+                return *unchanged, format_notice(error_message(exc)), gr.skip(), gr.skip(), gr.skip()
             except Exception as exc:  # a bug must not reach the page as a traceback, nor lose the question
                 log.exception("answering %r failed", text[:200])
-                return *unchanged, format_notice(error_message(exc)), gr.skip(), gr.skip()
+                return *unchanged, format_notice(error_message(exc)), gr.skip(), gr.skip(), gr.skip()
             chat = [*(chat or []), *result.messages]
-            state, new_status, new_corpus = index_news(result.session)  # a rebuild since the page loaded
-            fresh = [gr.skip() if html is None else html for html in (new_status, new_corpus)]
+            # a rebuild since the page loaded
+            state, *news = index_news(result.session, since_value, until_value, publisher_value)
+            fresh = [gr.skip() if html is None else html for html in news]
             return "", chat, state, result.sources, result.viewer, format_notice(), *fresh
 
         def reask(chat, k_value, since_value, until_value, publisher_value, state):
@@ -723,7 +735,7 @@ def build_ui(gr=None):
             return gr.Chatbot(examples=[{"text": q} for q in shown] or None)
 
         ask_inputs = [msg, chatbot, k, since, until, publisher, session]
-        ask_outputs = [msg, chatbot, session, sources, viewer, notice, status, corpus]
+        ask_outputs = [msg, chatbot, session, sources, viewer, notice, status, corpus, filters]
         read_ask = READ_FILTERS_JS % (3, 4, 5)
         msg.submit(respond, ask_inputs, ask_outputs, js=read_ask, api_name="ask").then(None, js=CHAT_SCROLL_JS)
         send.click(respond, ask_inputs, ask_outputs, js=read_ask, api_visibility="private").then(None, js=CHAT_SCROLL_JS)

@@ -242,18 +242,22 @@ def test_a_rebuild_while_the_page_is_open_updates_its_counts(tiny_seeds, tiny_in
 
     index = shutil.copytree(tiny_index, tmp_path / "idx")
     monkeypatch.setenv("QA_INDEX_DIR", str(index))
-    session, status, corpus = app.index_news(app.Session())  # the page has shown nothing yet
-    assert "3 articles" in visible_text(status) and corpus
-    assert app.index_news(session) == (session, None, None)  # nothing rebuilt: nothing to redraw
+    session, status, corpus, form = app.index_news(app.Session())  # the page has shown nothing yet
+    assert "3 articles" in visible_text(status) and corpus and form
+    assert app.index_news(session) == (session, None, None, None)  # nothing rebuilt: nothing to redraw
     seeds = shutil.copytree(tiny_seeds, tmp_path / "seeds")
     (seeds / "more.txt").write_text(
         "Pond reopens after winter repairs\n\nBy Sam Writer May 5, 2023\n\n" + "The town's old pond reopened to "
-        "swimmers on Saturday after three months of repairs to its stone walls and drains, the council said. " * 3,
-        encoding="utf-8")
+        "swimmers on Saturday after three months of repairs to its stone walls and drains, the council said. " * 3
+        + "\n\n© 2023 Town Crier", encoding="utf-8")
     qa.build(seeds, index)
-    later, status, corpus = app.index_news(session)
+    # the visitor had typed a date and chosen a publisher the rebuilt index no longer has
+    later, status, corpus, form = app.index_news(session, "2020-01-01", "", "Gone <Press>")
     assert "4 articles" in visible_text(status) and later.index_view != session.index_view
     assert "Pond" in visible_text(corpus)
+    assert '<option value="Town Crier">' in form  # the new article's publisher can be chosen
+    assert '<option value="Gone &lt;Press&gt;" selected>' in form and 'value="2020-01-01"' in form
+    assert 'name="until" value=""' in form
 
 
 def test_missing_index_is_explained_with_how_to_build_it(tmp_path, monkeypatch):

@@ -472,13 +472,18 @@ def test_a_rebuild_while_the_page_is_open_shows_with_the_next_answer(browser, tm
     for url in (s.url for s in serve(tmp_path_factory, "grow-app", index)):
         page = open_page(url)
         expect(page.locator("#qa-status")).to_contain_text("1 article ·", timeout=60_000)
+        page.locator("#qa-since-text").fill("2001-01-01")  # a filter set before the rebuild
+        page.locator("#qa-since-text").press("Tab")
         (seeds / "pond.txt").write_text(
             "Pond reopens after winter repairs\n\nBy Sam Writer May 5, 2023\n\n" + "The town's old pond reopened to "
-            "swimmers on Saturday after three months of repairs to its stone walls and drains, the council said. " * 3,
-            encoding="utf-8")
+            "swimmers on Saturday after three months of repairs to its stone walls and drains, the council said. " * 3
+            + "\n\n© 2023 Town Crier", encoding="utf-8")
         qa.build(seeds, index)
         ask(page, "When did the pond reopen?")
         expect(page.locator("#qa-status")).to_contain_text("2 articles")
+        # the filter form offers the new article's publisher and keeps what the visitor had typed
+        expect(page.locator("#qa-publisher-select option", has_text="Town Crier")).to_have_count(1)
+        expect(page.locator("#qa-since-text")).to_have_value("2001-01-01")
         page.get_by_text("Indexed articles").click()
         expect(page.locator("#qa-corpus tbody tr")).to_have_count(2)
 
