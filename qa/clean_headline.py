@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import html
 import re
+from urllib.parse import urlsplit
 
 from .clean_lines import CJK
 from .clean_lines import line_key as _key
 
 _H1 = re.compile(r"<h1\b[^>]*>(.*?)</h1\s*>", re.S | re.I)
 _BREAK = re.compile(r"<br\b[^>]*>", re.I)
+# An <h1> whose whole content is one link, and the paths of a site's front page.
+_ONE_LINK = re.compile(r"^\s*<a\b[^>]*?\bhref\s*=\s*[\"']?(?P<href>[^\"'\s>]*)[^>]*>(?:(?!</?a\b).)*</a\s*>\s*$", re.S | re.I)
+_HOME_PATHS = frozenset({"", "/", "./", "/index.html", "/index.htm", "/index.php", "index.html", "index.php"})
 _TAG = re.compile(r"<[^>]+>")
 # What stands between a title's parts: a spaced dash, bar, bullet, guillemet, slash or "::"; or a bar.
 TITLE_SEP = re.compile(r"\s+(?:[-|–—·•»/\\]|::)\s+|\s*\|\s*")
@@ -28,15 +32,38 @@ MIN_SITE_KEY = 4  # a title part shorter than this (letters and digits) names a 
 _HOST_NOISE = frozenset("www m amp mobile com org net edu gov co ac uk de fr jp cz ru it es nl io info news".split())
 
 
-def h1_texts(raw: str) -> list[str]:
-    """The text of each <h1> of an HTML page, in page order, tags dropped and whitespace collapsed; template
-    placeholders ("{{ post_title }}") left out."""
+def _links_home(inner: str) -> bool:
+    """Whether an <h1>'s markup is one link to the site's front page (`<a href="/">Site name</a>`): a masthead."""
+    m = _ONE_LINK.match(inner)
+    if not m:
+        return False
+    href = html.unescape(m.group("href")).strip()
+    if not href or href.startswith("#"):  # a link to a place on the page itself
+        return False
+    url = urlsplit(href)
+    return not url.query and url.path.lower() in _HOME_PATHS
+
+
+def _h1s(raw: str) -> list[tuple[str, bool]]:
+    """Each <h1>'s text (tags dropped, whitespace collapsed; template placeholders such as "{{ post_title }}" left
+    out), and whether it is the site's masthead (one link to its front page)."""
     out = []
     for m in _H1.finditer(raw):
         text = " ".join(html.unescape(_TAG.sub("", _BREAK.sub(" ", m.group(1)))).split())
         if text and "{{" not in text and "}}" not in text:  # a template's placeholder is never shown as such
-            out.append(text)
+            out.append((text, _links_home(m.group(1))))
     return out
+
+
+def h1_texts(raw: str) -> list[str]:
+    """The text of each <h1> of an HTML page that may be its headline, in page order: not a template placeholder,
+    not the site's masthead."""
+    return [text for text, masthead in _h1s(raw) if not masthead]
+
+
+def masthead_texts(raw: str) -> list[str]:
+    """The text of each <h1> that is one link to the site's front page (`<h1><a href="/">Site</a></h1>`)."""
+    return [text for text, masthead in _h1s(raw) if masthead]
 
 
 def _site_keys(site: str | None, host: str | None) -> list[str]:

@@ -307,6 +307,19 @@ def test_html_headline_is_what_the_page_shows_without_the_site_name(title, h1, s
     assert not a.text.startswith(want)  # the <h1> is the headline, not the body's first paragraph
 
 
+@pytest.mark.parametrize("href", ["/", "https://blog.example.org/", "./", "index.html"])
+def test_an_h1_that_links_to_the_front_page_is_the_masthead_not_the_headline(href):
+    """A blog's only <h1> is its masthead (`<a href="/">`), which trafilatura takes for the title: the page's <title>
+    stands instead. An <h1> linking to the article itself, or to a place on the page, is still a headline."""
+    masthead = f'<a href="{href}">Hi, I am <strong>Sam.</strong></a>'
+    a = clean_html(_page("Eagles return to the steppe | Sam's notes", masthead), "eagles").article
+    assert a.title == "Eagles return to the steppe | Sam's notes"
+    for link in ("/2019/eagles-return/", "#top"):
+        shown = f'<a href="{link}">Eagles return to the steppe, and stay</a>'
+        assert clean_html(_page("Eagles | Sam's notes", shown), "eagles").article.title == (
+            "Eagles return to the steppe, and stay")
+
+
 def test_a_title_part_that_is_not_the_site_name_stays():
     """trafilatura may pass a title with parts (from og:title); only the site's name is cut from it."""
     raw = _page("ignored")
