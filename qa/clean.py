@@ -774,8 +774,8 @@ def _line_verdicts(
     rated = model.title_proba(lines, x, first)
     title_p = np.where(first >= model.threshold, 0.0, rated)
     if title_p.max(initial=0.0) < HEADLINE_FALLBACK_BELOW:
-        # No line the first model leaves out looks like a headline, while one it took for body (a headline the
-        # article's text repeats, a short page) looks like one: that line is the headline.
+        # No line the first model leaves out looks like a headline, while one it took for body looks like one (on
+        # a short page the headline itself can score as body): that line is the headline.
         title_p = np.where((first >= model.threshold) & (rated >= HEADLINE_FALLBACK_MIN), rated, title_p)
     title_at = None
     for i in np.argsort(-title_p, kind="stable").tolist():  # the best line that may be a headline

@@ -19,7 +19,9 @@ from .clean_lines import line_key as _key
 _H1 = re.compile(r"<h1\b[^>]*>(.*?)</h1\s*>", re.S | re.I)
 _BREAK = re.compile(r"<br\b[^>]*>", re.I)
 # An <h1> whose whole content is one link, and the paths of a site's front page.
-_ONE_LINK = re.compile(r"^\s*<a\b[^>]*?\bhref\s*=\s*[\"']?(?P<href>[^\"'\s>]*)[^>]*>(?:(?!</?a\b).)*</a\s*>\s*$", re.S | re.I)
+_ONE_LINK = re.compile(
+    r"^\s*<a\b[^>]*?\bhref\s*=\s*[\"']?(?P<href>[^\"'\s>]*)[^>]*>(?:(?!</?a\b).)*</a\s*>\s*$", re.S | re.I
+)
 _HOME_PATHS = frozenset({"", "/", "./", "/index.html", "/index.htm", "/index.php", "index.html", "index.php"})
 _TAG = re.compile(r"<[^>]+>")
 # What stands between a title's parts: a spaced dash, bar, bullet, guillemet, slash or "::"; or a bar.
