@@ -411,7 +411,7 @@ class Session:
     memory: tuple[qa.Answer, ...] = ()
     last: int | None = None  # the current topic's last turn: asked again when a filter changes
     shown: int | None = None  # the turn whose sources are listed
-    index_view: int | None = None  # index_key of the index the page's status line and article list show
+    index_view: int | None = None  # index_key of the index the page's status, article list and filters show
 
 
 @dataclass(frozen=True)
@@ -555,7 +555,8 @@ def corpus_state():
 
 
 def index_key(info: qa.IndexInfo | None) -> int | None:
-    """What the status line and the article list show of an index, as one number (None: no index)."""
+    """What the status line, the article list and the filter form show of an index, as one number (None: no
+    index)."""
     return None if info is None else hash((info.built_at, info.passages, info.articles))
 
 

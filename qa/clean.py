@@ -26,7 +26,7 @@ from .clean_lines import norm_line as _norm_line
 from .clean_lines import words as _words
 from .clean_charset import decode
 from .clean_headline import TITLE_SEP as _TITLE_SEP
-from .clean_headline import choose_headline, headline, masthead_texts, reads_as_headline, title_as_shown
+from .clean_headline import choose_headline, headline, reads_as_headline, title_as_shown
 from .clean_html_meta import declared, parse_page, visible_lines
 from .clean_json import json_records, markup_text, read_json
 from .clean_markdown import TITLE_KEYS, URL_KEYS, read_markdown
@@ -922,10 +922,8 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
     tree = parse_page(raw)
     marks = declared(tree)
     site = _site_name(get("sitename")) or _site_name(marks.site)  # trafilatura's pick, else the page's og:site_name
-    meta_title = get("title") or None
-    if meta_title and _key(meta_title) in {_key(m) for m in masthead_texts(raw)}:
-        meta_title = _page_title(tree)  # trafilatura took a page's only <h1>, the site's masthead, for its title
-    title = headline(meta_title, raw, site, get("hostname"))
+    page_title = _page_title(tree)
+    title = headline(get("title") or None, raw, site, get("hostname"), page_title)
     paras = [p for p in paras if p and not (title and _key(p) == _key(title))]  # trafilatura keeps the <h1>
     if _size(paras) < MIN_BODY_WORDS:
         return None
@@ -938,7 +936,7 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
     article = Article(
         doc_id=doc_id,
         title=title,
-        publisher=site or _title_site(_page_title(tree), title) or _site_name(marks.publisher)
+        publisher=site or _title_site(page_title, title) or _site_name(marks.publisher)
         or (orgs[0] if orgs else None) or get("hostname") or None,
         published=published,
         authors=tuple(people),

@@ -57,17 +57,6 @@ def _h1s(raw: str) -> list[tuple[str, bool]]:
     return out
 
 
-def h1_texts(raw: str) -> list[str]:
-    """The text of each <h1> of an HTML page that may be its headline, in page order: not a template placeholder,
-    not the site's masthead."""
-    return [text for text, masthead in _h1s(raw) if not masthead]
-
-
-def masthead_texts(raw: str) -> list[str]:
-    """The text of each <h1> that is one link to the site's front page (`<h1><a href="/">Site</a></h1>`)."""
-    return [text for text, masthead in _h1s(raw) if masthead]
-
-
 def _site_keys(site: str | None, host: str | None) -> list[str]:
     keys = [_key(site)] if site else []
     if host:
@@ -106,11 +95,17 @@ def _without_site_name(title: str, site: str | None) -> str | None:
     return None
 
 
-def headline(title: str | None, raw: str, site: str | None = None, host: str | None = None) -> str | None:
+def headline(title: str | None, raw: str, site: str | None = None, host: str | None = None,
+             page_title: str | None = None) -> str | None:
     """The page's headline, as its <h1> shows it when an <h1> says the same as trafilatura's `title` or as a run
     of the title's parts ("Opinion | Headline" -> "Headline"); else the first <h1> that reads as a headline; else the
-    title without the site's name at either end (`site`: trafilatura's sitename, `host`: the page's host name)."""
-    return choose_headline(title, h1_texts(raw), site, host)
+    title without the site's name at either end (`site`: trafilatura's sitename, `host`: the page's host name).
+    The site's masthead (an <h1> that is one link to its front page) is never the headline: when `title` is one
+    (trafilatura takes a page's only <h1> for its title), `page_title`, the page's <title>, stands instead."""
+    found = _h1s(raw)
+    if title and _key(title) in {_key(text) for text, masthead in found if masthead}:
+        title = page_title
+    return choose_headline(title, [text for text, masthead in found if not masthead], site, host)
 
 
 def title_as_shown(title: str | None, heads: list[str] | tuple[str, ...], site: str | None = None,
