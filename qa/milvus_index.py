@@ -274,7 +274,7 @@ def filter_expression(f: Filters) -> str:
     """Milvus boolean expression for the filters ('' when none)."""
     parts = []
     if f.publisher:
-        parts.append(f"publisher == {json.dumps(f.publisher, ensure_ascii=False)}")
+        parts.append(f"publisher in {json.dumps(list(f.publisher_names), ensure_ascii=False)}")
     if f.since or f.until:
         parts.append("published >= 0")
     if f.since:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
@@ -98,16 +99,27 @@ def check_filters(index: LoadedIndex, since=None, until=None, publisher=None) ->
     if publisher not in (None, ""):
         if not isinstance(publisher, str):
             raise ValueError(f"publisher must be a string, got {type(publisher).__name__}")
-        known = publishers(index)
-        match = [p for p in known if p.lower() == publisher.strip().lower()]
-        if not match:
+        want = publisher.strip().casefold()
+        spellings = tuple(sorted({a.publisher for a in index.articles.values()
+                                  if a.publisher and a.publisher.casefold() == want}))
+        if not spellings:
+            known = publishers(index)
             raise ValueError(f"unknown publisher {publisher!r}; the index has: {', '.join(known) or 'none'}")
-        pub = match[0]
+        pub = next(p for p in publishers(index) if p.casefold() == want)
+        return Filters(s, u, pub, spellings)
     return Filters(s, u, pub)
 
 
 def publishers(index: LoadedIndex) -> list[str]:
-    return sorted({a.publisher for a in index.articles.values() if a.publisher})
+    """The index's publishers, one name for each whatever its case (pages of one site may spell it "PolitiFact" or
+    "Politifact"): the spelling most of its articles use."""
+    counts = Counter(a.publisher for a in index.articles.values() if a.publisher)
+    best: dict[str, str] = {}
+    for name, n in sorted(counts.items()):
+        key = name.casefold()
+        if key not in best or n > counts[best[key]]:
+            best[key] = name
+    return sorted(best.values())
 
 
 # ---------------------------------------------------------------------------
@@ -138,7 +150,8 @@ def _allowed(index: LoadedIndex, f: Filters) -> np.ndarray | None:
         return None
     ok = np.ones(len(index.order), bool) if index.doc_live is None else index.doc_live.copy()
     if f.publisher:
-        ok &= index.doc_publishers == index.publisher_codes.get(f.publisher, -2)  # -2: matches no article
+        codes = [index.publisher_codes.get(name, -2) for name in f.publisher_names]  # -2: matches no article
+        ok &= np.isin(index.doc_publishers, codes)
     if f.since or f.until:
         ok &= index.doc_dates >= 0  # an undated article never matches a date filter
         if f.since:

@@ -141,6 +141,13 @@ class Filters:
     since: date | None = None
     until: date | None = None
     publisher: str | None = None
+    # the index's spellings of that publisher, which all match ("PolitiFact" and "Politifact" are one site);
+    # empty: `publisher` exactly
+    spellings: tuple[str, ...] = ()
+
+    @property
+    def publisher_names(self) -> tuple[str, ...]:
+        return self.spellings or ((self.publisher,) if self.publisher else ())
 
     @property
     def active(self) -> bool:

@@ -253,3 +253,25 @@ def test_prefetch_asks_for_exactly_the_candidates_pages(tmp_path):
     prefetch(codes, np.array([3, 50]), np.array([5, 51]))  # the kernel is asked; nothing is read into Python
     np.testing.assert_array_equal(codes[3:5], data[3:5])
     prefetch(data, np.array([0]), np.array([1]))  # in memory: nothing to do
+
+
+def test_one_publisher_spelt_in_two_cases_is_one_filter(tmp_path):
+    """Pages of one site may spell its name "PolitiFact" or "Politifact": the index lists it once, and filtering by
+    either spelling, in any case, finds the articles of both."""
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    pages = {
+        "a.txt": ("RiverWatch", "The county opened a new bridge over the river on Monday, officials said, after two "
+                  "years of work.\n\nDrivers will save about twenty minutes on the trip between the two towns."),
+        "b.txt": ("Riverwatch", "Cyclists tried the new bridge over the river first, and the mayor cut a ribbon "
+                  "at noon.\n\nA footpath opens next month, once the railings are painted and the lights tested."),
+    }
+    for name, (site, text) in pages.items():
+        (folder / name).write_text(f"Bridge news from the valley\n\n{text}\n\n© 2024 {site}\n")
+    out = tmp_path / "index"
+    qa.build(folder, out)
+    assert {a.publisher for a in load_index(out).articles.values()} == {"RiverWatch", "Riverwatch"}
+    assert qa.index_info(index_dir=out).publishers == ("RiverWatch",)  # one name (a tie: the first in sorted order)
+    for asked in ("RiverWatch", "riverwatch", "Riverwatch"):
+        hits = qa.retrieve("new bridge over the river", k=5, publisher=asked, index_dir=out)
+        assert {h.doc_id for h in hits} == {"a", "b"}
