@@ -1444,10 +1444,7 @@ def clean_results(paths: list[Path], pmap=None, progress: bool = False, cache: C
         else:
             seen[body_key] = ids[c.article.doc_id] = r.shown
         cleaned[i] = c
-    # A publisher named by one page's byline is recognised in the chrome of its sister pages.
-    known = sorted(
-        {c.article.publisher for i, c in cleaned.items() if i not in reasons and c.article.publisher}, key=len, reverse=True
-    )
+    sister_names = _sister_publishers([c for i, c in cleaned.items() if i not in reasons])
     out = []
     for i, (path, r) in enumerate(units):
         c = cleaned.get(i)
@@ -1458,14 +1455,43 @@ def clean_results(paths: list[Path], pmap=None, progress: bool = False, cache: C
             out.append(CleanResult(where, None, reasons[i], lines, encoding, sha))
             continue
         a = c.article
-        if a.publisher is None:
-            for name in known:
-                bare = re.sub(r"^the\s+", "", name, flags=re.I)
-                if re.search(rf"\b{re.escape(bare)}\b", c.chrome, re.I):
-                    a = replace(a, publisher=name)
-                    break
+        if a.publisher is None and (name := sister_names(c)):
+            a = replace(a, publisher=name)
         out.append(CleanResult(where, a, None, lines, encoding, sha))
     return out
+
+
+SISTER_LINES = 10  # distinct chrome lines a page must share with pages of a named publisher to be one of its site's
+def _chrome_lines(c: Cleaned) -> set[str]:
+    return {line.strip() for line in c.chrome.splitlines() if line.strip()}
+
+
+def _sister_publishers(pages: list[Cleaned]):
+    """A function giving a page with no publisher of its own the publisher its sister pages name (a byline's
+    organisation, a copyright line), or None. Sister pages are the same site's: they share at least SISTER_LINES of
+    their chrome lines (menus, footers) with pages of that publisher, and the name must stand in its own case in the
+    page's own chrome ("© 2026 Name", "Millions read the Name"), not only as a common word ("a floor arc lamp")."""
+    by_line: dict[str, Counter] = {}
+    for c in pages:
+        if c.article is not None and c.article.publisher:
+            for line in _chrome_lines(c):
+                by_line.setdefault(line, Counter())[c.article.publisher] += 1
+    if not by_line:
+        return lambda c: None
+
+    def name_for(c: Cleaned) -> str | None:
+        chrome = _chrome_lines(c)
+        shared: Counter = Counter()
+        for line in chrome:
+            shared.update(by_line.get(line, {}).keys())
+        for name in sorted((n for n, k in shared.items() if k >= SISTER_LINES), key=len, reverse=True):
+            bare = re.sub(r"^the\s+", "", name, flags=re.I)
+            rx = re.compile(rf"(?<!\w){re.escape(bare)}(?!\w)")
+            if rx.search(c.chrome):
+                return name
+        return None
+
+    return name_for
 
 
 def clean_collection(
