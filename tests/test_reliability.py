@@ -790,3 +790,13 @@ def test_nothing_to_show_is_said_not_left_blank(tmp_path, capsys):
     assert nothing["outcome"] == "not_found" and nothing["reason"] == "filtered_out" and nothing["passages"] == []
     (tmp_path / "none.jsonl").write_text("\n", encoding="utf-8")
     _assert_one_line_error(_cli(capsys, "eval", str(tmp_path / "none.jsonl")), "holds no questions")
+
+
+def test_the_readme_python_example_runs_as_written(monkeypatch):
+    """The README's "From Python" block, run as a user would paste it, against the committed seeds' index."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("```python\n", text.index("## From Python")) + len("```python\n")
+    code = text[start : text.index("```", start)]
+    monkeypatch.delenv("QA_INDEX_DIR", raising=False)
+    monkeypatch.delenv("QA_INDEX_URI", raising=False)
+    exec(compile(code, "README.md (From Python)", "exec"), {"__name__": "readme_example"})
