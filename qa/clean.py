@@ -1462,7 +1462,10 @@ def clean_results(paths: list[Path], pmap=None, progress: bool = False, cache: C
 
 
 SISTER_LINES = 10  # distinct chrome lines a page must share with pages of a named publisher to be one of its site's
+
+
 def _chrome_lines(c: Cleaned) -> set[str]:
+    """The distinct lines of a page's chrome (what the cleaner did not keep)."""
     return {line.strip() for line in c.chrome.splitlines() if line.strip()}
 
 

@@ -59,7 +59,8 @@ def test_the_year_after_a_copyright_holder_is_not_part_of_its_name():
 
 
 _MENU = ["Local news", "World news", "Business desk", "Sport results", "Weather today", "Arts and culture",
-         "Opinion columns", "Letters page", "Photo galleries", "Puzzles and games", "Contact the newsroom", "Jobs board"]
+         "Opinion columns", "Letters page", "Photo galleries", "Puzzles and games", "Contact the newsroom",
+         "Jobs board"]
 _HARBOUR = ["Harbour dredging begins after years of delay",
             "Work to deepen the old harbour channel began on Monday, the port authority said, after three years of "
             "delay.",
