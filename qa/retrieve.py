@@ -95,31 +95,31 @@ def check_filters(index: LoadedIndex, since=None, until=None, publisher=None) ->
     s, u = _check_date(since, "since"), _check_date(until, "until")
     if s and u and s > u:
         raise ValueError(f"since ({s}) is after until ({u}); swap them or widen the range")
-    pub = None
     if publisher not in (None, ""):
         if not isinstance(publisher, str):
             raise ValueError(f"publisher must be a string, got {type(publisher).__name__}")
-        want = publisher.strip().casefold()
-        spellings = tuple(sorted({a.publisher for a in index.articles.values()
-                                  if a.publisher and a.publisher.casefold() == want}))
-        if not spellings:
+        named = _publisher_spellings(index).get(publisher.strip().casefold())
+        if named is None:
             known = publishers(index)
             raise ValueError(f"unknown publisher {publisher!r}; the index has: {', '.join(known) or 'none'}")
-        pub = next(p for p in publishers(index) if p.casefold() == want)
-        return Filters(s, u, pub, spellings)
-    return Filters(s, u, pub)
+        return Filters(s, u, *named)
+    return Filters(s, u)
+
+
+def _publisher_spellings(index: LoadedIndex) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Each publisher of the index by its case-folded name (pages of one site may spell it "PolitiFact" or
+    "Politifact"): the name shown, the spelling most of its articles use (a tie: the first in sorted order), and
+    every spelling."""
+    counts = Counter(a.publisher for a in index.articles.values() if a.publisher)
+    groups: dict[str, list[str]] = {}
+    for name in sorted(counts):
+        groups.setdefault(name.casefold(), []).append(name)
+    return {k: (max(names, key=counts.__getitem__), tuple(names)) for k, names in groups.items()}
 
 
 def publishers(index: LoadedIndex) -> list[str]:
-    """The index's publishers, one name for each whatever its case (pages of one site may spell it "PolitiFact" or
-    "Politifact"): the spelling most of its articles use."""
-    counts = Counter(a.publisher for a in index.articles.values() if a.publisher)
-    best: dict[str, str] = {}
-    for name, n in sorted(counts.items()):
-        key = name.casefold()
-        if key not in best or n > counts[best[key]]:
-            best[key] = name
-    return sorted(best.values())
+    """The index's publishers, one name for each whatever its case: the spelling most of its articles use."""
+    return sorted(shown for shown, _ in _publisher_spellings(index).values())
 
 
 # ---------------------------------------------------------------------------
