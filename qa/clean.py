@@ -494,7 +494,10 @@ def _split_names(names: str) -> tuple[list[str], list[str]]:
 # Where the names in a byline end: a date, a time, a separator, a "published" word.
 _NAMES_END = re.compile(
     rf"(\b{_MONTH_RE}\.?\s+\d|\b\d{{1,2}}\.?\s+{_MONTH_RE}\b|\b(?:19|20)\d\d-\d\d|(?<!\d)\d{{1,2}}[:/.]\d\d|[|·⋅•]|"
-    r"\s(?:published|posted|publiziert|veröffentlicht|publié|publicado|pubblicato)\b)",
+    r"\s(?:published|posted|publiziert|veröffentlicht|publié|publicado|pubblicato)\b|"
+    # glued to the name by the scrape: "Jane DoeNovember 20, 2007", "BY JANE DOEPUBLISHED: JAN 29, 2025"
+    rf"(?-i:(?<=[a-z]))(?=(?-i:[A-Z])){_MONTH_RE}\.?\s+\d|(?-i:(?<=[a-z])(?:Published|Updated|Posted)|"
+    r"(?<=[A-Z])(?:PUBLISHED|UPDATED|POSTED))\b)",
     re.I,
 )
 
@@ -506,6 +509,8 @@ def _parse_byline(line: str) -> tuple[list[str], list[str], date | None] | None:
         return None
     if m:
         rest = m.group("rest")
+        if rest[0].islower() and len(_words(rest)) > 3:
+            return None  # "By entering your email, you agree to our Terms and Privacy Policy.": prose, not a byline
     elif (m := _DATED_BYLINE.match(line)) and (when := _parse_date(m.group("when"))):
         # "Monday November 18, 2019 7:45 am PST by Jane Doe": the date first, the names after "by".
         people, orgs = _split_names(m.group("rest"))
@@ -539,10 +544,15 @@ _NAME = r"[^\W\d_][\w.'’-]*(?:\s+[^\W\d_][\w.'’-]*){1,3}"  # two to four wor
 _NAME_LINE = re.compile(rf"^(?P<name>{_NAME})(?:\s*(?:[-–—|·•/,@(]|\s\d).*)?$")
 NAME_BELOW_TITLE = 3  # lines under the headline where a bare author name is looked for
 # A byline the scrape split in two: the label on its own line ("Written by", "Author", "By:"), the name on the next.
-_AUTHOR_LABEL = re.compile(r"^(?:(?:written|posted|words|text)\s+by|by|authors?|author\s+name)\s*:?$", re.I)
+_AUTHOR_LABEL = re.compile(
+    r"^(?:(?:written|posted|words|text)\s+by|by|authors?|author\s+name|von|par|por|door|di)\s*:?$", re.I
+)
 
 
 _WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday mon tue wed thu fri sat sun".split())
+
+
+_CAMEL = re.compile(r"(?<=[a-z])[A-Z]")
 
 
 def _bare_name(line: str, page_lower_words: set[str]) -> list[str]:
@@ -562,8 +572,52 @@ def _bare_name(line: str, page_lower_words: set[str]) -> list[str]:
     if any(w in page_lower_words for w in named) or 2 * sum(w in stop for w in named) > len(named):
         return []
     name = " ".join(tokens)
+    if _AUTHOR_LABEL.match(name) or any(len(_CAMEL.findall(w)) > 1 for w in tokens):
+        # "Written By Feb 11, 2019": the label, its name missing; "OrganizationOfficeOrganizingPapers": menu entries
+        # the scrape glued together ("McDonald" has one such join, not two)
+        return []
     people, orgs = _split_names(name)
     return people if len(people) == 1 and not orgs else []
+
+
+def _in_lower_case(name: str, page_lower_words: set[str]) -> bool:
+    """Every word of `name` is one the page also writes in lower case: common words ("Use Case"), not a person's."""
+    words = [w.lower() for w in _words(name) if w.lower() not in _NAME_PARTICLES]
+    return bool(words) and all(w in page_lower_words for w in words)
+
+
+# "5 min read", "12 minute read", "2–4 minutes": a reading time, which sits by a byline
+_READ_TIME = re.compile(r"\b\d+\s*(?:[-–]\s*\d+\s*)?min(?:ute)?s?\b", re.I)
+# a stamp _parse_date leaves alone, as its day and month may be either way round ("02-12-2025"), or a time ("1:39 PM")
+_STAMP = re.compile(r"\b\d{1,2}[-/.]\d{1,2}[-/.](?:19|20)?\d\d\b|\b\d{1,2}:\d\d\b")
+BYLINE_COMPANY = 2  # lines after a bare name in which a byline's company is looked for
+MENU_ENTRY_WORDS = 5  # a line of at most this many words without a full stop may be a menu entry or a heading
+
+
+def _accompanied(lines: list[str], i: int, name: str) -> bool:
+    """Whether a bare name's line (`lines[i]`) stands where a byline does. Yes with a byline's company: a date, handle
+    or job title on the line itself; a date, update stamp, reading time, job title or the name again on one of the
+    next BYLINE_COMPANY lines (lines of punctuation alone skipped); a date on the line before. Without it, no when the
+    next line is a menu entry or heading too (a few words, no full stop): a title-case menu entry or heading ("Article
+    Content" over "Key Takeaways", "Service Menu" over "Bikes") is a run of them."""
+    line = lines[i]
+    last = name.split()[-1]
+    tail = line[line.find(last) + len(last):] if last in line else ""
+    if re.search(r"[-–—|·⋅•/,]\s*\S*\d|@\w", tail) or _parse_date(tail) or _JOB_TITLE.search(tail):
+        return True  # "Jane Doe - Nov 19, 2019", "Jane Doe @janedoe", "Jane Doe • 8h", "Jane Doe, Staff Writer"
+    after = [s for s in lines[i + 1:i + 1 + 2 * BYLINE_COMPANY] if _words(s)][:BYLINE_COMPANY]
+    for s in after:
+        short = len(_words(s)) <= BYLINE_MAX_WORDS
+        if len(_words(s)) <= 2 * BYLINE_MAX_WORDS and (_parse_date(s) or _STAMP.search(s) or _UPDATED.search(s)):
+            return True
+        if short and (_READ_TIME.search(s) or _JOB_TITLE.search(s)):
+            return True
+        if _key(s) == _key(name) or s.startswith(name.split()[0] + " ") and not short:  # "Jane Doe is a writer..."
+            return True
+    before = next((s for s in reversed(lines[max(0, i - 2):i]) if _words(s)), "")
+    if len(_words(before)) <= BYLINE_MAX_WORDS and _parse_date(before) is not None:
+        return True
+    return not after or len(_words(after[0])) > MENU_ENTRY_WORDS or is_terminal(after[0])
 
 
 _ADDRESS = re.compile(r"(?<!\S)\S*?(?:@|://|www\.)\S*")  # a whole token from its start: one scan per token
@@ -591,6 +645,8 @@ def _extract_meta(lines: list[str], body: set[int], full_text: str, span: range,
                 bylines.append((abs(j - anchor), (people, [], None)))
             continue
         by = _parse_byline(line) if i in span else None
+        if by and by[0] and all(_in_lower_case(p, lower) for p in by[0]):
+            by = None  # "By Use Case", "By Event Type": a menu that sorts the site's pages, not a byline
         if by:
             bylines.append((abs(i - anchor), by))
             continue
@@ -604,8 +660,10 @@ def _extract_meta(lines: list[str], body: set[int], full_text: str, span: range,
         meta.people, meta.orgs = list(dict.fromkeys(people)), list(dict.fromkeys(orgs))
     if not meta.people and title_at is not None:
         for i in range(title_at + 1, min(len(lines), title_at + 1 + NAME_BELOW_TITLE)):
-            if i not in body and (people := _bare_name(lines[i], lower)):
-                meta.people = people
+            if i not in body and _key(lines[i]) != _key(lines[title_at]) and (people := _bare_name(lines[i], lower)):
+                # the first line shaped like a name decides: one without a byline's company is a menu entry, and
+                # the lines after it are more of the menu
+                meta.people = people if _accompanied(lines, i, people[0]) else []
                 break
     if meta.source:
         # Sites often name their source by its domain elsewhere on the page ("Source: examplenews" ... "ExampleNews.com").

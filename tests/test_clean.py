@@ -174,7 +174,18 @@ def test_a_date_under_an_updated_label_is_not_the_published_date():
         ("By Will Example, AP Sports Writer", ("Will Example",)),  # an agency's desk, not a person "Ap S"
         ("By Staff Reports", ()),
         ("Jane Example @jexample / 2 days", ("Jane Example",)),  # a bare name under the headline
-        ("Jane Example", ("Jane Example",)),
+        ("Jane Example\n5 min read", ("Jane Example",)),  # a bare name with a byline's company: a reading time
+        ("Jane Example\nSenior Reporter", ("Jane Example",)),  # ... a job title
+        ("Jane Example", ("Jane Example",)),  # a bare name right under the headline, the text after it
+        ("Jane Example\nTop Stories", ()),  # ... over another few words without a full stop: a menu entry
+        ("Article Content\nKey Takeaways", ()),  # headings in title case under the headline
+        ("Service Menu\nBikes\nBicycle Brands", ()),  # a menu
+        # glued by the scrape: the stamp or the month after the name
+        ("BY JANE EXAMPLEPUBLISHED: MAR 3, 2023", ("Jane Example",)),
+        ("by Jane ExampleMarch 3, 2023", ("Jane Example",)),
+        ("By entering your email, you agree to our Terms and Privacy Policy.", ()),  # prose after "By"
+        ("Written By Mar 3, 2023 · 3 min read", ()),  # the label, no name
+        ("Solutions\nBy Water Levels", ()),  # a menu sorting the site's pages: the page writes "water" and "levels"
         ("Written by Jane Example, MS, RD on March 3, 2023", ("Jane Example",)),
         ("Friday March 3, 2023 7:45 am PST by Jane Example", ("Jane Example",)),  # the date first
         ("Photo taken March 3, 2023 by the lake", ()),  # a date and "by", but no name
