@@ -1017,6 +1017,11 @@ def _site_name(name: str | None) -> str | None:
     name = " ".join((name or "").split())
     if not name or "://" in name or name.startswith("@") or _HOST_NAME.fullmatch(name):
         return None
+    # a copyright notice given as the name: "© 2014 Example News" is "Example News", "Copyright 2014" is none
+    name = re.sub(r"^(?:©|ⓒ|\(c\)|copyright)(?:\s*(?:©|ⓒ|\(c\)|(?:19|20)\d\d(?:\s*[-–]\s*(?:19|20)\d\d)?[,.]?))*\s*", "",
+                  name, flags=re.I)
+    if not re.search(r"[^\W\d_]", name):
+        return None
     return _NAME_TAIL.sub("", name).rstrip(" -|–—·•:") or None  # "Name -" too
 
 

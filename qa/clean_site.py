@@ -13,7 +13,7 @@ from .clean_lines import stopwords
 
 # Phrases that name the site right after them ("Subscribe to The Daily Planet on YouTube").
 _BEFORE = re.compile(
-    r"^(?:follow|subscribe\s+to|subscribe|about|search|advertise\s+(?:on|with)|more\s+(?:from|on|at)|welcome\s+to|"
+    r"^(?:follow|subscribe\s+to|subscribe|about|search|advertise\s+(?:on|with)|more\s+(?:from|at)|welcome\s+to|"
     r"contact|support|donate\s+to|work\s+(?:at|for|with)|careers\s+at|jobs\s+at|discover|sign\s+up\s+for|join|get|"
     r"download|inside|the\s+best\s+of|keep\s+up\s+(?:to\s+date\s+)?with|stay\s+(?:up\s+to\s+date\s+)?with|"
     r"write\s+for|contribute\s+to|log\s+in\s+to|sign\s+in\s+to|the\s+latest\s+from|go\s+to|visit)\s+(?P<rest>.+)$",
@@ -27,13 +27,15 @@ _AFTER = re.compile(
 )
 # "© 2019 The Daily Planet", "Copyright (c) 2005-2019 Daily Planet, Inc.", and a name before it ("Planet © 2019 ...").
 _COPYRIGHT = re.compile(
-    r"(?:©|ⓒ|\(c\)|copyright)\s*(?:©\s*)?(?:copyright\s+)?"
+    r"(?:©|ⓒ|\(c\)|copyright\b)\s*(?:©\s*)?(?:copyright\s+)?"
     r"(?:(?:19|20)\d\d(?:\s*[-–]\s*(?:(?:19|20)\d\d)?)?,?\s*)?(?P<name>[^\W\d_][^|©]{0,60})",
     re.I,
 )
-_BEFORE_COPYRIGHT = re.compile(r"^(?P<name>[^©|]{2,40}?)\s*(?:©|ⓒ|\(c\)|copyright)", re.I)
+_BEFORE_COPYRIGHT = re.compile(r"^(?P<name>[^©|]{2,40}?)\s*(?:©|ⓒ|\(c\)|copyright\b)", re.I)
 # A photo credit's outlet ("Jane Doe/The Daily Planet", "Image: Jane Doe / Planet", "Photo: Jane Doe for Planet").
 _CREDIT = re.compile(r"(?:\S/\s?|\s/\s|\s(?:for|para|pour|für|per)\s)(?P<name>[^/]{2,40})$")
+# "for" credits an outlet only in a credit ("Photo: Jane Doe for Planet"): "Center for Counseling" names no site
+_CREDIT_CUE = re.compile(r"\b(?:photo|image|picture|foto|credit|illustration|video|graphic|getty)", re.I)
 # A dateline's source: "METROPOLIS (Planet) - ...", "(Planet)The mayor said".
 _DATELINE = re.compile(r"^(?:[A-Z][A-Z.,' -]{1,40}\s)?\((?P<name>[^()]{2,30})\)")
 # Where a name stops: a lower-case function word, a separator, the end of a sentence.
@@ -62,7 +64,7 @@ _EDGE = ".,;:!?\"'“”‘’()[]"
 # The copyright holder as the publisher stood before site_name: stricter than _COPYRIGHT (the mark near the line's
 # start, the name up to its first full stop or comma), and kept as it was so that `stated` means the same.
 _HOLDER_LINE = re.compile(
-    r"^(?:.{0,30}?\s)?(?:©|\(c\)|copyright)\s*(?:©\s*)?(?:copyright\s+)?"
+    r"^(?:.{0,30}?\s)?(?:©|\(c\)|copyright\b)\s*(?:©\s*)?(?:copyright\s+)?"
     r"(?:(?:19|20)\d\d(?:\s*[-–]\s*(?:(?:19|20)\d\d)?)?,?\s*)?"
     r"(?P<name>[^\W\d_][^.|,©/]{1,60}?)(?:,|\.(?:\s|$)|\s+all rights|\s+-\s|\s*\||\s+/|$)",
     re.I,
@@ -80,8 +82,10 @@ def copyright_holder(lines: list[str]) -> str | None:
         if not m or len(line) > 200:
             continue
         # "© Daily Planet 2025": the year after the name is not part of it
-        name = _COMPANY_SUFFIX.sub("", _YEAR_AFTER.sub("", m.group("name").strip(" -–")))
-        if 1 <= len(name.split()) <= 6 and not re.match(r"(?:all rights|by\b|the author)", name, re.I):
+        name = _COMPANY_SUFFIX.sub("", _YEAR_AFTER.sub("", m.group("name").strip(" -–;:&")))
+        if 1 <= len(name.split()) <= 6 and not re.match(r"(?:all rights|by\b|the author)", name, re.I) and (
+            len(name) >= 3 or name.isupper()  # not "St" of "© St. Example's College"
+        ):
             return name
     return None
 
@@ -99,6 +103,10 @@ def _acceptable(name: str, stop: set[str]) -> bool:
         return False
     if not any(ch.isalpha() for ch in name) or all(w.casefold() in stop for w in words):
         return False
+    if words[-1] == "&" or len(words) > 1 and words[-1].casefold() in stop:
+        return False  # cut before a name's end: "Parts &" (of "Parts & Accessories"), "the Example Family of"
+    if len(name) < 3 and not name.isupper():
+        return False  # "St" (of "St. Example's"), "ed" (of "copyrighted"): a cut word, not a name
     # a name starts with anything but a lower-case letter (a capital, a digit, CJK), or is a lower-case brand in one word
     return not name[0].islower() or len(words) == 1
 
@@ -141,7 +149,7 @@ def candidates(lines: list[str]) -> dict[str, set[str]]:
             add(_prefixes(m.group("name")), "copyright")
             if (b := _BEFORE_COPYRIGHT.match(line)) is not None:
                 add([_clean(b.group("name"))], "copyright")
-        if short and (m := _CREDIT.search(line)):
+        if short and (m := _CREDIT.search(line)) and ("/" in m.group() or _CREDIT_CUE.search(line)):
             add([_clean(m.group("name"))], "credit")
         if m := _DATELINE.match(line):
             add([_clean(m.group("name"))], "dateline")

@@ -239,6 +239,10 @@ def test_held_out_html_publisher_floor():
     ("<title>Pond reopens after winter repairs - Town Weekly</title>", "http://www.townweekly.example", "Town Weekly"),
     ("<title>Pond reopens after winter repairs - May 5, 2023</title>", "", None),  # a date is no publisher
     ("<title>Town Weekly - Pond reopens after winter repairs</title>", "", None),  # the headline is no publisher
+    # a copyright notice as the site's name: its holder, or nothing when it names none
+    ("<title>Pond reopens after winter repairs</title>", "© 2014 Town Weekly", "Town Weekly"),
+    ('<title>Pond reopens after winter repairs – Town Weekly</title><meta name="copyright" content="Copyright 2014">',
+     "", "Town Weekly"),
 ])
 def test_html_publisher_from_the_site_name_or_the_end_of_the_title(head, site, publisher):
     meta = f'<meta property="og:site_name" content="{site}">' if site else ""

@@ -58,6 +58,23 @@ def test_the_year_after_a_copyright_holder_is_not_part_of_its_name():
     assert copyright_holder(["© 2025 Lake Gazette 2"]) == "Lake Gazette 2"  # a number that is no year stays
 
 
+def test_a_copyright_holder_is_a_whole_name():
+    assert copyright_holder(["Copyright © 2025 Lake Regents; all rights reserved"]) == "Lake Regents"
+    assert copyright_holder(["Material on Lake Gazette is copyrighted. Reproduction is prohibited."]) is None  # "ed"
+    assert copyright_holder(["© 2025 St. Example's College"]) is None  # not "St"
+
+
+def test_sections_and_organisations_in_the_chrome_are_not_the_site():
+    lines = ["Parts & Services", "What are Aftermarket Parts", "Parts & Accessories", "More on Parts & Accessories",
+             "Parts & Services", "Faculty & Staff", "Adjunct Faculty", "Emeriti Faculty", "Faculty Leadership"]
+    assert _names(lines) is None  # not "Parts &", "Parts" (of "Parts & ...") or "Faculty" (of "Faculty & Staff")
+    # "for" names an outlet in a photo credit, not in a place's name
+    lines = ["Lakeside Center for Counseling", "Counseling & Support", "Group Counseling", "Couples Counseling"]
+    assert _names(lines) is None
+    assert _names(["Photo: Sam Lens for Harbour Courier", "Harbour Courier", "Harbour Courier Weekly"]) == (
+        "Harbour Courier")
+
+
 _MENU = ["Local news", "World news", "Business desk", "Sport results", "Weather today", "Arts and culture",
          "Opinion columns", "Letters page", "Photo galleries", "Puzzles and games", "Contact the newsroom",
          "Jobs board"]
