@@ -336,14 +336,18 @@ def _stated_url(raw: str, title: str | None = None) -> str | None:
     foot). A link further down that names none (a source the article cites, a related page, a code sample) is not
     the page's address; nor is a shortened "..." one, one ending a citation ("...draft3-1,") or one of a list of
     links. Without a headline, the first such line; with one the scrape does not hold as a line, one whose path
-    names a word of it."""
+    names a word of it. A line labelled "URL" or "Permalink" comes first; a campaign link ("?utm_source=") never.
+    """
     lines = [line.strip() for line in raw.splitlines() if line.strip()]
     at = None if title is None else next((i for i, line in enumerate(lines) if title in line), None)
     words = _url_words(title) if title else set()
     is_url = [bool(_URL_LINE.match(line) and _FULL_URL.match(line)) for line in lines]
+    labelled = next((line for i, line in enumerate(lines) if is_url[i] and i and _URL_LABEL.match(lines[i - 1])), None)
+    if labelled:
+        return labelled  # "URL" / "Permalink" over it: the page's share box states its own address
     for i, line in enumerate(lines):
-        if not is_url[i] or line.endswith(("...", "…", ",", ";", ".", ")")):
-            continue
+        if not is_url[i] or line.endswith(("...", "…", ",", ";", ".", ")")) or _CAMPAIGN.search(line):
+            continue  # a campaign link ("?utm_source=..."): a menu's or an advert's, not the page's own
         if any(is_url[j] for j in (i - 1, i + 1) if 0 <= j < len(lines)):
             continue  # one of a list of links ("Sources & links"), not the page's own
         near = at is not None and i <= at + DATE_WINDOW
@@ -353,6 +357,8 @@ def _stated_url(raw: str, title: str | None = None) -> str | None:
 
 
 _FULL_URL = re.compile(r"^(?:https?://|www\.)", re.I)
+_URL_LABEL = re.compile(r"^(?:(?:page|article|short|copy)\s+)?(?:url|link|permalink|address)\s*:?$", re.I)
+_CAMPAIGN = re.compile(r"[?&](?:utm_[a-z]+|fbclid|gclid)=", re.I)
 
 
 def _url_words(text: str) -> set[str]:
@@ -988,7 +994,7 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
     # trafilatura joins the names it finds with "; ".
     people, orgs = _author_names(re.split(r"\s*;\s*", get("author") or ""))
     people = _author_names(list(marks.authors))[0] or people
-    url = get("url") or None
+    url = marks.url or get("url") or None  # the canonical address first: trafilatura may give og:url's or none
     lines = visible_lines(tree)
     published = _html_date(lines, marks.dates, title, paras, get("date"), url)
     article = Article(

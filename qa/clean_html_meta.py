@@ -89,12 +89,15 @@ class Declared:
     JSON-LD `dateCreated`. The caller reads their calendar day.
     `authors`: the names the JSON-LD gives as its article's `author` (its first object of an article type).
     `site`: the site's name as its first `og:site_name` <meta> gives it.
-    `publisher`: the name of its article's JSON-LD `publisher` (an organisation: "Example Media Group, Inc.")."""
+    `publisher`: the name of its article's JSON-LD `publisher` (an organisation: "Example Media Group, Inc.").
+    `url`: the page's own address: its `<link rel="canonical">`, else its `og:url` (both absolute http(s) addresses
+    below a site's front page: a canonical that points at the front page is a site's misconfiguration)."""
 
     dates: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()
     site: str | None = None
     publisher: str | None = None
+    url: str | None = None
 
 
 def _org_name(value: Any) -> str | None:
@@ -134,7 +137,18 @@ def declared(tree) -> Declared:
     ranked.sort(key=lambda r: r[0])  # stable: page order within a rank
     authors = [name for name in _person_names(article.get("author")) if name.strip()] if article else []
     publisher = _org_name(article.get("publisher")) if article else None
-    return Declared(tuple(stamp for _, stamp in ranked), tuple(authors), site, publisher)
+    return Declared(tuple(stamp for _, stamp in ranked), tuple(authors), site, publisher, _own_url(tree))
+
+
+_PAGE_URL = re.compile(r"^https?://[^/\s]+/\S*[^/\s]\S*$", re.I)  # an absolute address with a path below "/"
+
+
+def _own_url(tree) -> str | None:
+    """The page's canonical address, else its og:url (Declared.url)."""
+    found = [el.get("href") for el in tree.xpath("//link[@href]") if "canonical" in (el.get("rel") or "").lower()]
+    found += [el.get("content") for el in tree.xpath("//meta[@content]")
+              if "og:url" in {(el.get(a) or "").strip().lower() for a in ("property", "name")}]
+    return next((u.strip() for u in found if u and _PAGE_URL.match(u.strip())), None)
 
 
 def visible_lines(tree) -> list[str]:

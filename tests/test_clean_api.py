@@ -393,6 +393,33 @@ def test_the_url_is_the_pages_own_not_a_link_it_cites(tmp_path, tail, expected):
     assert url == (None if expected is None else tail.splitlines()[-1]), url
 
 
+def test_a_labelled_url_beats_a_campaign_link_over_the_headline(tmp_path):
+    login = "https://premium.example.org/membership/?utm_source=nav&utm_medium=login-box"
+    page = TINY_ARTICLE.replace("Subscribe to our newsletter", f"Login\n{login}")
+    page = page.replace("Leave a comment", "Share\n\nURL\n\nhttps://example.org/topic/water-levels\n\nLeave a comment")
+    f = tmp_path / "lake.txt"
+    f.write_text(page, encoding="utf-8")
+    assert qa.clean_file(f).article.url == "https://example.org/topic/water-levels"
+    f.write_text(page.replace("URL\n\nhttps://example.org/topic/water-levels\n\n", ""), encoding="utf-8")
+    assert qa.clean_file(f).article.url is None  # the campaign link alone is no page's address
+
+
+@pytest.mark.parametrize("links, want", [
+    # the canonical address, not og:url's other host (trafilatura gave og:url's)
+    ('<link rel="canonical" href="https://example.org/news/pond"><meta property="og:url" '
+     'content="http://social.example.org/news/pond">', "https://example.org/news/pond"),
+    ('<meta property="og:url" content="https://example.org/news/pond">', "https://example.org/news/pond"),
+    # a canonical at the site's front page is a misconfiguration: og:url's address stands
+    ('<link rel="canonical" href="https://example.org/"><meta property="og:url" content="https://example.org/n/pond">',
+     "https://example.org/n/pond"),
+])
+def test_html_url_is_the_canonical_address(links, want):
+    body = "".join(f"<p>{p}</p>" for p in TINY_ARTICLE.split("\n\n")[3:])
+    page = (f"<!DOCTYPE html><html><head><title>Pond reopens</title>{links}</head><body><article>"
+            f"<h1>Pond reopens after winter repairs</h1>{body}</article></body></html>")
+    assert qa.clean.clean_html(page, "pond").article.url == want
+
+
 def test_an_ambiguous_numeric_date_is_left_unset(tmp_path):
     page = TINY_ARTICLE.replace("By Jane Example March 3, 2023", "By Jane Example\n\n05/03/2023")
     f = tmp_path / "lake.txt"
