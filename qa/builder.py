@@ -376,13 +376,14 @@ def _write(out: Path, articles: list[Article], hashes: dict[str, str], runner, s
     old = _previous_index(out)
     # articles of the previous index no longer in the folder: their passages go with this build
     gone = () if old is None else tuple(sorted(set(old.manifest.get("articles", {})) - {a.doc_id for a in articles}))
+    new = () if old is None else tuple(sorted({a.doc_id for a in articles} - set(old.manifest.get("articles", {}))))
     if old is not None and not force and _unchanged(old.manifest, articles, hashes):
         return BuildReport(str(out), len(articles), old.manifest["passages"], tuple(a.doc_id for a in articles), (), tuple(skipped), time.perf_counter() - t0, False)
     compatible = old is not None and not force and old.manifest.get("chunker") == chunker_settings()
     if compatible and append:
         report = _update(out, old, articles, hashes, runner, skipped, t0)
         if report is not None:
-            return replace(report, removed=gone)
+            return replace(report, removed=gone, added=new)
     reusable = _reusable(old) if compatible else {}
     del old  # its memory maps; the full write below replaces its files
     chunks, sentences, encoded, reused, embedded = _encode_articles(articles, reusable, runner)
@@ -396,7 +397,7 @@ def _write(out: Path, articles: list[Article], hashes: dict[str, str], runner, s
         # Read-only folder or file system, disk full, quota: write_index has already removed its partial files.
         raise BuildError(f"Cannot write the index folder {out}: {exc.strerror or exc}. Choose another with --index.") from exc
     return BuildReport(str(out), len(articles), len(chunks), tuple(reused), tuple(embedded), tuple(skipped),
-                       time.perf_counter() - t0, True, gone)
+                       time.perf_counter() - t0, True, gone, new)
 
 
 def _update(out: Path, old: LoadedIndex, articles: list[Article], hashes: dict[str, str], runner,

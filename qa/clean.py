@@ -1221,14 +1221,15 @@ def _holds_an_index(folder: Path, files: list[str]) -> bool:
         return False
 
 
-def list_seed_files(folder: Path, skipped: list[Skipped] | None = None) -> list[Path]:
+def list_seed_files(folder: Path, skipped: list[Skipped] | None = None, others: list[Path] | None = None) -> list[Path]:
     """Seed files (config.SEED_SUFFIXES: .txt, .html, .htm, .md, .markdown, .mhtml, .mht, .webarchive, .json), and
     web pages saved under another name (a file that begins as HTML: wget's "2019/11/19/story"), in `folder` and its
     sub-folders, sorted by their path in it. Hidden files and folders (".git") are left out, and a symlinked folder is
     not entered (a symlinked file is listed; the build checks where it points), nor is the "page_files" folder a
     browser saves beside "page.html" (its images, scripts and frames). An unreadable `folder` raises OSError. When
     `skipped` is given, an unreadable or symlinked sub-folder is added to it with the reason, and so are the files
-    of other kinds, as one entry for the folder that counts them by suffix."""
+    of other kinds, as one entry for the folder that counts them by suffix; when `others` is given, each file of
+    another kind is added to it."""
 
     def unreadable(exc: OSError) -> None:
         if Path(exc.filename) == folder:
@@ -1263,12 +1264,14 @@ def list_seed_files(folder: Path, skipped: list[Skipped] | None = None) -> list[
                 out.append(Path(top) / f)
             else:
                 other[Path(f).suffix.lower() or "no suffix"] += 1
+                if others is not None:
+                    others.append(Path(top) / f)
     if skipped is not None and other:
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(other.items(), key=lambda kv: (-kv[1], kv[0])))
         n = sum(other.values())
         skipped.append(Skipped(str(folder), f"{n} file{'s' if n > 1 else ''} of other kinds not read ({kinds}); "
                                             f"articles are {', '.join(config.SEED_SUFFIXES)} files, or web pages "
-                                            "saved under another name"))
+                                            "saved under another name", files=n))
     return sorted(out, key=lambda p: p.relative_to(folder).parts)
 
 
@@ -1626,6 +1629,9 @@ def clean_records(path: str | Path) -> list[CleanResult]:
     return clean_results([p])
 
 
+NOT_READ = "not read, a file of another kind"  # the reason clean_folder gives a file it does not read
+
+
 def clean_folder(folder: str | Path) -> list[CleanResult]:
     """Clean every .txt/.html/.md/.mhtml/.json/.jsonl file in `folder` and its sub-folders as `qa build` would (lines
     repeated across the folder's pages count as site chrome), without embedding anything.
@@ -1634,7 +1640,9 @@ def clean_folder(folder: str | Path) -> list[CleanResult]:
         folder: the folder of articles.
 
     Returns:
-        One result per file, sorted by its path in the folder (one per record for a JSON file of several).
+        One result per file, sorted by its path in the folder (one per record for a JSON file of several); then one
+        for each file of another kind (a PDF, an image), which is not read (its `article` None, its `reason` why),
+        as `qa build` leaves it out.
 
     Raises:
         FileNotFoundError: the folder does not exist or is not a folder.
@@ -1643,4 +1651,11 @@ def clean_folder(folder: str | Path) -> list[CleanResult]:
     if not f.is_dir():
         raise FileNotFoundError(
             f"{f} is not a folder; pass a folder of .txt/.html/.md/.mhtml/.json/.jsonl articles, or use clean_file")
-    return clean_results(list_seed_files(f), root=f)
+    others: list[Path] = []
+    results = clean_results(list_seed_files(f, others=others), root=f)
+    kinds = ", ".join(config.SEED_SUFFIXES)
+    return results + [
+        CleanResult(str(p), None, f"{NOT_READ} ({p.suffix.lower() or 'no suffix'}); articles are {kinds} files, or "
+                                  "web pages saved under another name")
+        for p in sorted(others, key=lambda p: p.relative_to(f).parts)
+    ]

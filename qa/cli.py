@@ -10,6 +10,7 @@ import sys
 
 from . import config
 
+SHOWN_UPDATES = 20  # added articles an updating build names (more are counted)
 # C0/C1 control characters except tab and newline: article text and file names come from the web and from
 # other people's folders, and an escape sequence printed raw can rewrite the user's terminal.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -53,11 +54,17 @@ def _cmd_build(args: argparse.Namespace) -> int:
     print(f"  passages:    {report.passages}")
     print(f"  re-used:     {len(report.reused)}")
     print(f"  re-embedded: {len(report.embedded)}")
+    if report.added:  # new to the index, embedded or re-using a same text's passages (a copy for a deleted original)
+        print(f"  added:       {len(report.added)}")
+        for doc_id in report.added[:SHOWN_UPDATES]:
+            print(f"    + {_one_line(doc_id)}")
+        if len(report.added) > SHOWN_UPDATES:
+            print(f"    ... and {len(report.added) - SHOWN_UPDATES} more")
     if report.removed:  # files deleted (or now skipped) since the last build: their passages are gone from the index
         print(f"  removed:     {len(report.removed)}")
         for doc_id in report.removed:
             print(f"    - {_one_line(doc_id)}")
-    print(f"  skipped:     {len(report.skipped)}")
+    print(f"  skipped:     {sum(s.files for s in report.skipped)}")  # files: one entry may count several
     for s in report.skipped:
         print(f"    - {_one_line(s.path)}: {_one_line(s.reason)}")
     print(f"  seconds:     {report.seconds:.2f}")
@@ -102,6 +109,7 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     import qa
+    from qa.clean import NOT_READ
 
     path = Path(args.path).expanduser()
     if not path.exists():
@@ -109,10 +117,7 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     if not path.is_dir() and not path.is_file():
         raise ValueError(f"{path} is not a regular file; pass an article file or a folder of them")
     results = qa.clean_folder(path) if path.is_dir() else qa.clean_records(path)
-    if not results:
-        print(f"qa: no article files in {_one_line(path)} (articles are {', '.join(config.SEED_SUFFIXES)} files, or "
-              "web pages saved under another name)", file=sys.stderr)
-        return 1
+    none = all(r.article is None and (r.reason or "").startswith(NOT_READ) for r in results)
     for r in results:
         if args.json:
             d = r.to_dict()
@@ -142,6 +147,10 @@ def _cmd_clean(args: argparse.Namespace) -> int:
                 if not line.kept:
                     print(f"  - [{_one_line(line.reason)}] {_one_line(line.text)}")
         print()
+    if none:  # nothing but files of other kinds (listed above), or nothing at all
+        print(f"qa: no article files in {_one_line(path)} (articles are {', '.join(config.SEED_SUFFIXES)} files, or "
+              "web pages saved under another name)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -198,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=_cmd_ask)
     c = sub.add_parser("clean", help="print what the cleaner keeps of an article file or folder (nothing is embedded)")
     c.add_argument("path", help="a .txt/.html/.md/.mhtml/.json/.jsonl article (a .json/.jsonl file may hold many), "
-                                "or a folder of them (sub-folders included)")
+                                "or a folder of them (sub-folders included), cleaned as a whole as `qa build` does: a "
+                                "line repeated on its other pages is dropped as site chrome")
     c.add_argument("--json", action="store_true", help="one JSON object per article (per file, or per record)")
     c.add_argument("-v", "--verbose", dest="lines", action="store_true", help="also show each dropped line and why")
     c.set_defaults(func=_cmd_clean)
@@ -217,6 +227,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if not any(a in commands for a in argv) and not {"-h", "--help"} & set(argv):
+        # argparse would only say a command is required, not that "--bogus" is no option of qa's
+        unknown = [_one_line(a) for a in argv if a not in ("-v", "--verbose")]
+        word = next((a for a in unknown if not a.startswith("-")), None)
+        said = (f"unknown command {word!r}; " if word else f"unrecognized arguments: {' '.join(unknown)}; "
+                if unknown else "")
+        parser.exit(2, f"qa: error: {said}choose a command: {', '.join(commands)} (see `qa --help`)\n")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from .errors import QAError

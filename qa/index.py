@@ -589,10 +589,12 @@ def _safe_relative(name: object) -> bool:
 def read_manifest(index_dir: Path) -> dict[str, Any]:
     """Read and check manifest.json; raise a clear error naming the rebuild command."""
     path = index_dir / MANIFEST
+    build = f"build one with `qa build --seeds YOUR_ARTICLES --index {index_dir}`"  # not "rebuild": there was none
     if not index_dir.is_dir():
-        raise IndexNotFoundError(f"No index folder at {index_dir}. {REBUILD_HINT}")
+        raise IndexNotFoundError(f"No index folder at {index_dir}: check the path, or {build}.")
     if not path.is_file():
-        raise IndexNotFoundError(f"No index at {index_dir} (manifest.json is missing). {REBUILD_HINT}")
+        raise IndexNotFoundError(
+            f"No index at {index_dir} (manifest.json is missing): pass the folder `qa build` wrote, or {build}.")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -113,10 +113,12 @@ class Passage:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A seed file that the build could not use, and why."""
+    """A seed file that the build could not use, and why (`files`: how many files one entry stands for, as for a
+    folder's files of other kinds)."""
 
     path: str
     reason: str
+    files: int = 1
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,9 @@ class BuildReport:
     seconds: float
     changed: bool
     removed: tuple[str, ...] = ()  # articles of the previous index no longer in the folder: their passages are gone
+    # articles new to the previous index (embedded, or re-using the passages of one with the same text: a copy
+    # that stands in for a deleted original); () for a first build
+    added: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

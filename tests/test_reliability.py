@@ -208,8 +208,10 @@ def test_articles_in_sub_folders_are_read_and_named_by_their_path(tmp_path):
     assert qa.get_article("2023/06/story", index_dir=index).title == "Almaty café owners protest a sharp rise in rents"
     cleaned = qa.clean_folder(seeds)
     assert [Path(r.source).relative_to(seeds).as_posix() for r in cleaned] == ["2023/04/story.txt", "2023/06/story.txt",
-                                                                              "lake.txt", "saved.html"]
-    assert [r.article.doc_id for r in cleaned] == ["2023/04/story", "2023/06/story", "lake", "saved"]
+                                                                              "lake.txt", "saved.html",
+                                                                              "2023/06/notes.docx", "README"]
+    assert [r.article is None for r in cleaned] == [False] * 4 + [True] * 2  # the files of other kinds, not read
+    assert [r.article.doc_id for r in cleaned[:4]] == ["2023/04/story", "2023/06/story", "lake", "saved"]
     # moved to another sub-folder: the old article goes, the new one comes, the third is re-used
     (seeds / "2024").mkdir()
     (seeds / "2023/06/story.txt").rename(seeds / "2024/story.txt")
@@ -667,7 +669,9 @@ def _cli(capsys, *argv: str) -> _Result:
         (["ask", "Lake Balkhash", "--since", "yesterday"], "ISO date"),
         (["ask"], "required: question"),
         (["ask", "Lake Balkhash", "--bogus"], "unrecognized arguments"),
-        ([], "required: command"),
+        ([], "choose a command: build, ask, clean, eval"),
+        (["--bogus"], "unrecognized arguments: --bogus; choose a command"),  # not only "a command is required"
+        (["bild"], "unknown command 'bild'"),
     ],
 )
 def test_cli_ask_bad_input(capsys, tiny_index, argv, message):
@@ -778,6 +782,31 @@ def test_a_tilde_in_a_path_is_the_home_folder(tmp_path, tiny_seeds, monkeypatch,
     assert (tmp_path / "idx" / "manifest.json").is_file()
     assert _cli(capsys, "clean", "~/articles/lake.txt").stdout.startswith("== ")
     assert qa.clean_folder("~/articles") and qa.clean_file("~/articles/lake.txt").article
+
+
+def test_clean_and_build_name_every_file_they_leave_out(tmp_path, tiny_seeds, capsys):
+    """`qa clean DIR` names the files of other kinds it does not read, as `qa build` does, and the build's skipped
+    count is of files (one line may stand for several); an updating build names what it embedded anew."""
+    seeds = tmp_path / "seeds"
+    shutil.copytree(tiny_seeds, seeds)
+    (seeds / "spec.pdf").write_bytes(b"%PDF-1.4 not an article")
+    (seeds / "shot.png").write_bytes(b"\x89PNG not an article")
+    (seeds / "empty.txt").write_text("", encoding="utf-8")
+    out = _cli(capsys, "clean", str(seeds)).stdout
+    for name in ("spec.pdf", "shot.png"):
+        assert f"== {seeds / name}\n  no article: not read, a file of another kind" in out
+    assert [r.source for r in qa.clean_folder(seeds)][-2:] == [str(seeds / "shot.png"), str(seeds / "spec.pdf")]
+    r = _cli(capsys, "build", "--seeds", str(seeds), "--index", str(tmp_path / "idx"))
+    assert "  skipped:     3\n" in r.stdout and "2 files of other kinds" in r.stdout  # 3 files in 2 lines
+    (seeds / "lake_copy.txt").write_text((seeds / "lake.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    (seeds / "lake.txt").unlink()  # the copy, skipped as a duplicate before, now stands in for it: say so
+    r = _cli(capsys, "build", "--seeds", str(seeds), "--index", str(tmp_path / "idx"))
+    assert "    + lake_copy\n" in r.stdout and "    - lake\n" in r.stdout, r.stdout
+    only_others = tmp_path / "pdfs"
+    only_others.mkdir()
+    (only_others / "spec.pdf").write_bytes(b"%PDF-1.4")
+    r = _cli(capsys, "clean", str(only_others))
+    assert r.returncode == 1 and "spec.pdf" in r.stdout and "no article files in" in r.stderr
 
 
 def test_nothing_to_show_is_said_not_left_blank(tmp_path, capsys):
