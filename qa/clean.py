@@ -428,6 +428,19 @@ def _find_date(lines: list[str], anchor: int, repeats: list[int]) -> date | None
     return best[1] if best else None
 
 
+_PUBLISHED_CUE = re.compile(r"^\W*(?:published|posted|publiziert|publié|publicado|pubblicato)\b", re.I)
+
+
+def _published_line_date(lines: list[str], repeats: list[int]) -> date | None:
+    """Anywhere on the page, the date of a line that says the article was published ("Published On: 15 August
+    2025", "Posted on March 3, 2023 by ..."), when the page has one such date and no other page of the folder shares
+    the line: a fallback for when neither the headline nor the body's first line has a date near it (the headline
+    may be a wrong pick). Two such dates (related stories' "Posted on" lines) give none."""
+    found = {d for i, line in enumerate(lines) if not repeats[i] and _PUBLISHED_CUE.match(line)
+             and (d := _line_date(line)) is not None}
+    return found.pop() if len(found) == 1 else None
+
+
 _HANDLE = re.compile(r"\s*@\w+.*$|\d+$")
 # A job title glued to the name by the scrape ("Meg JamesStaff Writer": told by its case, so not "AP Sports Writer")
 # or after it ("Jane Doe, Senior Writer").
@@ -924,7 +937,7 @@ def clean_text(
     # Near the headline; failing that, near the body's first line (the headline may be a wrong pick).
     meta.published = (_find_date(lines, title_at, repeats) if title_at is not None else None) or _find_date(
         lines, kept_at[0], repeats
-    )
+    ) or _published_line_date(lines, repeats)
     if not meta.orgs and not meta.source:
         meta.source = copyright_holder(lines)
     if meta.title:

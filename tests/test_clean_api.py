@@ -420,6 +420,19 @@ def test_html_url_is_the_canonical_address(links, want):
     assert qa.clean.clean_html(page, "pond").article.url == want
 
 
+def test_a_published_line_far_from_the_headline_gives_the_date_when_it_is_the_only_one(tmp_path):
+    far = "\n\n".join(["Filler line of the page's chrome"] * 12)
+    page = TINY_ARTICLE.replace("By Jane Example March 3, 2023", "By Jane Example")
+    f = tmp_path / "lake.txt"
+    f.write_text(page.replace("Leave a comment", f"{far}\n\nPublished On: 15 March 2023\n\nLeave a comment"), "utf-8")
+    assert qa.clean_file(f).article.published.isoformat() == "2023-03-15"
+    two = f"{far}\n\nPosted on 15 March 2023\n\nOther story\n\nPosted on 2 April 2023\n\nLeave a comment"
+    f.write_text(page.replace("Leave a comment", two), "utf-8")  # related stories' dates: which is the article's?
+    assert qa.clean_file(f).article.published is None
+    f.write_text(page.replace("Leave a comment", f"{far}\n\nMarch 15, 2023\n\nLeave a comment"), "utf-8")
+    assert qa.clean_file(f).article.published is None  # a date that does not say it is the article's
+
+
 def test_an_ambiguous_numeric_date_is_left_unset(tmp_path):
     page = TINY_ARTICLE.replace("By Jane Example March 3, 2023", "By Jane Example\n\n05/03/2023")
     f = tmp_path / "lake.txt"
