@@ -120,6 +120,9 @@ def _names(text: str) -> set[str]:
 # News style gives an age as "Name, 68," / "68-year-old Name" / "Name (68)" / "aged 68".
 _AGE_APPOSITION = re.compile(r"\b([A-Z][\w'’-]+),? \(?(\d{1,3})\)?(?=[,)])")
 _AGE_ADJECTIVE = re.compile(r"\b(\d{1,3})-year-old (?:[\w'’-]+ ){0,3}?([A-Z][\w'’-]+)")
+# "The 23-year-old flew to London": a definite "the N-year-old" with no name after it stands for someone the passage
+# named before (the question's person, when the passage answers it)
+_AGE_ANAPHOR = re.compile(r"\b[Tt]he (\d{1,3})-year-old(?: [a-z]+)?\b(?! [A-Z])")
 _AGE_PLAIN = re.compile(r"\baged \d{1,3}\b|\bage (?:of )?\d{1,3}\b|\b\d{1,3} years old\b", re.I)
 
 
@@ -132,7 +135,7 @@ def _has_age(sentence: str, question: str) -> bool:
     for m in _AGE_ADJECTIVE.finditer(sentence):
         if not wanted or m.group(2).lower() in wanted:
             return True
-    return bool(_AGE_PLAIN.search(sentence))
+    return bool(_AGE_PLAIN.search(sentence) or _AGE_ANAPHOR.search(sentence))
 
 
 # Numbers that are dates, not counts: "in 2022", "Dec. 19", "April 5", "5 February".

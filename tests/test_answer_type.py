@@ -60,6 +60,10 @@ def test_expected_type(question, kind):
         ("The 68-year-old president Tokayev spoke.", "age", "How old is Tokayev?", True),
         # an age, but someone else's
         ("Former leader Nazarbayev, 81, stepped down.", "age", "How old is Tokayev?", False),
+        ("The 81-year-old Nazarbayev stepped down.", "age", "How old is Tokayev?", False),
+        # "the N-year-old" for someone the passage named before: the age of whoever it is about
+        ("The 23-year-old flew to London yesterday evening.", "age", "How old is Jane Example?", True),
+        ("The 23-year-old goalkeeper signed on Monday.", "age", "How old is Jane Example?", True),
         ("He was sentenced to 18 years in prison.", "duration", "", True),
         ("He was charged with treason.", "duration", "", False),
         ("He was president between 1991 and 2019.", "duration", "", True),
