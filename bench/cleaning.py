@@ -131,7 +131,7 @@ def run_html(pages, *, alone: bool = False):
         from htmldate import find_date
         from trafilatura.settings import set_date_params
 
-        clean.headline = lambda title, raw, site=None, host=None: title
+        clean.headline = lambda title, *rest, **named: title  # whatever else the check is given
         clean._html_date = lambda lines, stamps, title, paras, found, url: clean._parse_date(
             find_date(page[0], url=url, **set_date_params()) or "")
     out, ms, page = [], [], [""]
