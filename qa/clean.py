@@ -679,7 +679,9 @@ def _extract_meta(lines: list[str], body: set[int], full_text: str, span: range,
         meta.people, meta.orgs = list(dict.fromkeys(people)), list(dict.fromkeys(orgs))
     if not meta.people and title_at is not None:
         for i in range(title_at + 1, min(len(lines), title_at + 1 + NAME_BELOW_TITLE)):
-            if i not in body and _key(lines[i]) != _key(lines[title_at]) and (people := _bare_name(lines[i], lower)):
+            if i in body or _key(lines[i]) == _key(lines[title_at]):
+                continue
+            if people := _bare_name(lines[i], lower):
                 # the first line shaped like a name decides: one without a byline's company is a menu entry, and
                 # the lines after it are more of the menu
                 meta.people = people if _accompanied(lines, i, people[0]) else []
@@ -1027,6 +1029,10 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
 # A site name with its tagline or byline after a spaced separator: "Name - Breaking news", "NAME.COM | BY: ...".
 _NAME_TAIL = re.compile(r"\s+[-|–—·•:]\s+.*$")
 _HOST_NAME = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+")  # "en.example.org": an address (a brand: "Example.com")
+# A site name that opens with a copyright notice: the mark, then any marks and years ("Copyright © 2005-2019 ")
+_COPYRIGHT_NOTICE = re.compile(
+    r"^(?:©|ⓒ|\(c\)|copyright)(?:\s*(?:©|ⓒ|\(c\)|(?:19|20)\d\d(?:\s*[-–]\s*(?:19|20)\d\d)?[,.]?))*\s*", re.I
+)
 MAX_SITE_WORDS, MAX_SITE_CHARS = 5, 40  # the end of a page's <title> longer than this is not the site's name
 
 
@@ -1036,9 +1042,7 @@ def _site_name(name: str | None) -> str | None:
     name = " ".join((name or "").split())
     if not name or "://" in name or name.startswith("@") or _HOST_NAME.fullmatch(name):
         return None
-    # a copyright notice given as the name: "© 2014 Example News" is "Example News", "Copyright 2014" is none
-    name = re.sub(r"^(?:©|ⓒ|\(c\)|copyright)(?:\s*(?:©|ⓒ|\(c\)|(?:19|20)\d\d(?:\s*[-–]\s*(?:19|20)\d\d)?[,.]?))*\s*", "",
-                  name, flags=re.I)
+    name = _COPYRIGHT_NOTICE.sub("", name)  # "© 2014 Example News" is "Example News", "Copyright 2014" is none
     if not re.search(r"[^\W\d_]", name):
         return None
     return _NAME_TAIL.sub("", name).rstrip(" -|–—·•:") or None  # "Name -" too

@@ -104,7 +104,7 @@ def _acceptable(name: str, stop: set[str]) -> bool:
     if not any(ch.isalpha() for ch in name) or all(w.casefold() in stop for w in words):
         return False
     if words[-1] == "&" or len(words) > 1 and words[-1].casefold() in stop:
-        return False  # cut before a name's end: "Parts &" (of "Parts & Accessories"), "the Example Family of"
+        return False  # cut before its end: "Parts &" (of "Parts & Accessories"), "the Example Family of"
     if len(name) < 3 and not name.isupper():
         return False  # "St" (of "St. Example's"), "ed" (of "copyrighted"): a cut word, not a name
     # a name starts with anything but a lower-case letter (a capital, a digit, CJK), or is a lower-case brand in one word

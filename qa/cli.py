@@ -117,7 +117,7 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     if not path.is_dir() and not path.is_file():
         raise ValueError(f"{path} is not a regular file; pass an article file or a folder of them")
     results = qa.clean_folder(path) if path.is_dir() else qa.clean_records(path)
-    none = all(r.article is None and (r.reason or "").startswith(NOT_READ) for r in results)
+    no_articles = all(r.article is None and (r.reason or "").startswith(NOT_READ) for r in results)
     for r in results:
         if args.json:
             d = r.to_dict()
@@ -147,7 +147,7 @@ def _cmd_clean(args: argparse.Namespace) -> int:
                 if not line.kept:
                     print(f"  - [{_one_line(line.reason)}] {_one_line(line.text)}")
         print()
-    if none:  # nothing but files of other kinds (listed above), or nothing at all
+    if no_articles:  # nothing but files of other kinds (listed above), or nothing at all
         print(f"qa: no article files in {_one_line(path)} (articles are {', '.join(config.SEED_SUFFIXES)} files, or "
               "web pages saved under another name)", file=sys.stderr)
         return 1
