@@ -1029,10 +1029,7 @@ def clean_html(raw: str, doc_id: str, *, source: str = "") -> Cleaned | None:
 # A site name with its tagline or byline after a spaced separator: "Name - Breaking news", "NAME.COM | BY: ...".
 _NAME_TAIL = re.compile(r"\s+[-|–—·•:]\s+.*$")
 _HOST_NAME = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+")  # "en.example.org": an address (a brand: "Example.com")
-# A site name that opens with a copyright notice: the mark, then any marks and years ("Copyright © 2005-2019 ")
-_COPYRIGHT_NOTICE = re.compile(
-    r"^(?:©|ⓒ|\(c\)|copyright)(?:\s*(?:©|ⓒ|\(c\)|(?:19|20)\d\d(?:\s*[-–]\s*(?:19|20)\d\d)?[,.]?))*\s*", re.I
-)
+_COPYRIGHT_MARK = re.compile(r"^(?:©|ⓒ|\(c\)|copyright\b)", re.I)  # a site name given as a copyright notice
 MAX_SITE_WORDS, MAX_SITE_CHARS = 5, 40  # the end of a page's <title> longer than this is not the site's name
 
 
@@ -1042,9 +1039,10 @@ def _site_name(name: str | None) -> str | None:
     name = " ".join((name or "").split())
     if not name or "://" in name or name.startswith("@") or _HOST_NAME.fullmatch(name):
         return None
-    name = _COPYRIGHT_NOTICE.sub("", name)  # "© 2014 Example News" is "Example News", "Copyright 2014" is none
-    if not re.search(r"[^\W\d_]", name):
-        return None
+    if _COPYRIGHT_MARK.match(name):  # "© 2014 Example News" is "Example News", "Copyright 2014" is none
+        name = copyright_holder([name])
+        if name is None:
+            return None
     return _NAME_TAIL.sub("", name).rstrip(" -|–—·•:") or None  # "Name -" too
 
 

@@ -241,6 +241,7 @@ def test_held_out_html_publisher_floor():
     ("<title>Town Weekly - Pond reopens after winter repairs</title>", "", None),  # the headline is no publisher
     # a copyright notice as the site's name: its holder, or nothing when it names none
     ("<title>Pond reopens after winter repairs</title>", "© 2014 Town Weekly", "Town Weekly"),
+    ("<title>Pond reopens after winter repairs</title>", "Copyrighted Tales", "Copyrighted Tales"),  # no notice
     ('<title>Pond reopens after winter repairs – Town Weekly</title><meta name="copyright" content="Copyright 2014">',
      "", "Town Weekly"),
 ])
