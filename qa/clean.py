@@ -31,7 +31,7 @@ from .clean_html_meta import declared, parse_page, visible_lines
 from .clean_json import json_records, markup_text, read_json
 from .clean_markdown import TITLE_KEYS, URL_KEYS, read_markdown
 from .clean_saved import saved_page
-from .clean_model import LineModel, load_model
+from .clean_model import LineModel, load_model, title_candidates
 from .clean_site import copyright_holder, site_name
 from .types import Article, Skipped, article_from_json, article_to_json
 
@@ -738,6 +738,9 @@ BYLINE_MAX_WORDS = 8  # a kept line this short that reads as "By <names>" is the
 MIN_BODY_WORDS = 15  # less kept text than this is not an article
 HEADLINE_MIN_WORDS = 3  # a line at the end of the picked one must be this long to be the headline...
 HEADLINE_MIN_CJK = 5  # ...or hold this many CJK characters
+# A line the first body model keeps is the headline only when the headline model rates it this high (chosen on the dev
+# sites' leave-site-out titles: pages that state no headline start with their text; bench/train_cleaner.py).
+EARLY_HEADLINE_MIN = 0.2
 RESCUE_SHARE = 0.5
 
 
@@ -790,11 +793,17 @@ def _only_a_date(line: str) -> bool:
 _DATE_PARTS = re.compile(r"\b\d{1,2}[:.h]\d\d\b|\b(?:[ap]\.?m\b\.?|(?-i:[A-Z]{1,4}T|UTC|GMT)\b)", re.I)
 
 
+def _ends_sentence(line: str) -> bool:
+    """Whether a line ends with a full stop after a word ("... N.Y.C." or "... U.S." ends with an abbreviation,
+    "..." with an ellipsis)."""
+    return line.endswith(("。", "．")) or bool(re.search(r"(?:^|\s)[^\s.]*[^\W\d_]{2}[^\s.]*\.$", line))
+
+
 def _reads_as_sentence(line: str) -> bool:
     """A line of prose, not a headline: it ends with a full stop after a word (not an abbreviation or an ellipsis)
     and is long, in words or, for CJK text, in characters."""
-    if not (line.endswith(("。", "．")) or re.search(r"(?:^|\s)[^\s.]*[^\W\d_]{2}[^\s.]*\.$", line)):
-        return False  # "... N.Y.C." or "... U.S." ends with an abbreviation, "..." with an ellipsis
+    if not _ends_sentence(line):
+        return False
     return len(_words(CJK.sub(" ", line))) + len(CJK.findall(line)) // 2 >= SENTENCE_MIN_WORDS
 
 
@@ -848,10 +857,12 @@ def _line_verdicts(
     x = line_features(lines, repeats, bullets)
     first = model.first_proba(x)
     proba = model.body_proba(x, first)
-    # The headline is never a line the first model takes for body (it is fitted on those it leaves out); the
-    # headline, once picked, is not body either.
+    # The headline is a line the first model leaves out or one of its first kept lines (`title_candidates`, what the
+    # headline model is fitted on); a kept one must be rated EARLY_HEADLINE_MIN, as a page without a headline starts
+    # with its text. The headline, once picked, is not body.
     rated = model.title_proba(lines, x, first)
-    title_p = np.where(first >= model.threshold, 0.0, rated)
+    kept = first >= model.threshold
+    title_p = np.where(title_candidates(first, model.threshold) & ~(kept & (rated < EARLY_HEADLINE_MIN)), rated, 0.0)
     if title_p.max(initial=0.0) < HEADLINE_FALLBACK_BELOW:
         # No line the first model leaves out looks like a headline, while one it took for body looks like one (on
         # a short page the headline itself can score as body): that line is the headline.
@@ -860,8 +871,8 @@ def _line_verdicts(
     for i in np.argsort(-title_p, kind="stable").tolist():  # the best line that may be a headline
         if title_p[i] < model.title_threshold:
             break
-        if not _never_headline(lines[i]):
-            title_at = i
+        if not _never_headline(lines[i]) and not (kept[i] and _ends_sentence(lines[i])):
+            title_at = i  # (a kept line that ends a sentence is the text's first line)
             break
     if title_at is not None:
         title_at = _headline_inside(lines, title_at)

@@ -27,8 +27,14 @@ _RETRAIN = "re-create it with `python bench/train_cleaner.py`"
 
 
 TITLE_EXTRA = ("body_p", "above_body", "signed_log_dist", "rel_dist", "body_after", "body_next",
-               "body_overlap", "lead_overlap", "overlap_vs_best", "lead_overlap_vs_best")
+               "body_overlap", "lead_overlap", "overlap_vs_best", "lead_overlap_vs_best",
+               "early_kept", "dup_near", "dup_below", "headings_between", "short_run", "byline_next", "prose_next")
 LEAD_LINES = 3  # the body's first lines, which a headline usually paraphrases
+# The headline may be one of the body model's first kept lines (on a short page or a site unlike any it saw, the
+# headline itself can score as body): the headline model rates those too.
+EARLY_KEPT = 1
+NEAR = 3  # lines each side in which a menu's short lines or a byline under the headline are looked for
+HEADING_WORDS = (3, 20)  # a line this long in words, without a full stop, reads as a heading
 
 
 def _terms(line: str, stop: frozenset[str]) -> set[str]:
@@ -40,6 +46,47 @@ def _terms(line: str, stop: frozenset[str]) -> set[str]:
 
 def _overlap(terms: list[set[str]], ref: set[str]) -> np.ndarray:
     return np.array([len(t & ref) / len(t) if t else 0.0 for t in terms])
+
+
+def title_candidates(body: np.ndarray, threshold: float) -> np.ndarray:
+    """The lines the headline model rates: those the first body model leaves out, and its first EARLY_KEPT kept
+    lines."""
+    kept = body >= threshold
+    return ~kept | (kept & (np.cumsum(kept) <= EARLY_KEPT))
+
+
+def _layout(lines: list[str], x: np.ndarray, body: np.ndarray, first: int) -> np.ndarray:
+    """Where a line stands among the page's headings, menus and bylines: a headline is usually the last heading over
+    the text, once on the page (or twice in a row), with a byline or the text's first paragraph under it; a menu's
+    or table of contents' entries stand among short lines, and an entry of the contents is repeated lower down as
+    the heading of its section."""
+    n = len(lines)
+    col = {name: i for i, name in enumerate(feature_names())}
+    n_words = np.expm1(x[:, col["log_words"]].astype(np.float64))
+    terminal = x[:, col["terminal"]] > 0
+    keys = [" ".join(words(line.casefold())) for line in lines]
+    at: dict[str, list[int]] = {}
+    for i, k in enumerate(keys):
+        if k:
+            at.setdefault(k, []).append(i)
+    dup_near = np.array([any(0 < abs(j - i) <= 2 for j in at.get(k, ())) for i, k in enumerate(keys)])
+    dup_below = np.array([any(j > i + 2 for j in at.get(k, ())) for i, k in enumerate(keys)])
+    heading = (~terminal) & (n_words >= HEADING_WORDS[0]) & (n_words <= HEADING_WORDS[1])
+    cum = np.concatenate([[0], np.cumsum(heading)])
+    idx = np.arange(n)
+    # Headings strictly between the line and the body's first line (negative below it).
+    between = np.where(idx < first, cum[first] - cum[np.minimum(idx + 1, n)], -(cum[np.minimum(idx, n)] - cum[first]))
+    short = ((n_words <= 4) & ~terminal).astype(np.float64)
+    scum = np.concatenate([[0.0], np.cumsum(short)])
+    lo, hi = np.clip(idx - NEAR, 0, n), np.clip(idx + NEAR + 1, 0, n)
+    short_run = (scum[hi] - scum[lo] - short) / (2 * NEAR)
+    byline = (x[:, col["byline_start"]] > 0) | ((x[:, col["has_date"]] > 0) & (n_words <= 12))
+    prose = terminal & (n_words >= 15)
+    nxt = [slice(i + 1, min(n, i + 1 + NEAR)) for i in range(n)]
+    byline_next = np.array([byline[s].any() for s in nxt])
+    prose_next = np.array([prose[s].any() for s in nxt])
+    return np.column_stack([dup_near, dup_below, np.sign(between) * np.log1p(np.abs(between)), short_run,
+                            byline_next, prose_next])
 
 
 def title_features(lines: list[str], x: np.ndarray, body: np.ndarray, threshold: float) -> np.ndarray:
@@ -63,8 +110,9 @@ def title_features(lines: list[str], x: np.ndarray, body: np.ndarray, threshold:
     over, lead = _overlap(terms, body_terms), _overlap(terms, lead_terms)
     best = over[cand].max() if cand.any() else 0.0
     best_lead = lead[cand].max() if cand.any() else 0.0
+    early = (body >= threshold) & title_candidates(body, threshold)
     extra = np.column_stack([body, d < 0, np.sign(d) * np.log1p(np.abs(d)), d / max(n, 1), after, nxt,
-                             over, lead, over - best, lead - best_lead])
+                             over, lead, over - best, lead - best_lead, early, _layout(lines, x, body, first)])
     return np.hstack([x, extra]).astype(np.float32)
 
 

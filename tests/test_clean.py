@@ -404,3 +404,62 @@ def test_a_headline_the_body_model_keeps_is_the_title_when_no_left_out_line_read
     assert a.text.startswith("The city council voted")  # the headline is not body text
     assert a.text.endswith("paid by a state grant.") and a.authors == ("Laura Chen",)
     assert a.published == date(2024, 3, 3)
+
+
+# A guide whose table of contents names its sections, each repeated lower down as a heading: before cleaner 5.26
+# the headline model could take a contents entry for the headline; the headline is the line over the byline.
+CONTENTS_PAGE = """Skip to content
+Money Matters
+Investing
+Banking
+Retirement
+Table of Contents
+What Is a Roth IRA?
+How Contributions Work
+Choosing Between Account Types
+Common Mistakes
+The Bottom Line
+Understanding Roth IRAs: Rules, Limits, and Common Mistakes
+By Dana Whitfield Updated March 4, 2025
+What Is a Roth IRA?
+A Roth IRA is a retirement account funded with money that has already been taxed, so qualified withdrawals in retirement are tax-free.
+Savers who expect to be in a higher tax bracket later often prefer it to a traditional account.
+How Contributions Work
+You can contribute up to the annual limit as long as your income stays below the threshold set each year.
+Contributions, unlike earnings, can be taken out at any time without tax or penalty.
+Choosing Between Account Types
+A traditional account gives a deduction now, while a Roth account gives tax-free income later.
+Many savers split their contributions between the two to hedge against future tax changes.
+Common Mistakes
+The most common mistake is contributing more than the limit, which brings a six percent excise tax each year.
+Another is withdrawing earnings before age 59 and a half without meeting the five-year rule.
+The Bottom Line
+A Roth IRA suits savers who value flexibility and expect higher taxes in retirement.
+Related Articles
+How to Open a Brokerage Account
+"""
+
+
+def test_a_contents_entry_repeated_as_a_section_heading_is_not_the_headline():
+    a = clean_text(CONTENTS_PAGE, "probe").article
+    assert a.title == "Understanding Roth IRAs: Rules, Limits, and Common Mistakes"
+    assert a.authors == ("Dana Whitfield",)
+
+
+def test_the_headline_model_rates_the_first_kept_lines_too():
+    from qa.clean_model import EARLY_KEPT, title_candidates
+
+    body = np.array([0.1, 0.9, 0.2, 0.8, 0.9, 0.95, 0.9, 0.1])
+    cand = title_candidates(body, 0.45)
+    kept_rated = [i for i in np.flatnonzero(cand) if body[i] >= 0.45]
+    assert kept_rated == [1, 3, 4][:EARLY_KEPT] and cand[[0, 2, 7]].all() and not cand[5:7].any()
+
+
+def test_a_page_without_a_headline_starts_with_its_text_not_a_title():
+    """A kept first line that ends a sentence is the text's first line, however the headline model rates it (0.6
+    here): it stays in the text."""
+    page = ("The river rose overnight.\nResidents of the lower town woke to water in their streets after two days of "
+            "heavy rain upstream.\nThe county opened a shelter at the high school and asked drivers to stay off the "
+            "valley road until noon.\n")
+    a = clean_text(page, "probe").article
+    assert a.title != "The river rose overnight." and a.text.startswith("The river rose overnight.\n")
