@@ -35,6 +35,9 @@ LEAD_LINES = 3  # the body's first lines, which a headline usually paraphrases
 EARLY_KEPT = 1
 NEAR = 3  # lines each side in which a menu's short lines or a byline under the headline are looked for
 HEADING_WORDS = (3, 20)  # a line this long in words, without a full stop, reads as a heading
+MENU_WORDS = 4  # a line this short, without a full stop, reads as a menu or contents entry
+PROSE_WORDS = 15  # a line this long, ending with a full stop, is a paragraph of text
+BYLINE_WORDS = 12  # a dated line this short reads as a byline or date line
 
 
 def _terms(line: str, stop: frozenset[str]) -> set[str]:
@@ -76,12 +79,12 @@ def _layout(lines: list[str], x: np.ndarray, body: np.ndarray, first: int) -> np
     idx = np.arange(n)
     # Headings strictly between the line and the body's first line (negative below it).
     between = np.where(idx < first, cum[first] - cum[np.minimum(idx + 1, n)], -(cum[np.minimum(idx, n)] - cum[first]))
-    short = ((n_words <= 4) & ~terminal).astype(np.float64)
+    short = ((n_words <= MENU_WORDS) & ~terminal).astype(np.float64)
     scum = np.concatenate([[0.0], np.cumsum(short)])
     lo, hi = np.clip(idx - NEAR, 0, n), np.clip(idx + NEAR + 1, 0, n)
     short_run = (scum[hi] - scum[lo] - short) / (2 * NEAR)
-    byline = (x[:, col["byline_start"]] > 0) | ((x[:, col["has_date"]] > 0) & (n_words <= 12))
-    prose = terminal & (n_words >= 15)
+    byline = (x[:, col["byline_start"]] > 0) | ((x[:, col["has_date"]] > 0) & (n_words <= BYLINE_WORDS))
+    prose = terminal & (n_words >= PROSE_WORDS)
     nxt = [slice(i + 1, min(n, i + 1 + NEAR)) for i in range(n)]
     byline_next = np.array([byline[s].any() for s in nxt])
     prose_next = np.array([prose[s].any() for s in nxt])
