@@ -864,8 +864,8 @@ def _line_verdicts(
     kept = first >= model.threshold
     title_p = np.where(title_candidates(first, model.threshold) & ~(kept & (rated < EARLY_HEADLINE_MIN)), rated, 0.0)
     if title_p.max(initial=0.0) < HEADLINE_FALLBACK_BELOW:
-        # No line the first model leaves out looks like a headline, while one it took for body looks like one (on
-        # a short page the headline itself can score as body): that line is the headline.
+        # No candidate looks like a headline, while a later line the first model took for body looks like one (on a
+        # short page the headline itself can score as body): that line is the headline.
         title_p = np.where((first >= model.threshold) & (rated >= HEADLINE_FALLBACK_MIN), rated, title_p)
     title_at = None
     for i in np.argsort(-title_p, kind="stable").tolist():  # the best line that may be a headline
