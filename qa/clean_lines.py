@@ -64,9 +64,17 @@ _BYLINE_START = re.compile(r"^(?:by|from|author|authors|written by|posted by|rep
 _CREDIT_START = re.compile(r"^(?:©|\(c\)|photo|picture|image|credit|source|caption|getty|ap photo|reuters)\b", re.I)
 
 
-def is_comment_header(line: str) -> bool:
-    """A reader comment's header ("Alex on September 17, 2018 at 6:34 am said:", "3 hours ago")."""
-    return len(words(line)) <= 12 and bool(_COMMENT_HEADER.search(line))
+# Every match of _COMMENT_HEADER holds one of these (matched with the same case rule): a quick test that rules most
+# lines out before the slower pattern runs.
+_COMMENT_HEADER_HINT = re.compile(r"sa(?:ys|id)|wr(?:ote|ites)|commented|ago|reply|report|like|flag|permalink", re.I)
+
+
+def is_comment_header(line: str, n_words: int | None = None) -> bool:
+    """A reader comment's header ("Alex on September 17, 2018 at 6:34 am said:", "3 hours ago"). `n_words`: the
+    line's word count, when the caller has it."""
+    if not _COMMENT_HEADER_HINT.search(line):
+        return False
+    return (len(words(line)) if n_words is None else n_words) <= 12 and bool(_COMMENT_HEADER.search(line))
 
 
 def norm_line(line: str) -> str:
@@ -84,9 +92,12 @@ def reads_as_trail(prefix: str) -> bool:
     return bool(text) and (text[-1] in "|>»›·/→" or prefix[-1].isalnum() or bool(_CHROME.match(text)))
 
 
+_NOT_KEY = re.compile(r"[\W_]+")
+
+
 def line_key(line: str) -> str:
     """Comparison key: letters and digits only, lower case."""
-    return re.sub(r"[\W_]+", "", line.lower())
+    return _NOT_KEY.sub("", line.lower())
 
 
 def words(line: str) -> list[str]:
@@ -173,18 +184,42 @@ _CHROME_LC, _COMMENT_LC, _END_CUE_LC, _MONTH_WORD_LC = (
 )
 
 
+# Quick tests that rule a pattern out (see _base_row): the characters or words every match of it holds.
+_ASCII_LETTERS_GONE = str.maketrans("", "", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_SENTENCE_ENDS = re.compile(r"[.!?。！？]")
+_SEPARATOR_MARKS = re.compile(r"[|·•/»›]")
+_NUMBERED = re.compile(r"^\(?\d{1,2}[.)]\s")
+_COUNT_SUFFIX = re.compile(r"\(\d+\)$")
+_TIME_WORD = re.compile(r"\b(?:ago|yesterday|today)\b", re.I)  # _TIME's alternative without a digit
+_COMMENT_HINT_LC = re.compile(
+    r"repl|like|upvote|point|permalink|flag|report|comment|ago|log in|sign in|join|sa(?:ys|id)|wr(?:ote|ites)"
+)
+
+
 def _base_row(line: str, ws: list[str], stop: frozenset[str], common: frozenset[str]) -> list[float]:
+    # Patterns that cannot match a line are not run: each skip below tests for a character or word that every match
+    # of the pattern holds (a digit for the date patterns, "@" for a handle), and ASCII lines hold no CJK or non-Latin
+    # letters. The feature values are the same either way.
     n = len(ws)
     chars = len(line)
     lower = [w.lower() for w in ws]
     n_stop = sum(w in stop for w in lower)
     alpha = [w for w in ws if w[0].isalpha()]
-    letters = [c for c in line if c.isalpha()]
-    n_letters = max(len(letters), 1)
-    cjk = len(CJK.findall(line))
-    nonlatin = sum(1 for c in letters if ord(c) > 0x24F)
+    ascii_line = line.isascii()
+    if ascii_line:
+        n_alpha = len(line) - len(line.translate(_ASCII_LETTERS_GONE))
+        caps = n_alpha >= 3 and line.upper() == line  # every ASCII letter has a case
+        cjk = nonlatin = 0
+    else:
+        letters = [c for c in line if c.isalpha()]
+        n_alpha = len(letters)
+        caps = n_alpha >= 3 and all(c.isupper() for c in letters if c.lower() != c.upper())
+        cjk = len(CJK.findall(line))
+        nonlatin = sum(1 for c in letters if ord(c) > 0x24F)
+    n_letters = max(n_alpha, 1)
     low = line.lower()
     chrome = len(_CHROME_LC.findall(low))
+    n_digits = len(_DIGIT.findall(line))
     return [
         math.log1p(chars),
         math.log1p(n),
@@ -193,22 +228,22 @@ def _base_row(line: str, ws: list[str], stop: frozenset[str], common: frozenset[
         sum(w in common for w in lower) / n if n else 0.0,
         float(is_terminal(line)),
         float(line.endswith(":")),
-        min(len(_SENTENCE_BREAK.findall(line)), 10) / 10,
+        min(len(_SENTENCE_BREAK.findall(line)), 10) / 10 if _SENTENCE_ENDS.search(line) else 0.0,
         line.count(",") / max(n, 1),
         sum(w[0].isupper() for w in alpha) / len(alpha) if alpha else 0.0,
-        float(len(letters) >= 3 and all(c.isupper() for c in letters if c.isalpha() and c.lower() != c.upper())),
-        len(_DIGIT.findall(line)) / max(chars, 1),
-        float(bool(_MONTH_WORD_LC.search(low) or _NUMERIC_DATE.search(line))),
-        float(bool(_TIME.search(line))),
-        float(bool(_YEAR.search(line))),
+        float(caps),
+        n_digits / max(chars, 1),
+        float(bool(n_digits and (_MONTH_WORD_LC.search(low) or _NUMERIC_DATE.search(line)))),
+        float(bool(_TIME.search(line) if n_digits else _TIME_WORD.search(line))),
+        float(bool(n_digits and _YEAR.search(line))),
         min(chrome, 5) / 5,
         chrome / max(n, 1),
-        min(len(_COMMENT_LC.findall(low)), 3) / 3,
+        min(len(_COMMENT_LC.findall(low)), 3) / 3 if _COMMENT_HINT_LC.search(low) else 0.0,
         0.0,  # bulleted: filled in by the caller, which sees the raw line
-        float(bool(re.match(r"^\(?\d{1,2}[.)]\s", line))),
-        min(len(_SEPARATORS.findall(line)), 5) / 5,
-        float(bool(_URL.search(line))),
-        float(bool(_EMAIL_HANDLE.search(line))),
+        float(bool(n_digits and _NUMBERED.match(line))),
+        min(len(_SEPARATORS.findall(line)), 5) / 5 if _SEPARATOR_MARKS.search(line) else 0.0,
+        float(("." in line or "://" in line) and bool(_URL.search(line))),
+        float("@" in line and bool(_EMAIL_HANDLE.search(line))),
         cjk / max(chars, 1),
         nonlatin / n_letters,
         float(line[:1] in "\"“„«'‘"),
@@ -217,10 +252,10 @@ def _base_row(line: str, ws: list[str], stop: frozenset[str], common: frozenset[
         float(line[:1].islower()),
         float(line.endswith(("…", "...")) and not line.endswith("...\"")),
         0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,  # page-level ones, filled below
-        float(is_comment_header(line)),
+        float(is_comment_header(line, n)),
         float(n <= 8 and bool(_END_CUE_LC.search(low))),
         min(len(_GLUED.findall(line)), 3) / 3,
-        float(bool(re.search(r"\(\d+\)$", line))),
+        float(bool(n_digits and _COUNT_SUFFIX.search(line))),
     ]
 
 

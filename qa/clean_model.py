@@ -42,6 +42,8 @@ BYLINE_WORDS = 12  # a dated line this short reads as a byline or date line
 
 def _terms(line: str, stop: frozenset[str]) -> set[str]:
     """Content words of a line, and character pairs of CJK text (which has no spaces to split words at)."""
+    if not CJK.search(line):
+        return {w.lower() for w in words(line) if len(w) > 2 and w.lower() not in stop}
     out = {w.lower() for w in words(line) if len(w) > 2 and w.lower() not in stop and not CJK.search(w)}
     cjk = "".join(CJK.findall(line))
     return out | {cjk[i : i + 2] for i in range(len(cjk) - 1)}
@@ -192,25 +194,45 @@ class Trees:
     value: np.ndarray
 
     @cached_property
-    def _flat(self) -> tuple[np.ndarray, ...]:
-        """The arrays flattened, children as global node numbers: a walk step is then one 1-D gather per array."""
-        trees, width = self.feature.shape
-        offset = (np.arange(trees, dtype=np.int64) * width)[:, None]
-        return (offset.ravel(), self.feature.ravel().astype(np.int64), self.threshold.ravel(),
-                (self.left + offset).ravel(), (self.right + offset).ravel(), self.value.ravel())
+    def _perfect(self) -> tuple[np.ndarray, ...]:
+        """The trees laid out as perfect binary trees of `depth` levels, node k's children at 2k+1 and 2k+2: a walk step
+        is then two gathers and no child lookup. A leaf above the last level is copied into every place under it
+        (its test sends a row either way to the same value), so the values reached are the stored trees' own."""
+        trees, depth = len(self.feature), self.depth
+        inner, leaves = 2 ** depth - 1, 2 ** depth
+        feature = np.zeros((trees, inner), np.int64)
+        threshold = np.zeros((trees, inner), np.float32)
+        value = np.zeros((trees, leaves), self.value.dtype)
+        for t in range(trees):
+            stack = [(0, 0, 0)]  # (stored node, place in the perfect tree, level)
+            while stack:
+                node, place, level = stack.pop()
+                if level == depth:
+                    value[t, place - inner] = self.value[t, node]
+                    continue
+                leaf = self.left[t, node] == node and self.right[t, node] == node
+                feature[t, place] = self.feature[t, node]
+                threshold[t, place] = self.threshold[t, node]
+                stack.append((node if leaf else int(self.left[t, node]), 2 * place + 1, level + 1))
+                stack.append((node if leaf else int(self.right[t, node]), 2 * place + 2, level + 1))
+        return feature.ravel(), threshold.ravel(), value.ravel()
 
     def proba(self, x: np.ndarray) -> np.ndarray:
         n, width = len(x), x.shape[1] if x.ndim == 2 else 0
         if n == 0:
             return np.zeros(0)
-        roots, feature, threshold, left, right, value = self._flat
+        feature, threshold, value = self._perfect
+        trees, inner = len(self.feature), 2 ** self.depth - 1
         flat_x = np.ascontiguousarray(x, dtype=np.float32).ravel()
         row = (np.arange(n, dtype=np.int64) * width)[:, None]
-        node = np.broadcast_to(roots[None, :], (n, len(roots)))
+        base = (np.arange(trees, dtype=np.int64) * inner)[None, :]
+        place = np.zeros((n, trees), np.int64)
         for _ in range(self.depth):
-            go_left = flat_x[row + feature[node]] <= threshold[node]
-            node = np.where(go_left, left[node], right[node])
-        raw = self.baseline + value[node].sum(axis=1)
+            at = base + place
+            # "not <=" rather than ">", so a NaN goes right as in the stored trees' walk
+            place = 2 * place + 1 + ~(flat_x[row + feature[at]] <= threshold[at])
+        leaf = place - inner + (np.arange(trees, dtype=np.int64) * (inner + 1))[None, :]
+        raw = self.baseline + value[leaf].sum(axis=1)
         return 1.0 / (1.0 + np.exp(-np.clip(raw, -30, 30)))
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -13,7 +14,7 @@ from qa.clean_headline import headline
 from qa.clean import clean_collection, clean_html, clean_text, list_seed_files, read_seed
 from qa.types import Skipped
 
-from .conftest import DATA, SEEDS, TINY_ARTICLE, UNREADABLE
+from .conftest import DATA, ROOT, SEEDS, TINY_ARTICLE, UNREADABLE
 
 GATE = 0.95
 
@@ -463,3 +464,108 @@ def test_a_page_without_a_headline_starts_with_its_text_not_a_title():
             "valley road until noon.\n")
     a = clean_text(page, "probe").article
     assert a.title != "The river rose overnight." and a.text.startswith("The river rose overnight.\n")
+
+
+def _walk(trees, x: np.ndarray) -> np.ndarray:
+    """The stored trees walked one row and one tree at a time: the reference for `Trees.proba`'s array walk."""
+    out = []
+    for row in x:
+        raw = trees.baseline
+        for t in range(len(trees.feature)):
+            node = 0
+            for _ in range(trees.depth):
+                if trees.left[t, node] == node and trees.right[t, node] == node:
+                    break
+                go_left = row[trees.feature[t, node]] <= trees.threshold[t, node]  # a NaN goes right
+                node = trees.left[t, node] if go_left else trees.right[t, node]
+            raw += trees.value[t, node]
+        out.append(1.0 / (1.0 + np.exp(-np.clip(raw, -30, 30))))
+    return np.array(out)
+
+
+def test_the_tree_walk_reaches_the_stored_leaves_of_uneven_trees():
+    from qa.clean_model import Trees
+
+    # Tree 0: a leaf one level down on the left, two levels of tests on the right; tree 1: a lone leaf.
+    feature = np.array([[0, 0, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0]], np.int32)
+    threshold = np.array([[0.5, 0, 2.0, 0, 0.8, 0, 0], [0] * 7], np.float32)
+    left = np.array([[1, 1, 3, 3, 5, 5, 6], [0, 1, 2, 3, 4, 5, 6]], np.int32)
+    right = np.array([[2, 1, 4, 3, 6, 5, 6], [0, 1, 2, 3, 4, 5, 6]], np.int32)
+    value = np.array([[0, 1.0, 0, 2.0, 0, 3.0, 4.0], [0.5, 0, 0, 0, 0, 0, 0]], np.float32)
+    trees = Trees(-3.0, 3, feature, threshold, left, right, value)
+    x = np.array([[0.2, 9], [0.7, 1], [0.7, 5], [0.9, 5], [np.nan, 1], [0.7, np.nan]], np.float32)
+    raw = np.log(trees.proba(x) / (1 - trees.proba(x)))
+    assert np.allclose(raw, [-3 + 1.5, -3 + 2.5, -3 + 3.5, -3 + 4.5, -3 + 2.5, -3 + 3.5], atol=1e-5)
+    assert np.allclose(trees.proba(x), _walk(trees, x), rtol=0, atol=1e-6)
+
+
+def test_the_shipped_models_walk_as_stored_on_a_real_page():
+    from qa.clean_lines import line_features, page_lines
+    from qa.clean_model import context_features, load_model, title_features
+
+    lines, bullets = page_lines(next(SEEDS.glob("*.txt")).read_text(encoding="utf-8"))
+    x = line_features(lines, [0] * len(lines), bullets)
+    model = load_model()
+    first = model.first_proba(x)
+    inputs = ((model.body, x), (model.context, context_features(x, first, model.threshold)),
+              (model.title, title_features(lines, x, first, model.threshold)))
+    for trees, features in inputs:
+        assert np.allclose(trees.proba(features), _walk(trees, features), rtol=0, atol=1e-6)
+
+
+def _reference_row(line, ws, stop, common):
+    """Every line feature computed with every pattern run (no quick test skips one): what `_base_row` must equal."""
+    import math
+
+    from qa import clean_lines as cl
+
+    n, chars = len(ws), len(line)
+    lower = [w.lower() for w in ws]
+    alpha = [w for w in ws if w[0].isalpha()]
+    letters = [c for c in line if c.isalpha()]
+    low = line.lower()
+    chrome = len(cl._CHROME_LC.findall(low))
+    return [
+        math.log1p(chars), math.log1p(n), sum(w in stop for w in lower) / n if n else 0.0,
+        math.log1p(sum(w in stop for w in lower)), sum(w in common for w in lower) / n if n else 0.0,
+        float(cl.is_terminal(line)), float(line.endswith(":")), min(len(cl._SENTENCE_BREAK.findall(line)), 10) / 10,
+        line.count(",") / max(n, 1), sum(w[0].isupper() for w in alpha) / len(alpha) if alpha else 0.0,
+        float(len(letters) >= 3 and all(c.isupper() for c in letters if c.lower() != c.upper())),
+        len(cl._DIGIT.findall(line)) / max(chars, 1),
+        float(bool(cl._MONTH_WORD_LC.search(low) or cl._NUMERIC_DATE.search(line))), float(bool(cl._TIME.search(line))),
+        float(bool(cl._YEAR.search(line))), min(chrome, 5) / 5, chrome / max(n, 1),
+        min(len(cl._COMMENT_LC.findall(low)), 3) / 3, 0.0, float(bool(re.match(r"^\(?\d{1,2}[.)]\s", line))),
+        min(len(cl._SEPARATORS.findall(line)), 5) / 5, float(bool(cl._URL.search(line))),
+        float(bool(cl._EMAIL_HANDLE.search(line))), len(cl.CJK.findall(line)) / max(chars, 1),
+        sum(1 for c in letters if ord(c) > 0x24F) / max(len(letters), 1), float(line[:1] in "\"“„«'‘"),
+        float(bool(cl._BYLINE_START.match(line))), float(bool(cl._CREDIT_START.match(line))),
+        float(line[:1].islower()), float(line.endswith(("…", "...")) and not line.endswith("...\"")),
+        0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+        float(len(cl.words(line)) <= 12 and bool(cl._COMMENT_HEADER.search(line))),
+        float(n <= 8 and bool(cl._END_CUE_LC.search(low))), min(len(cl._GLUED.findall(line)), 3) / 3,
+        float(bool(re.search(r"\(\d+\)$", line))),
+    ]
+
+
+TRICKY_LINES = [
+    "3 hours ago", "Posted yesterday", "Today 12:01 AM", "5:45 AM PST 11/19/2019", "Nov 19, 2019", "19. März 2020",
+    "Reply", "REPORT", "Jane Doe says:", "Alex on September 17, 2018 at 6:34 am said:", "Log in to reply", "12 likes",
+    "Join the discussion", "@handle wrote: great piece", "mail me at a@b.org", "https://example.org/a", "www.example",
+    "Read it on example.com today", "1) First step", "(2) Second step", "Reviews (12)", "Home | News › World",
+    "BREAKING NEWS", "ÉTÉ CHAUD À PARIS", "ПОСЛЕДНИЕ НОВОСТИ", "Москва, 3 марта 2021 года.", "東京で会議が開かれた。",
+    "The mayor spoke.Then she left! Why? Nobody knows…", "iPhone maker AppleInc said", "ſays:", "Ok", "",
+]
+
+
+def test_line_features_skip_only_patterns_that_cannot_match():
+    from qa.clean_lines import _base_row, page_lines, stopwords, words
+
+    lines = list(TRICKY_LINES)
+    for path in sorted(SEEDS.glob("*.txt")):
+        lines += page_lines(path.read_text(encoding="utf-8"))[0]
+    for path in sorted((ROOT / "tests" / "corpora" / "readability" / "txt").glob("*.txt"))[:40]:
+        lines += page_lines(path.read_text(encoding="utf-8"))[0]
+    stop, common = stopwords(), frozenset({"the", "said"})
+    for line in lines:
+        ws = words(line)
+        assert _base_row(line, ws, stop, common) == _reference_row(line, ws, stop, common), line
