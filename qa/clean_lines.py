@@ -205,8 +205,7 @@ def _base_row(line: str, ws: list[str], stop: frozenset[str], common: frozenset[
     lower = [w.lower() for w in ws]
     n_stop = sum(w in stop for w in lower)
     alpha = [w for w in ws if w[0].isalpha()]
-    ascii_line = line.isascii()
-    if ascii_line:
+    if line.isascii():
         n_alpha = len(line) - len(line.translate(_ASCII_LETTERS_GONE))
         caps = n_alpha >= 3 and line.upper() == line  # every ASCII letter has a case
         cjk = nonlatin = 0

@@ -42,9 +42,10 @@ BYLINE_WORDS = 12  # a dated line this short reads as a byline or date line
 
 def _terms(line: str, stop: frozenset[str]) -> set[str]:
     """Content words of a line, and character pairs of CJK text (which has no spaces to split words at)."""
-    if not CJK.search(line):
-        return {w.lower() for w in words(line) if len(w) > 2 and w.lower() not in stop}
-    out = {w.lower() for w in words(line) if len(w) > 2 and w.lower() not in stop and not CJK.search(w)}
+    has_cjk = CJK.search(line) is not None  # most lines have none: no word of theirs is tested
+    out = {w.lower() for w in words(line) if len(w) > 2 and w.lower() not in stop and not (has_cjk and CJK.search(w))}
+    if not has_cjk:
+        return out
     cjk = "".join(CJK.findall(line))
     return out | {cjk[i : i + 2] for i in range(len(cjk) - 1)}
 
