@@ -754,12 +754,15 @@ def _size(lines) -> int:
 
 
 SENTENCE_MIN_WORDS = 8
+# Markup or code a scrape kept as text: a line opening with a whole tag ('<script src="...">', "</div>", "<!-- ad -->"),
+# or a statement, an assignment or call ending in ";", "{" or "}" ("var x = f(y);").
+_MARKUP_LINE = re.compile(r"^\s*<(?:[!/?]|[A-Za-z][\w:.-]*[\s/>])[^<>]*>|^\S.*[=(].*[;{}]\s*$")
 
 
 def _never_headline(line: str) -> bool:
-    """A caption ending in its photo credit, a line of prose, or a byline ("By Jane Doe March 3, 2023"): the headline
-    model's best line is taken only among the others."""
-    if _CAPTION_TAIL.search(line) or _reads_as_sentence(line) or _only_a_date(line):
+    """A caption ending in its photo credit, a line of prose, a byline ("By Jane Doe March 3, 2023") or a line of
+    markup or code: the headline model's best line is taken only among the others."""
+    if _CAPTION_TAIL.search(line) or _reads_as_sentence(line) or _only_a_date(line) or _MARKUP_LINE.match(line):
         return True
     by = _parse_byline(line) if len(_words(line)) <= BYLINE_MAX_WORDS * 2 else None
     return bool(by and by[0])

@@ -20,7 +20,7 @@ MODEL_DIM = 384
 MODEL_MAX_TOKENS = 256
 MODEL_VOCAB = 30522
 
-CLEANER_VERSION = "5.26"
+CLEANER_VERSION = "5.27"
 CHUNKER_VERSION = "1"
 # 2: one ONNX Runtime encoder (recorded in the manifest), token store of content wordpieces (its codec in the manifest)
 INDEX_FORMAT = 3

@@ -481,6 +481,35 @@ def test_captions_prose_and_bylines_are_never_the_headline(tmp_path):
     assert qa.clean_file(f).article.title == "Lake Balkhash water levels fall to a ten-year low"
 
 
+def test_markup_and_code_are_never_the_headline(tmp_path):
+    """A scrape that kept a page's markup or script as text: with no headline line, the headline model's best guess
+    was the <script> line; markup and code are never a headline (qa.clean._MARKUP_LINE)."""
+    f = tmp_path / "lake.txt"
+    for line in ('<script async src="https://cdn.example.net/widgets/share.js" charset="utf-8"></script>',
+                 '<div class="ad-slot" data-size="300x250"></div>'):
+        f.write_text(TINY_ARTICLE.replace("Lake Balkhash water levels fall to a ten-year low", line), "utf-8")
+        assert qa.clean_file(f).article.title != line
+
+
+@pytest.mark.parametrize("line, markup", [
+    ('<script src="vendor/app.js"></script>', True),
+    ("</div>", True),
+    ("<!-- ad slot -->", True),
+    ('<img src="a.png" alt="x"/> Harbour opens', True),
+    ("var total = price * count;", True),
+    ("function track(event) {", True),
+    ("}", False),  # a lone brace: no assignment or call
+    ("Is 1 < 2 in the harbour's new toll scheme?", False),
+    ("Harbour tolls (and fees) rise in spring", False),
+    ("Tolls = fees? The port's new pricing, explained", False),
+    ("<3 the new ferry: readers' photos", False),
+])
+def test_a_line_of_markup_or_code_is_known(line, markup):
+    from qa.clean import _MARKUP_LINE
+
+    assert bool(_MARKUP_LINE.match(line)) is markup
+
+
 @pytest.mark.parametrize("line, caption", [
     ("The old harbour at dawn Sam Lens/Coastal Agency", True),
     ("Dredgers at work in the port (Sam Lens/AFP/Getty Images)", True),
