@@ -171,12 +171,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 class _Parser(argparse.ArgumentParser):
+    commands: tuple[str, ...] = ()  # the sub-commands' names, set by build_parser
+
     def error(self, message: str):
         # One line, like every other error (argparse's default adds the usage above it); --help has the usage.
         self.exit(2, f"qa: error: {_one_line(message)} (see `{self.prog} --help`)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     parser = _Parser(prog="qa", description="Ask questions of a folder of news articles.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -222,13 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "stated elsewhere in the article)")
     e.add_argument("--index", default=None, help="index folder, or a milvus:// URI (default $QA_INDEX_URI, then $QA_INDEX_DIR, then embeddings/)")
     e.set_defaults(func=_cmd_eval)
+    parser.commands = tuple(sub.choices)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    commands = parser.commands
     if not any(a in commands for a in argv) and not {"-h", "--help"} & set(argv):
         # argparse would only say a command is required, not that "--bogus" is no option of qa's
         unknown = [_one_line(a) for a in argv if a not in ("-v", "--verbose")]
