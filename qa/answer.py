@@ -89,9 +89,12 @@ def _candidates(
     settings: its token MaxSim, a share of its cosine, and a share of how much better the question's tokens are
     matched when the sentence before it is read too (the context weight: an answer often continues the sentence
     that names what the question asks about: "Now, at the show, the Japanese marque unveiled it"). When the question
-    asks for a kind of answer (a date, a number...), only sentences holding one qualify."""
+    asks for a kind of answer (a date, a number...), only sentences holding one qualify. A sentence whose every
+    keyword is one of the question's ("Test" for "test", a heading that repeats the question) says nothing the
+    question does not: it never qualifies."""
     out: list[_Sentence] = []
     seen: set[tuple[str, int]] = set()
+    asked = {t for t, _ in q.terms}
     for h in hits[: settings.answer_passages]:
         doc_id = index.chunks[h.row].doc_id
         text = index.articles[doc_id].text
@@ -122,6 +125,8 @@ def _candidates(
         for srow in sentence_rows(index, doc_id, h.start, h.end):
             s, e = int(index.sentences[srow, 1]), int(index.sentences[srow, 2])
             if (doc_id, s) in seen or not has_answer_type(text[s:e], kind, query):
+                continue
+            if set(bm25.terms(text[s:e])) <= asked:
                 continue
             seen.add((doc_id, s))
             cos = float(np.asarray(index.sentence_vectors[srow], dtype=np.float32) @ q.vec)
@@ -349,8 +354,8 @@ def _decide(index: LoadedIndex, q: str, query: str, qvec, states, ids, k: int, f
     # Sought in the same passages whatever k: how many passages a user asks to see must not change the answer or
     # how sure it is (below, the answer's passage is always among those returned).
     cands = _candidates(index, hits, prepared, settings, kind, query)
-    if not cands:  # only when a kind of answer was asked for and none of the top passages holds one
-        return Answer(outcome=NOT_FOUND, confidence=0.0, reason=MISSING_TYPE, **base), None, cands
+    if not cands:  # none of the top passages holds the kind of answer asked for, or says more than the question
+        return Answer(outcome=NOT_FOUND, confidence=0.0, reason=MISSING_TYPE if kind else NO_MATCH, **base), None, cands
     sent = max(cands, key=lambda c: c.score)  # the first of equals
     ev = evidence(index, hits, sent, prepared, kind, None if all_evidence else settings.abstention.features,
                   cands=cands, scale=settings.sentence_scale)

@@ -182,3 +182,43 @@ def test_the_cli_says_which_passage_the_answer_is_from(capsys):
     assert n > 1  # not the first: the marker is needed
     assert main(["ask", "Nazarbayev age", "-k", "3"]) == 0
     assert f", from [{n}]" in capsys.readouterr().out.splitlines()[0]
+
+
+# A story with sub-headings: each heading is a sentence of its own that holds the keyword question's every word.
+HEADED = """Riverside council backs new tram line
+
+By Ana Writer, May 4, 2023
+
+The Riverside council voted on Monday to build a tram line from the central station to the university campus.
+
+Tram fares
+
+A single ride will cost two euros, and students will pay half.
+
+Roadworks
+
+Local shop owners said they feared years of roadworks on the high street.
+"""
+
+
+@pytest.fixture(scope="module")
+def headed_index(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("headed")
+    (folder / "tram.txt").write_text(HEADED, encoding="utf-8")
+    out = tmp_path_factory.mktemp("headed-index")
+    qa.build(folder, out)
+    return out
+
+
+@pytest.mark.parametrize("question, sentence", [
+    ("tram fares", "A single ride will cost two euros, and students will pay half."),
+    ("Tram fares?", "A single ride will cost two euros, and students will pay half."),
+    ("roadworks", "Local shop owners said they feared years of roadworks on the high street."),
+])
+def test_a_sentence_that_only_repeats_the_question_is_no_answer(headed_index, question, sentence):
+    """A keyword question matched its sub-heading best, and the heading ("Tram fares") was given as the answer, as
+    sure as a right one (0.84); a sentence whose every keyword is the question's says nothing it does not."""
+    got = candidates(headed_index, question, Settings.fitted())
+    assert not any(text.casefold().rstrip("?") == question.casefold().rstrip("?") for text in got)
+    assert sentence in got
+    assert qa.ask(question, index_dir=headed_index).sentence == sentence
