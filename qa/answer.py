@@ -90,8 +90,8 @@ def _candidates(
     matched when the sentence before it is read too (the context weight: an answer often continues the sentence
     that names what the question asks about: "Now, at the show, the Japanese marque unveiled it"). When the question
     asks for a kind of answer (a date, a number...), only sentences holding one qualify. A sentence whose every
-    keyword is one of the question's ("Test" for "test", a heading that repeats the question) says nothing the
-    question does not: it never qualifies."""
+    keyword is one of the question's ("Test" for "test", a heading that repeats the question), or that has none
+    ("Yes."), says nothing the question does not: it never qualifies."""
     out: list[_Sentence] = []
     seen: set[tuple[str, int]] = set()
     asked = {t for t, _ in q.terms}
