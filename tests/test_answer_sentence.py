@@ -32,13 +32,18 @@ The council will hold a public meeting about the route next month.
 FIRST, SECOND = "The Riverside council voted", "It will cost 40 million euros"
 
 
-@pytest.fixture(scope="module")
-def tram_index(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tram")
-    (folder / "tram.txt").write_text(TRAM, encoding="utf-8")
-    out = tmp_path_factory.mktemp("tram-index")
+def one_article_index(tmp_path_factory, name: str, text: str):
+    """A real index of a folder holding one article, `text` as <name>.txt."""
+    folder = tmp_path_factory.mktemp(name)
+    (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+    out = tmp_path_factory.mktemp(f"{name}-index")
     qa.build(folder, out)
     return out
+
+
+@pytest.fixture(scope="module")
+def tram_index(tmp_path_factory):
+    return one_article_index(tmp_path_factory, "tram", TRAM)
 
 
 def candidates(index_dir, question: str, settings: Settings):
@@ -203,11 +208,7 @@ Local shop owners said they feared years of roadworks on the high street.
 
 @pytest.fixture(scope="module")
 def headed_index(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("headed")
-    (folder / "tram.txt").write_text(HEADED, encoding="utf-8")
-    out = tmp_path_factory.mktemp("headed-index")
-    qa.build(folder, out)
-    return out
+    return one_article_index(tmp_path_factory, "headed", HEADED)
 
 
 @pytest.mark.parametrize("question, sentence", [
