@@ -89,9 +89,8 @@ def _candidates(
     settings: its token MaxSim, a share of its cosine, and a share of how much better the question's tokens are
     matched when the sentence before it is read too (the context weight: an answer often continues the sentence
     that names what the question asks about: "Now, at the show, the Japanese marque unveiled it"). When the question
-    asks for a kind of answer (a date, a number...), only sentences holding one qualify. A sentence whose every
-    keyword is one of the question's ("Test" for "test", a heading that repeats the question), or that has none
-    ("Yes."), says nothing the question does not: it never qualifies."""
+    asks for a kind of answer (a date, a number...), only sentences holding one qualify. A sentence that says nothing
+    the question does not never qualifies (`_says_nothing_new`: "Tram fares" for "tram fares", "It is.")."""
     out: list[_Sentence] = []
     seen: set[tuple[str, int]] = set()
     asked = {t for t, _ in q.terms}
@@ -126,7 +125,7 @@ def _candidates(
             s, e = int(index.sentences[srow, 1]), int(index.sentences[srow, 2])
             if (doc_id, s) in seen or not has_answer_type(text[s:e], kind, query):
                 continue
-            if set(bm25.terms(text[s:e])) <= asked:
+            if _says_nothing_new(text[s:e], asked):
                 continue
             seen.add((doc_id, s))
             cos = float(np.asarray(index.sentence_vectors[srow], dtype=np.float32) @ q.vec)
@@ -144,6 +143,22 @@ def _candidates(
                      + settings.sentence_context_weight * (context - maxsim))
             out.append(_Sentence(doc_id, s, e, cos, maxsim, missing, unmatched, score, h.row, context))
     return out
+
+
+# How a full sentence ends (closing quotes and brackets aside): a heading or a label has none of these.
+_SENTENCE_END = (".", "!", "?", "…", "。", "！", "？")
+_CLOSERS = " \t\"'”’»)]"
+
+
+def _says_nothing_new(sentence: str, asked: set[str]) -> bool:
+    """Whether a sentence is no answer whatever it matches: it has no keyword (BM25's stemmed terms: "It is."), or it
+    is a heading or label (no full stop) whose every keyword is one of the question's ("Tram fares" for "tram
+    fares", "Test" for "test"). A full sentence whose keywords the question all holds stays a candidate: a question
+    that quotes the sentence ("A single ride will cost two euros.") is looking for it."""
+    terms = set(bm25.terms(sentence))
+    if not terms:
+        return True
+    return terms <= asked and not sentence.rstrip(_CLOSERS).endswith(_SENTENCE_END)
 
 
 def _corpus_sample(index: LoadedIndex) -> np.ndarray:

@@ -99,12 +99,19 @@ _TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
 
 
 _WHY = re.compile(r"\bwhy\b", re.I)
+# "Where does it say ...?", "where is it written that ...": asks for the passage that says it, not for a place.
+_LOOKUP = re.compile(
+    r"\bwhere (?:does|do|did|is|was) (?:it|this|that|the (?:article|articles|story|text|report|piece|passage|page))"
+    r" (?:say|said|mention|mentioned|state|stated|write|written|report|reported|claim|claimed)\b",
+    re.I,
+)
 
 
 def expected_type(question: str) -> str | None:
     """The kind of answer the question asks for: 'year', 'duration', 'distance', 'place', 'age', 'date', 'number',
-    or None (any). A question asking why wants a reason, whatever it names ("Why did the number of ... fall?")."""
-    if _WHY.search(question):
+    or None (any). A question asking why wants a reason, whatever it names ("Why did the number of ... fall?"), and
+    one asking where the articles say something wants that passage ("Where does it say ...?"), not a place."""
+    if _WHY.search(question) or _LOOKUP.search(question):
         return None
     for name, cue, _ in _TYPES:
         if cue.search(question):

@@ -11,6 +11,7 @@ import qa
 from qa import answer as A
 from qa.retrieve import get_index
 from qa.settings import Settings
+from qa.types import ANSWERED
 
 from .conftest import bench_module
 
@@ -223,3 +224,33 @@ def test_a_sentence_that_only_repeats_the_question_is_no_answer(headed_index, qu
     assert not any(text.casefold().rstrip("?") == question.casefold().rstrip("?") for text in got)
     assert sentence in got
     assert qa.ask(question, index_dir=headed_index).sentence == sentence
+
+
+QUOTED = "A single ride will cost two euros, and students will pay half."
+SHOPS = "Local shop owners said they feared years of roadworks on the high street."
+
+
+@pytest.mark.parametrize("question, sentence", [
+    (QUOTED, QUOTED),
+    ("single ride cost two euros students pay half", QUOTED),
+    (f"Where does it say that {QUOTED[0].lower()}{QUOTED[1:-1]}?", QUOTED),
+    (SHOPS, SHOPS),
+])
+def test_a_question_that_quotes_a_sentence_gets_that_sentence(headed_index, question, sentence):
+    """Every keyword of a full sentence the question quotes is the question's, but, unlike a heading that repeats
+    it, the sentence is what the user is looking for (it was "not in the articles", or the "Roadworks" heading)."""
+    ans = qa.ask(question, index_dir=headed_index)
+    assert ans.sentence == sentence
+    assert ans.outcome == ANSWERED
+
+
+@pytest.mark.parametrize("sentence, asked, nothing_new", [
+    ("Tram fares", {"tram", "fare"}, True),  # a heading
+    ("Tram fares:", {"tram", "fare"}, True),
+    ("It is.", {"tram"}, True),  # no keyword at all
+    ("Tram fares.", {"tram", "fare"}, False),  # a full sentence the question quotes
+    ('"Tram fares!"', {"tram", "fare"}, False),
+    ("Tram fares rise", {"tram", "fare"}, False),  # a word the question lacks
+])
+def test_what_says_nothing_new(sentence, asked, nothing_new):
+    assert A._says_nothing_new(sentence, asked) is nothing_new

@@ -35,6 +35,11 @@ from qa.answer_type import definition_subject, expected_type, first_mention, has
         ("Who is the new prime minister?", None),
         ("How much power did he keep?", None),
         ("How did the Kremlin react?", None),
+        # asking where the articles say something wants that passage, not a place
+        ("Where does it say that the port will close?", None),
+        ("where is it written that fares will rise", None),
+        ("Where does the article mention the strike?", None),
+        ("Where did he say it?", "place"),
     ],
 )
 def test_expected_type(question, kind):
