@@ -89,8 +89,8 @@ def _candidates(
     settings: its token MaxSim, a share of its cosine, and a share of how much better the question's tokens are
     matched when the sentence before it is read too (the context weight: an answer often continues the sentence
     that names what the question asks about: "Now, at the show, the Japanese marque unveiled it"). When the question
-    asks for a kind of answer (a date, a number...), only sentences holding one qualify. A sentence that says nothing
-    the question does not never qualifies (`_says_nothing_new`: "Tram fares" for "tram fares", "It is.")."""
+    asks for a kind of answer (a date, a number...), only sentences holding one qualify. A heading that only repeats
+    the question, or a sentence without a keyword, never qualifies (`_says_nothing_new`)."""
     out: list[_Sentence] = []
     seen: set[tuple[str, int]] = set()
     asked = {t for t, _ in q.terms}
