@@ -13,6 +13,7 @@ import numpy as np
 
 from . import bm25, config
 from .answer_type import expected_type, has_answer_type
+from .clean_lines import is_terminal
 from .index import LoadedIndex
 from .retrieve import (
     Hit,
@@ -145,11 +146,6 @@ def _candidates(
     return out
 
 
-# How a full sentence ends (closing quotes and brackets aside): a heading or a label has none of these.
-_SENTENCE_END = (".", "!", "?", "…", "。", "！", "？")
-_CLOSERS = " \t\"'”’»)]"
-
-
 def _says_nothing_new(sentence: str, asked: set[str]) -> bool:
     """Whether a sentence is no answer whatever it matches: it has no keyword (BM25's stemmed terms: "It is."), or it
     is a heading or label (no full stop) whose every keyword is one of the question's ("Tram fares" for "tram
@@ -158,7 +154,7 @@ def _says_nothing_new(sentence: str, asked: set[str]) -> bool:
     terms = set(bm25.terms(sentence))
     if not terms:
         return True
-    return terms <= asked and not sentence.rstrip(_CLOSERS).endswith(_SENTENCE_END)
+    return terms <= asked and not is_terminal(sentence.rstrip())  # a heading or label has no full stop
 
 
 def _corpus_sample(index: LoadedIndex) -> np.ndarray:
