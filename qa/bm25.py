@@ -1,4 +1,8 @@
-"""BM25 keyword index (bm25s) saved beside the FAISS index; tokenised with English stemming and stopwords."""
+"""BM25 keyword index (bm25s) saved beside the FAISS index; tokenised with English stemming and stopwords.
+
+Each passage's BM25 document is its article's title followed by its text (`document`), as passage retrievers over
+titled documents do (DPR, Anserini's "title + contents"): a headline's words find the article even where its text never
+repeats them. `settings()` goes in the index manifest, so an index keyed the old way is re-written by `qa build`."""
 from __future__ import annotations
 
 import logging
@@ -55,6 +59,19 @@ def terms(text: str) -> list[str]:
     stop = stopwords()
     words = [w for w in _SPLIT.findall(re.sub(r"[’‘`]", "'", text).lower()) if w not in stop]
     return _stemmer().stemWords(words)
+
+
+FIELDS = ("title", "text")  # what a passage's BM25 document holds, in order
+
+
+def settings() -> dict[str, list[str]]:
+    """What the BM25 documents are made of, for the manifest: an update appends only to an index keyed the same way."""
+    return {"fields": list(FIELDS)}
+
+
+def document(title: str | None, text: str) -> str:
+    """A passage's BM25 document: its article's title (when it has one), a blank line, then the passage text."""
+    return f"{title}\n\n{text}" if title else text
 
 
 ROWS_FILE = "rows.npy"  # present when the index has deleted passages: the index row of each BM25 document

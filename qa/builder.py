@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config, tokens
+from . import bm25, config, tokens
 from .chunk import chunk_article, split_sentences
 from .clean import (CleanCache, articles_and_skipped, clean_results, cleaner_version, fork_context, list_seed_files,
                     usable_cores)
@@ -58,6 +58,7 @@ def _unchanged(old_manifest: dict, articles: list[Article], hashes: dict[str, st
     return (
         old_manifest.get("cleaner_version") == cleaner_version()
         and old_manifest.get("chunker") == chunker_settings()
+        and old_manifest.get("keyword") == bm25.settings()
         and set(old) == {a.doc_id for a in articles}
         and all(
             old[a.doc_id].get("content_sha256") == hashes[a.doc_id] and old[a.doc_id].get("text_sha256") == text_hash(a)

@@ -312,6 +312,7 @@ def _base_manifest(encoder: dict[str, Any], cleaner_version: str, gen: str) -> d
         "chunker": chunker_settings(),
         "encoder": dict(encoder),
         "token_store": token_store.settings(),
+        "keyword": bm25.settings(),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "data_dir": gen,
     }
@@ -379,7 +380,8 @@ def write_index(
         _write_jsonl(tmp / ARTICLES, (article_to_json(a) for a in articles))
         findex, index_info = make_faiss_index(arrays["vectors"])
         faiss.write_index(findex, str(tmp / FAISS_FILE))
-        bm25.write(tmp / bm25.BM25_DIR, [c.text for c in chunks])
+        by_id = {a.doc_id: a for a in articles}
+        bm25.write(tmp / bm25.BM25_DIR, [bm25.document(by_id[c.doc_id].title, c.text) for c in chunks])
         np.save(tmp / TOKEN_DF, token_df(token_block.ids, token_block.lengths, vocab_size))
         files = {}
         for p in sorted(tmp.rglob("*")):
@@ -496,7 +498,9 @@ def update_index(
                 findex.add(new_cols["vectors"])
         written.append(data / names["faiss"])
         faiss.write_index(findex, str(data / names["faiss"]))
-        texts = [old.chunks[r].text for r in live_rows[live_rows < base_rows]] + [c.text for c in chunks]
+        titles = {**{d: a.title for d, a in old.articles.items()}, **{a.doc_id: a.title for a in added}}
+        texts = [bm25.document(titles[old.chunks[r].doc_id], old.chunks[r].text) for r in live_rows[live_rows < base_rows]]
+        texts += [bm25.document(titles[c.doc_id], c.text) for c in chunks]
         written.append(data / names["bm25"])
         bm25.write(data / names["bm25"], texts, None if live.all() else live_rows)
         # the wordpieces' passage counts: the old ones, plus the appended passages', minus the newly deleted ones'
@@ -523,6 +527,7 @@ def update_index(
         manifest = {
             **m,
             "cleaner_version": cleaner_version,
+            "keyword": bm25.settings(),  # BM25 is written whole above, so an index keyed the old way is now keyed anew
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "index": index_info,
             "names": names,

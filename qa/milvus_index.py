@@ -5,9 +5,10 @@ An index URI names the collection:
 - ``milvus://HOST:PORT/COLLECTION``: a Milvus server or cluster (its proxy's gRPC port, 19530 by default);
 - ``milvus:///ABSOLUTE/PATH/FILE.db/COLLECTION``: Milvus Lite, an embedded Milvus in a local file (no server).
 
-The collection holds one row per passage: its text (with Milvus's built-in BM25 function over it), article id,
-offsets, publisher and date as scalar fields, and its dense vector. Its properties hold the manifest (model and
-export digests, cleaner and chunker versions, token store layout, the build generation and the article hashes).
+The collection holds one row per passage: its title and text (qa.bm25.document, read by Milvus's built-in BM25
+function), article id, offsets, publisher and date as scalar fields, and its dense vector. Its properties hold the
+manifest (model and export digests, cleaner and chunker versions, token store layout, BM25 fields, the build generation
+and the article hashes).
 
 The rerank and the answer step run on the candidates as for the embedded index, from a *sidecar* folder beside the
 collection: the passages' token codes, the sentences and their vectors, and the articles (an embedded index
@@ -29,7 +30,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from . import config
+from . import bm25, config
 from .errors import BuildError, IndexMismatchError, IndexNotFoundError
 from .types import Filters
 
@@ -44,7 +45,8 @@ MAX_TEXT = 65_535  # Milvus VARCHAR limit, in bytes
 MAX_ID = 4_096
 COLLECTION_SCHEMA = 2
 # The manifest fields the collection and its sidecar must agree on (the sidecar's manifest holds the rest).
-SHARED_KEYS = ("format", "model", "encoder", "cleaner_version", "chunker_version", "chunker", "token_store", "data_dir")
+SHARED_KEYS = ("format", "model", "encoder", "cleaner_version", "chunker_version", "chunker", "token_store", "keyword",
+               "data_dir")
 
 
 def is_uri(target: object) -> bool:
@@ -185,7 +187,7 @@ def _rows(loaded, doc_ids: set[str]) -> list[dict[str, Any]]:
             "doc_id": c.doc_id,
             "start": c.start,
             "end": c.end,
-            "text": c.text,
+            "text": bm25.document(a.title, c.text),  # what BM25 reads (the rerank reads the sidecar's passages)
             "publisher": a.publisher or "",
             "published": a.published.toordinal() if a.published else -1,
             "dense": np.asarray(loaded.vectors[i], dtype=np.float32).tolist(),

@@ -11,7 +11,7 @@ import pytest
 
 import qa
 import qa.index
-from qa import config
+from qa import bm25, config
 from qa.index import MANIFEST, VECTORS, load_index
 
 from .conftest import HARBOUR_ARTICLE
@@ -84,6 +84,50 @@ def test_an_update_appends_only_what_changed_and_answers_as_a_fresh_build(tiny_s
     # a second build with nothing changed does nothing
     again = qa.build(seeds, out)
     assert not again.changed and again.embedded == ()
+
+
+# A headline whose words its text never repeats: "riverside", "cycleway" and "approved" are only in the headline.
+CYCLEWAY_ARTICLE = """Riverside cycleway approved
+
+By Ana Writer, May 5, 2023
+
+The town council voted on Monday to build a four-kilometre route for bicycles along the bank of the river.
+
+Construction is expected to begin in the autumn and take a year, the mayor's office said.
+"""
+
+
+def _keyword_docs(index_dir: Path, query: str) -> set[str]:
+    """The articles whose live passages BM25 scores above 0 for the query."""
+    loaded = load_index(index_dir)
+    scores = loaded.keyword.scores(query)
+    live = np.ones(len(scores), bool) if loaded.live is None else loaded.live
+    return {loaded.chunks[r].doc_id for r in np.flatnonzero((scores > 0) & live)}
+
+
+def test_a_headline_finds_its_article_though_its_text_never_repeats_it(tiny_seeds, tiny_index, tmp_path):
+    seeds, out = _folder(tiny_seeds, tiny_index, tmp_path)
+    (seeds / "cycleway.txt").write_text(CYCLEWAY_ARTICLE, encoding="utf-8")
+    qa.build(seeds, out)  # an update: the kept articles' passages are keyed by BM25 anew with the added one's
+    assert qa.get_article("cycleway", index_dir=out).title == "Riverside cycleway approved"
+    assert "cycleway" not in qa.get_article("cycleway", index_dir=out).text.lower()
+    assert _keyword_docs(out, "riverside cycleway") == {"cycleway"}
+    assert qa.retrieve("riverside cycleway", k=1, index_dir=out)[0].doc_id == "cycleway"
+    # the kept articles' headlines are keyed too: the lake article's headline words its text lacks ("fall", "low")
+    lake = qa.get_article("lake", index_dir=out)
+    only_in_title = set(bm25.terms(lake.title)) - set(bm25.terms(lake.text))
+    assert only_in_title and all("lake" in _keyword_docs(out, t) for t in only_in_title)
+    assert _manifest(out)["keyword"] == {"fields": ["title", "text"]}
+
+    # an index whose BM25 was keyed by passage text alone (written before) is re-keyed by the next build, which
+    # re-embeds nothing
+    m = _manifest(out)
+    del m["keyword"]
+    (out / MANIFEST).write_text(json.dumps(m))
+    r = qa.build(seeds, out)
+    assert r.changed and r.embedded == () and _manifest(out)["keyword"] == {"fields": ["title", "text"]}
+    assert _keyword_docs(out, "riverside cycleway") == {"cycleway"}
+    assert not qa.build(seeds, out).changed
 
 
 def test_a_deleted_file_removes_its_passages_and_compaction_reclaims_them(tiny_seeds, tiny_index, tmp_path, monkeypatch):
