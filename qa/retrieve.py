@@ -10,7 +10,7 @@ from datetime import date
 
 import numpy as np
 
-from . import config
+from . import bm25, config
 from .answer_type import definition_subject, expected_type, first_mention, has_answer_type
 from .index import FLAT_MAX_PASSAGES, MANIFEST, LoadedIndex, load_index, prefetch
 from .settings import Settings
@@ -298,6 +298,43 @@ def _answer_type_match(index: LoadedIndex, query: str, rows: np.ndarray, setting
     return match
 
 
+def title_match(index: LoadedIndex, query: str, doc_id: str) -> float:
+    """How nearly the question is the article's headline, 0..1: the smaller of the share of the headline's BM25 terms
+    the question holds and the share of the question's terms the headline holds, each weighted by IDF. A headline
+    asked word for word scores 1; a question that only shares a word or two with it, little. Headlines of fewer than
+    two terms score 0 (a one-word title such as "Sport" is no headline to match)."""
+    title = index.articles[doc_id].title
+    if not title:
+        return 0.0
+    head = set(bm25.terms(title))
+    asked = set(bm25.terms(query))
+    if len(head) < 2 or not asked:
+        return 0.0
+    idf = {t: index.keyword.idf(t) for t in head | asked}
+    both = sum(idf[t] for t in head & asked)
+    head_sum, asked_sum = sum(idf[t] for t in head), sum(idf[t] for t in asked)
+    if head_sum <= 0 or asked_sum <= 0:
+        return 0.0
+    return min(both / head_sum, both / asked_sum)
+
+
+def _title_match(index: LoadedIndex, query: str, rows: np.ndarray, settings: Settings) -> np.ndarray:
+    """A rerank bonus for the passages of an article whose headline the question (nearly) is: the rerank reads the
+    passage text only, so a headline asked as it was printed could lose to another article's passage."""
+    if not settings.title_match_bonus:
+        return np.zeros(len(rows), np.float32)
+    per_doc: dict[str, float] = {}
+    out = np.zeros(len(rows), np.float32)
+    for i, r in enumerate(rows):
+        d = index.chunks[r].doc_id
+        if d not in per_doc:
+            # nothing below half a match, full at a whole one: a question sharing a name or two with a headline is
+            # no headline asked, and on a one-topic folder such small matches only reshuffled close rankings
+            per_doc[d] = max(0.0, 2.0 * title_match(index, query, d) - 1.0)
+        out[i] = settings.title_match_bonus * per_doc[d]
+    return out
+
+
 class EmbeddedStage1:
     """Stage 1 from the index folder's own files: FAISS for the dense pool, bm25s for the keyword scores. The other
     implementation of the same interface (`candidates`) is qa.milvus_index.Stage1, a Milvus collection."""
@@ -377,7 +414,7 @@ def _ranked(index: LoadedIndex, query: str, qvec: np.ndarray, k: int, rows: np.n
         sc = _best_sentence_cos(index, rows[top], qvec)
         total = s.rerank_dense + s.rerank_sentence + s.rerank_late
         final = (s.rerank_dense * dense[top] + s.rerank_sentence * sc + s.rerank_late * li) / total
-        final = final + _answer_type_match(index, query, rows[top], s)
+        final = final + _answer_type_match(index, query, rows[top], s) + _title_match(index, query, rows[top], s)
         # reranked candidates first (about 0..1, plus any answer-type bonus); the rest keep their fused order below
         order = np.concatenate([top[np.argsort(-final, kind="stable")], order[s.rerank_pool :]])
         fused = fused.copy()

@@ -108,3 +108,41 @@ def test_k_passages_come_back_though_one_article_repeats_itself_past_the_candida
     got = qa.retrieve("hospital budget", k=8, index_dir=tmp_path / "idx")
     assert len(got) == 8  # the repeats are shown once; the other articles' passages fill the rest
     assert len({(p.doc_id, p.start) for p in got}) == 8
+
+
+STATION_ARTICLE = """Station car park to be rebuilt
+
+By Lee Writer, June 1, 2023
+
+Residents of the Riverside estate asked the council again for a cycleway to the station, and the request was approved in part.
+
+The car park beside the station will be rebuilt with a covered shelter for bicycles, the rail company said.
+"""
+
+
+def test_a_headline_asked_as_printed_lifts_its_article_and_a_question_sharing_words_with_it_does_not(tmp_path):
+    from qa.retrieve import get_index, title_match
+
+    from .test_update import CYCLEWAY_ARTICLE
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "cycleway.txt").write_text(CYCLEWAY_ARTICLE, encoding="utf-8")
+    (seeds / "station.txt").write_text(STATION_ARTICLE, encoding="utf-8")
+    qa.build(seeds, tmp_path / "idx")
+    index = get_index(tmp_path / "idx")
+    assert title_match(index, "Riverside cycleway approved", "cycleway") == pytest.approx(1.0)
+    assert title_match(index, "riverside cycleway approved?", "station") == 0.0
+    assert 0.0 < title_match(index, "Was the cycleway to the station approved?", "cycleway") < 0.5
+
+    def scores(question: str, bonus: float) -> dict[str, float]:
+        got = qa.retrieve(question, k=4, index_dir=tmp_path / "idx", settings=qa.Settings(title_match_bonus=bonus))
+        return {p.doc_id: p.score for p in got}
+
+    without, default = scores("Riverside cycleway approved", 0.0), scores("Riverside cycleway approved", 0.15)
+    assert qa.Settings().title_match_bonus == 0.15
+    assert default["cycleway"] == pytest.approx(without["cycleway"] + 0.15, abs=1e-5)  # the whole headline asked
+    assert default["station"] == pytest.approx(without["station"], abs=1e-5)
+    # below half a match there is no bonus: a question sharing a word or two with a headline is no headline asked
+    asked = "Was the cycleway to the station approved?"
+    assert scores(asked, 0.15) == pytest.approx(scores(asked, 0.0), abs=1e-6)
