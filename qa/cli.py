@@ -98,6 +98,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         print(f"Not in the articles{scope}: {answer.explanation}{tail}")
     for i, p in enumerate(passages, 1):
         print(f"[{i}] {_one_line(p.citation)}  (score {p.score:.2f}, {_one_line(p.doc_id)} chars {p.start}-{p.end})")
+        if p.authors:  # the chat shows them too: "who wrote it?" is answered by the citation
+            print(f"    By: {_one_line(', '.join(p.authors))}")
         if p.url:
             print(f"    URL: {_one_line(p.url)}")
         body = "\n    ".join(line for line in _show(p.text).splitlines() if line.strip())

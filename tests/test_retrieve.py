@@ -75,6 +75,14 @@ def test_cli_ask_json(capsys):
     assert answer["passage"] in rows
 
 
+def test_cli_ask_cites_each_passage_with_its_authors(tiny_index, capsys):
+    assert main(["ask", "Lake Balkhash water levels", "-k", "1", "--index", str(tiny_index)]) == 0
+    out = capsys.readouterr().out
+    assert qa.get_article("lake", index_dir=tiny_index).authors == ("Jane Example",)
+    cited = out[out.index("[1] ") :].splitlines()
+    assert "Lake Balkhash" in cited[0] and cited[1] == "    By: Jane Example"
+
+
 def test_cli_reports_errors_without_traceback(tmp_path):
     r = subprocess.run([sys.executable, "-m", "qa", "ask", "x", "--index", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2
