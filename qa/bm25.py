@@ -100,6 +100,7 @@ class Keyword:
         self._bm25 = bm25s.BM25.load(str(folder), mmap=False)
         self.vocab = self._bm25.vocab_dict
         self.n = n
+        self._idf: np.ndarray | None = None
         rows_file = folder / ROWS_FILE
         self.rows = np.load(rows_file, allow_pickle=False) if rows_file.exists() else None
         docs = self._bm25.scores["num_docs"]
@@ -126,7 +127,9 @@ class Keyword:
         i = self.vocab.get(token)
         if i is None:
             return 0.0
-        s = self._bm25.scores
-        df = s["indptr"][i + 1] - s["indptr"][i]
-        n = s["num_docs"]
-        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+        if self._idf is None:  # every term's at once, on first use: a question looks up dozens
+            s = self._bm25.scores
+            df = np.diff(np.asarray(s["indptr"], dtype=np.float64))
+            self._idf = np.log(1 + (s["num_docs"] - df + 0.5) / (df + 0.5))
+        # bm25s's vocabulary ends with "" (no column; terms() never yields it)
+        return float(self._idf[i]) if i < len(self._idf) else 0.0

@@ -7,6 +7,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 
@@ -298,19 +299,29 @@ def _answer_type_match(index: LoadedIndex, query: str, rows: np.ndarray, setting
     return match
 
 
-def title_match(index: LoadedIndex, query: str, doc_id: str) -> float:
+@lru_cache(maxsize=8192)
+def _title_terms(title: str) -> frozenset[str]:
+    return frozenset(bm25.terms(title))
+
+
+def title_match(index: LoadedIndex, query: str, doc_id: str, _asked: frozenset[str] | None = None,
+                _idf: dict[str, float] | None = None) -> float:
     """How nearly the question is the article's headline, 0..1: the smaller of the share of the headline's BM25 terms
     the question holds and the share of the question's terms the headline holds, each weighted by IDF. A headline
     asked word for word scores 1; a question that only shares a word or two with it, little. Headlines of fewer than
-    two terms score 0 (a one-word title such as "Sport" is no headline to match)."""
+    two terms score 0 (a one-word title such as "Sport" is no headline to match). `_asked` and `_idf`: the question's
+    terms and an IDF cache, when the caller scores many articles for one question."""
     title = index.articles[doc_id].title
     if not title:
         return 0.0
-    head = set(bm25.terms(title))
-    asked = set(bm25.terms(query))
+    head = _title_terms(title)
+    asked = frozenset(bm25.terms(query)) if _asked is None else _asked
     if len(head) < 2 or not asked:
         return 0.0
-    idf = {t: index.keyword.idf(t) for t in head | asked}
+    idf = {} if _idf is None else _idf
+    for t in head | asked:
+        if t not in idf:
+            idf[t] = index.keyword.idf(t)
     both = sum(idf[t] for t in head & asked)
     head_sum, asked_sum = sum(idf[t] for t in head), sum(idf[t] for t in asked)
     if head_sum <= 0 or asked_sum <= 0:
@@ -323,6 +334,7 @@ def _title_match(index: LoadedIndex, query: str, rows: np.ndarray, settings: Set
     passage text only, so a headline asked as it was printed could lose to another article's passage."""
     if not settings.title_match_bonus:
         return np.zeros(len(rows), np.float32)
+    asked, idf = frozenset(bm25.terms(query)), {}
     per_doc: dict[str, float] = {}
     out = np.zeros(len(rows), np.float32)
     for i, r in enumerate(rows):
@@ -330,7 +342,7 @@ def _title_match(index: LoadedIndex, query: str, rows: np.ndarray, settings: Set
         if d not in per_doc:
             # nothing below half a match, full at a whole one: a question sharing a name or two with a headline is
             # no headline asked, and on a one-topic folder such small matches only reshuffled close rankings
-            per_doc[d] = max(0.0, 2.0 * title_match(index, query, d) - 1.0)
+            per_doc[d] = max(0.0, 2.0 * title_match(index, query, d, asked, idf) - 1.0)
         out[i] = settings.title_match_bonus * per_doc[d]
     return out
 
