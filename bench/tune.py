@@ -266,8 +266,9 @@ def headline_queries() -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def headline_hit1(pairs: list[tuple[str, str]], index_dir, settings: Settings) -> float:
-    """Share of the headlines whose article comes first (pages the index does not hold, as duplicates, are left out)."""
+def headline_hits(pairs: list[tuple[str, str]], index_dir, settings: Settings) -> tuple[int, int]:
+    """How many headlines find their article first, of how many (pages the index does not hold, as duplicates, are
+    left out)."""
     from qa.retrieve import get_index, retrieve
 
     held = get_index(index_dir).articles
@@ -276,30 +277,33 @@ def headline_hit1(pairs: list[tuple[str, str]], index_dir, settings: Settings) -
     for title, doc_id in pairs:
         top = retrieve(title, 1, index_dir=index_dir, settings=settings)
         hits += bool(top) and top[0].doc_id == doc_id
-    return hits / max(len(pairs), 1)
+    return hits, len(pairs)
 
 
 def tune_title_bonus(index_dir, base: Settings) -> Settings:
     """The headline bonus (qa.retrieve.title_match), chosen on the tuning articles' headlines asked as questions plus
-    the tuning questions (hit@1 + sentence right): a value is taken only when the sum rises by more than two
-    questions' worth, as in tune_retrieval. Printed for both halves."""
+    the tuning questions: a value is taken only when it gains more than two of them (tuning questions first and
+    right, plus headlines whose article comes first), as in tune_retrieval. Printed for both halves."""
     qs = [q for q in load_questions(TUNE) if q["kind"] != "unanswerable"]
     heads = headline_queries()
     rows: dict[float, dict[str, float]] = {}
+    score: dict[float, int] = {}
     for v in TITLE_BONUS_GRID:
         s = replace(base, title_match_bonus=v)
         got = collect_subset(qs, index_dir, s)
-        r = np.array([x["rank"] or 99 for x in got])
-        rows[v] = {"dev_tune hit@1 + right": float(np.mean(r == 1) + np.mean([x["right"] for x in got])),
-                   "headlines hit@1, tuning articles": headline_hit1(heads["tune"], index_dir, s),
-                   "headlines hit@1, dev_test articles": headline_hit1(heads["test"], index_dir, s)}
+        first = sum(x["rank"] == 1 for x in got)
+        right = sum(bool(x["right"]) for x in got)
+        tune_hits, tune_n = headline_hits(heads["tune"], index_dir, s)
+        test_hits, test_n = headline_hits(heads["test"], index_dir, s)
+        rows[v] = {"dev_tune hit@1 + right": (first + right) / len(qs),
+                   "headlines hit@1, tuning articles": tune_hits / max(tune_n, 1),
+                   "headlines hit@1, dev_test articles": test_hits / max(test_n, 1)}
+        score[v] = first + right + tune_hits
     table("Headline bonus (the headlines of dev_test's articles were not used to choose)",
           {f"bonus {v}": rows[v] for v in TITLE_BONUS_GRID})
-    score = {v: r["dev_tune hit@1 + right"] + r["headlines hit@1, tuning articles"] for v, r in rows.items()}
-    one = 2.0 / len(qs)
     best = base.title_match_bonus if base.title_match_bonus in score else 0.0
     for v in TITLE_BONUS_GRID:
-        if score[v] > score[best] + one + 1e-9:  # a tie at exactly two questions' worth is no gain either
+        if score[v] > score[best] + 2:
             best = v
     print(f"\nheadline bonus: {best}")
     return replace(base, title_match_bonus=best)

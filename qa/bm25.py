@@ -65,7 +65,7 @@ FIELDS = ("title", "text")  # what a passage's BM25 document holds, in order
 
 
 def settings() -> dict[str, list[str]]:
-    """What the BM25 documents are made of, for the manifest: an update appends only to an index keyed the same way."""
+    """What the BM25 documents are made of, for the manifest: `qa build` re-keys an index keyed otherwise."""
     return {"fields": list(FIELDS)}
 
 

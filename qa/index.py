@@ -499,8 +499,8 @@ def update_index(
         written.append(data / names["faiss"])
         faiss.write_index(findex, str(data / names["faiss"]))
         titles = {**{d: a.title for d, a in old.articles.items()}, **{a.doc_id: a.title for a in added}}
-        texts = [bm25.document(titles[old.chunks[r].doc_id], old.chunks[r].text) for r in live_rows[live_rows < base_rows]]
-        texts += [bm25.document(titles[c.doc_id], c.text) for c in chunks]
+        kept_chunks = [old.chunks[r] for r in live_rows[live_rows < base_rows]]
+        texts = [bm25.document(titles[c.doc_id], c.text) for c in [*kept_chunks, *chunks]]
         written.append(data / names["bm25"])
         bm25.write(data / names["bm25"], texts, None if live.all() else live_rows)
         # the wordpieces' passage counts: the old ones, plus the appended passages', minus the newly deleted ones'

@@ -304,21 +304,19 @@ def _title_terms(title: str) -> frozenset[str]:
     return frozenset(bm25.terms(title))
 
 
-def title_match(index: LoadedIndex, query: str, doc_id: str, _asked: frozenset[str] | None = None,
-                _idf: dict[str, float] | None = None) -> float:
+def title_match(index: LoadedIndex, query: str, doc_id: str) -> float:
     """How nearly the question is the article's headline, 0..1: the smaller of the share of the headline's BM25 terms
     the question holds and the share of the question's terms the headline holds, each weighted by IDF. A headline
     asked word for word scores 1; a question that only shares a word or two with it, little. Headlines of fewer than
-    two terms score 0 (a one-word title such as "Sport" is no headline to match). `_asked` and `_idf`: the question's
-    terms and an IDF cache, when the caller scores many articles for one question."""
-    title = index.articles[doc_id].title
-    if not title:
-        return 0.0
-    head = _title_terms(title)
-    asked = frozenset(bm25.terms(query)) if _asked is None else _asked
+    two terms score 0 (a one-word title such as "Sport" is no headline to match)."""
+    return _headline_share(index, frozenset(bm25.terms(query)), index.articles[doc_id].title, {})
+
+
+def _headline_share(index: LoadedIndex, asked: frozenset[str], title: str | None, idf: dict[str, float]) -> float:
+    """title_match from the question's terms; `idf` caches IDFs across the articles scored for one question."""
+    head = _title_terms(title) if title else frozenset()
     if len(head) < 2 or not asked:
         return 0.0
-    idf = {} if _idf is None else _idf
     for t in head | asked:
         if t not in idf:
             idf[t] = index.keyword.idf(t)
@@ -342,7 +340,7 @@ def _title_match(index: LoadedIndex, query: str, rows: np.ndarray, settings: Set
         if d not in per_doc:
             # nothing below half a match, full at a whole one: a question sharing a name or two with a headline is
             # no headline asked, and on a one-topic folder such small matches only reshuffled close rankings
-            per_doc[d] = max(0.0, 2.0 * title_match(index, query, d, asked, idf) - 1.0)
+            per_doc[d] = max(0.0, 2.0 * _headline_share(index, asked, index.articles[d].title, idf) - 1.0)
         out[i] = settings.title_match_bonus * per_doc[d]
     return out
 
