@@ -62,6 +62,26 @@ Ferry services will keep running during the works, although two berths will clos
 Local fishermen welcomed the plan, saying silt had made the inner basin too shallow for larger boats.
 """
 
+# A headline whose words its text never repeats: "riverside", "cycleway" and "approved" are only in the headline.
+CYCLEWAY_ARTICLE = """Riverside cycleway approved
+
+By Ana Writer, May 5, 2023
+
+The town council voted on Monday to build a four-kilometre route for bicycles along the bank of the river.
+
+Construction is expected to begin in the autumn and take a year, the mayor's office said.
+"""
+
+# An article whose text names that headline's words, under a headline of its own.
+STATION_ARTICLE = """Station car park to be rebuilt
+
+By Lee Writer, June 1, 2023
+
+Residents of the Riverside estate asked the council again for a cycleway to the station, and the request was approved in part.
+
+The car park beside the station will be rebuilt with a covered shelter for bicycles, the rail company said.
+"""
+
 
 @pytest.fixture(scope="session", autouse=True)
 def seeds_index(tmp_path_factory) -> Path:

@@ -11,7 +11,7 @@ import pytest
 import qa
 from qa.cli import main
 
-from .conftest import ROOT
+from .conftest import CYCLEWAY_ARTICLE, ROOT, STATION_ARTICLE
 
 
 def test_retrieve_returns_cited_passages_with_exact_offsets():
@@ -118,20 +118,8 @@ def test_k_passages_come_back_though_one_article_repeats_itself_past_the_candida
     assert len({(p.doc_id, p.start) for p in got}) == 8
 
 
-STATION_ARTICLE = """Station car park to be rebuilt
-
-By Lee Writer, June 1, 2023
-
-Residents of the Riverside estate asked the council again for a cycleway to the station, and the request was approved in part.
-
-The car park beside the station will be rebuilt with a covered shelter for bicycles, the rail company said.
-"""
-
-
 def test_a_headline_asked_as_printed_lifts_its_article_and_a_question_sharing_words_with_it_does_not(tmp_path):
     from qa.retrieve import get_index, title_match
-
-    from .test_update import CYCLEWAY_ARTICLE
 
     seeds = tmp_path / "seeds"
     seeds.mkdir()

@@ -14,7 +14,7 @@ import qa.index
 from qa import bm25, config
 from qa.index import MANIFEST, VECTORS, load_index
 
-from .conftest import HARBOUR_ARTICLE
+from .conftest import CYCLEWAY_ARTICLE, HARBOUR_ARTICLE
 
 
 QUESTIONS = [
@@ -84,17 +84,6 @@ def test_an_update_appends_only_what_changed_and_answers_as_a_fresh_build(tiny_s
     # a second build with nothing changed does nothing
     again = qa.build(seeds, out)
     assert not again.changed and again.embedded == ()
-
-
-# A headline whose words its text never repeats: "riverside", "cycleway" and "approved" are only in the headline.
-CYCLEWAY_ARTICLE = """Riverside cycleway approved
-
-By Ana Writer, May 5, 2023
-
-The town council voted on Monday to build a four-kilometre route for bicycles along the bank of the river.
-
-Construction is expected to begin in the autumn and take a year, the mayor's office said.
-"""
 
 
 def _keyword_docs(index_dir: Path, query: str) -> set[str]:
